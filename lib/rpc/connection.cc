@@ -1,0 +1,181 @@
+#include "lib/rpc/connection.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <spdlog/spdlog.h>
+
+namespace dfs::rpc {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+std::string endpointText(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+Connection::Connection(tcp::socket socket, RequestHandler on_request)
+    : strand_(socket.get_executor()),
+      socket_(std::move(socket)),
+      on_request_(std::move(on_request)),
+      peer_(endpointText(socket_)) {
+  boost::system::error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+}
+
+Connection::~Connection() = default;
+
+void Connection::start() {
+  asio::co_spawn(strand_, [self = shared_from_this()] { return self->readLoop(); },
+                 asio::detached);
+}
+
+awaitable<void> Connection::readLoop() {
+  auto self = shared_from_this();
+  std::string reason = "closed by peer";
+  try {
+    for (;;) {
+      unsigned char prefix[kFramePrefixSize];
+      co_await asio::async_read(socket_, asio::buffer(prefix), asio::use_awaitable);
+      auto sizes = decodeFramePrefix(prefix);
+      if (!sizes) {
+        reason = sizes.error().toString();
+        break;
+      }
+      // The payload is read into its own buffer so chunk data is never copied out of the frame.
+      std::string buffer(sizes->header_size, '\0');
+      co_await asio::async_read(socket_, asio::buffer(buffer), asio::use_awaitable);
+      Message message;
+      if (!message.header.ParseFromString(buffer)) {
+        reason = "unparsable frame header";
+        break;
+      }
+      uint32_t body_size = message.header.body_size();
+      if (body_size > kMaxBodySize || body_size > sizes->rest_size - sizes->header_size) {
+        reason = "body length out of bounds";
+        break;
+      }
+      size_t payload_size = sizes->rest_size - sizes->header_size - body_size;
+      if (payload_size > kMaxPayloadSize) {
+        reason = "payload length out of bounds";
+        break;
+      }
+      message.body.resize(body_size);
+      message.payload.resize(payload_size);
+      std::array<asio::mutable_buffer, 2> rest{asio::buffer(message.body),
+                                               asio::buffer(message.payload)};
+      co_await asio::async_read(socket_, rest, asio::use_awaitable);
+
+      if (message.header.is_response()) {
+        auto it = pending_.find(message.header.call_id());
+        // A reply whose caller already timed out is dropped.
+        if (it != pending_.end()) it->second->try_send(boost::system::error_code{}, std::move(message));
+        continue;
+      }
+      if (!on_request_) {
+        reason = "unexpected request frame on a client connection";
+        break;
+      }
+      on_request_(self, std::move(message));
+    }
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted) {
+      reason = e.code().message();
+    }
+  }
+  close(reason);
+}
+
+void Connection::close(const std::string& reason) {
+  if (!open_) return;
+  open_ = false;
+  if (reason != "closed by peer") spdlog::warn("connection {} closed: {}", peer_, reason);
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  for (auto& [id, channel] : pending_) {
+    channel->try_send(asio::error::connection_aborted, Message{});
+  }
+  pending_.clear();
+  out_.clear();
+}
+
+awaitable<Result<Message>> Connection::call(Message request, std::chrono::milliseconds timeout) {
+  auto self = shared_from_this();
+  if (!open_) co_return makeError(Code::kUnavailable, "connection to " + peer_ + " is closed");
+  uint64_t id = next_call_id_++;
+  request.header.set_call_id(id);
+  request.header.set_is_response(false);
+  request.header.set_deadline_ms(static_cast<uint32_t>(timeout.count()));
+  auto channel = std::make_shared<ReplyChannel>(strand_, 1);
+  pending_.emplace(id, channel);
+  enqueue(std::move(request));
+
+  asio::steady_timer timer(strand_, timeout);
+  auto outcome = co_await (
+      channel->async_receive(asio::as_tuple(asio::use_awaitable)) ||
+      timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  pending_.erase(id);
+  if (outcome.index() == 1) {
+    co_return makeError(Code::kTimeout, fmt::format("no reply from {} within {} ms", peer_,
+                                                    timeout.count()));
+  }
+  auto [ec, reply] = std::move(std::get<0>(outcome));
+  if (ec) co_return makeError(Code::kUnavailable, "connection to " + peer_ + " lost");
+  co_return std::move(reply);
+}
+
+void Connection::send(Message message) {
+  asio::dispatch(strand_, [self = shared_from_this(), m = std::move(message)]() mutable {
+    self->enqueue(std::move(m));
+  });
+}
+
+void Connection::enqueue(Message message) {
+  if (!open_) return;
+  OutFrame frame;
+  frame.head = encodeFrameHead(message.header, message.body, message.payload.size());
+  frame.payload = std::move(message.payload);
+  out_.push_back(std::move(frame));
+  if (!writing_) {
+    writing_ = true;
+    asio::co_spawn(strand_, [self = shared_from_this()] { return self->writeLoop(); },
+                   asio::detached);
+  }
+}
+
+awaitable<void> Connection::writeLoop() {
+  auto self = shared_from_this();
+  // Gathers every queued frame into one write: small replies share a syscall, payloads are
+  // written from their own buffers without copying.
+  std::vector<OutFrame> batch;
+  std::vector<asio::const_buffer> buffers;
+  try {
+    while (open_ && !out_.empty()) {
+      batch.clear();
+      buffers.clear();
+      size_t bytes = 0;
+      while (!out_.empty() && batch.size() < 64 && bytes < 16 * 1024 * 1024) {
+        bytes += out_.front().head.size() + out_.front().payload.size();
+        batch.push_back(std::move(out_.front()));
+        out_.pop_front();
+      }
+      for (auto& frame : batch) {
+        buffers.push_back(asio::buffer(frame.head));
+        if (!frame.payload.empty()) buffers.push_back(asio::buffer(frame.payload));
+      }
+      co_await asio::async_write(socket_, buffers, asio::use_awaitable);
+    }
+  } catch (const boost::system::system_error& e) {
+    writing_ = false;
+    close(std::string("write failed: ") + e.code().message());
+    co_return;
+  }
+  writing_ = false;
+}
+
+}  // namespace dfs::rpc

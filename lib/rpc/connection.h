@@ -1,0 +1,75 @@
+// One TCP connection carrying framed messages both ways. Many calls are in flight at once:
+// each request carries a call id and its reply is matched by it, in any order.
+//
+// Threading: all state lives on the connection's strand, which is the executor of the socket it
+// is given (create the socket on a strand). call() must run on that strand; send() may be
+// called from any thread.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/channel.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "lib/base/status.h"
+#include "lib/rpc/frame.h"
+
+namespace dfs::rpc {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using tcp = asio::ip::tcp;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  // Called on the strand for every request frame (never for replies).
+  using RequestHandler = std::function<void(std::shared_ptr<Connection>, Message)>;
+
+  Connection(tcp::socket socket, RequestHandler on_request);
+  ~Connection();
+
+  // Starts reading; the connection keeps itself alive until it closes.
+  void start();
+
+  // Sends a request and waits for its reply or the timeout. Runs on the strand.
+  awaitable<Result<Message>> call(Message request, std::chrono::milliseconds timeout);
+
+  // Queues a frame (a reply, usually); safe from any thread.
+  void send(Message message);
+
+  // Closes the socket and fails every call in flight with kUnavailable.
+  void close(const std::string& reason);
+
+  bool isOpen() const { return open_; }
+  const std::string& peer() const { return peer_; }
+  const asio::any_io_executor& strand() const { return strand_; }
+
+ private:
+  using ReplyChannel =
+      asio::experimental::channel<void(boost::system::error_code, Message)>;
+  struct OutFrame {
+    std::string head;
+    std::string payload;
+  };
+
+  awaitable<void> readLoop();
+  awaitable<void> writeLoop();
+  void enqueue(Message message);
+
+  asio::any_io_executor strand_;
+  tcp::socket socket_;
+  RequestHandler on_request_;
+  std::string peer_;
+  bool open_ = true;
+  bool writing_ = false;
+  uint64_t next_call_id_ = 1;
+  std::deque<OutFrame> out_;
+  std::unordered_map<uint64_t, std::shared_ptr<ReplyChannel>> pending_;
+};
+
+}  // namespace dfs::rpc

@@ -1,0 +1,81 @@
+// RPC server: accepts connections, parses each request body into its protobuf type, runs the
+// route's coroutine on the handler executor and sends the reply. A frame or body that does not
+// parse closes that connection (logged); everyone else keeps being served.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <google/protobuf/message.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lib/base/address.h"
+#include "lib/base/status.h"
+#include "lib/rpc/connection.h"
+#include "proto/rpc.pb.h"
+
+namespace dfs::rpc {
+
+struct CallContext {
+  const proto::RpcHeader* header = nullptr;
+  std::string peer;
+  std::string payload;        // request payload
+  std::string reply_payload;  // set by the handler
+  std::chrono::milliseconds deadline() const {
+    return std::chrono::milliseconds(header->deadline_ms() ? header->deadline_ms() : 10000);
+  }
+};
+
+// Parses body into message; rejects trailing garbage and unknown fields.
+bool parseStrict(const std::string& body, google::protobuf::Message* message);
+
+class Server {
+ public:
+  // Connections run on strands of io; handlers run on handler_executor (the master's single
+  // state thread, or a chunkserver's pool).
+  Server(asio::io_context& io, asio::any_io_executor handler_executor);
+  ~Server();
+
+  template <class Request, class Reply>
+  void route(proto::Method method,
+             std::function<awaitable<Result<Reply>>(CallContext&, Request&)> handler) {
+    routes_[method] = [handler = std::move(handler)](
+                          CallContext& context,
+                          const std::string& body) -> awaitable<Result<std::string>> {
+      Request request;
+      if (!parseStrict(body, &request)) {
+        co_return makeError(Code::kProtocol, "malformed " + Request::descriptor()->name());
+      }
+      auto reply = co_await handler(context, request);
+      if (!reply) co_return std::unexpected(std::move(reply).error());
+      co_return reply->SerializeAsString();
+    };
+  }
+
+  // Binds and starts accepting; port 0 picks a free port. Returns the bound address.
+  Result<HostPort> listen(const HostPort& address);
+  void stop();
+  size_t connectionCount();
+
+ private:
+  using RawHandler =
+      std::function<awaitable<Result<std::string>>(CallContext&, const std::string& body)>;
+
+  awaitable<void> acceptLoop();
+  void onRequest(std::shared_ptr<Connection> connection, Message message);
+  awaitable<void> serve(std::shared_ptr<Connection> connection, Message message);
+
+  asio::io_context& io_;
+  asio::any_io_executor handler_executor_;
+  tcp::acceptor acceptor_;
+  std::unordered_map<uint32_t, RawHandler> routes_;
+  std::mutex connections_mutex_;  // guards connections_ (accept and stop run on different threads)
+  std::vector<std::weak_ptr<Connection>> connections_;
+};
+
+}  // namespace dfs::rpc

@@ -1,0 +1,334 @@
+#include "server/master/namespace.h"
+
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+namespace dfs::master {
+
+bool Inode::isDir() const { return S_ISDIR(mode); }
+bool Inode::isRegular() const { return S_ISREG(mode); }
+
+Namespace::Namespace() {
+  auto root = std::make_unique<Inode>();
+  root->ino = kRootIno;
+  root->mode = S_IFDIR | 0755;
+  root->nlink = 2;
+  root->parent = kRootIno;
+  inodes_.emplace(kRootIno, std::move(root));
+}
+
+Status Namespace::checkName(const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos) {
+    return Status(Code::kInvalid, "bad name '" + name + "'");
+  }
+  if (name.size() > kMaxNameLength) {
+    return Status(Code::kNameTooLong, fmt::format("name of {} bytes", name.size()));
+  }
+  return Status::ok();
+}
+
+const Inode* Namespace::find(uint64_t ino) const {
+  auto it = inodes_.find(ino);
+  return it == inodes_.end() ? nullptr : it->second.get();
+}
+
+Result<const Inode*> Namespace::get(uint64_t ino) const {
+  const Inode* inode = find(ino);
+  if (!inode) return makeError(Code::kNotFound, fmt::format("inode {}", ino));
+  return inode;
+}
+
+Result<const Inode*> Namespace::lookup(uint64_t parent, const std::string& name) const {
+  DFS_TRY(const Inode* dir, get(parent));
+  if (!dir->isDir()) return makeError(Code::kNotDir, fmt::format("inode {}", parent));
+  if (name.size() > kMaxNameLength) return makeError(Code::kNameTooLong, name.substr(0, 32));
+  auto it = dir->entries.find(name);
+  if (it == dir->entries.end()) return makeError(Code::kNotFound, name);
+  return get(it->second);
+}
+
+const ChunkMeta* Namespace::chunk(uint64_t chunk_id) const {
+  auto it = chunks_.find(chunk_id);
+  return it == chunks_.end() ? nullptr : &it->second;
+}
+
+void Namespace::fillAttr(const Inode& inode, proto::Attr* attr) const {
+  attr->set_ino(inode.ino);
+  attr->set_mode(inode.mode);
+  attr->set_nlink(inode.nlink);
+  attr->set_uid(inode.uid);
+  attr->set_gid(inode.gid);
+  uint64_t size = inode.size;
+  if (inode.isDir()) size = 4096;
+  if (S_ISLNK(inode.mode)) size = inode.symlink_target.size();
+  attr->set_size(size);
+  attr->set_atime_ns(inode.atime_ns);
+  attr->set_mtime_ns(inode.mtime_ns);
+  attr->set_ctime_ns(inode.ctime_ns);
+  attr->set_rdev(inode.rdev);
+}
+
+Result<ApplyOutcome> Namespace::apply(const proto::MetaRecord& record) {
+  int64_t now = record.time_ns();
+  switch (record.op_case()) {
+    case proto::MetaRecord::kCreateInode: return createInode(record.create_inode(), now);
+    case proto::MetaRecord::kUnlink: return unlink(record.unlink(), now);
+    case proto::MetaRecord::kRename: return rename(record.rename(), now);
+    case proto::MetaRecord::kLink: return link(record.link(), now);
+    case proto::MetaRecord::kSetAttr: return setAttr(record.set_attr().attr(), now);
+    case proto::MetaRecord::kAllocChunk: return allocChunk(record.alloc_chunk(), now);
+    case proto::MetaRecord::kSetChunkVersion: return setChunkVersion(record.set_chunk_version());
+    case proto::MetaRecord::kCommitWrite: return commitWrite(record.commit_write(), now);
+    case proto::MetaRecord::kPurgeInode: return purgeInode(record.purge_inode());
+    case proto::MetaRecord::OP_NOT_SET: break;
+  }
+  return makeError(Code::kInvalid, "metadata record without an operation");
+}
+
+Result<Inode*> Namespace::mutableDir(uint64_t ino) {
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end()) return makeError(Code::kNotFound, fmt::format("directory {}", ino));
+  if (!it->second->isDir()) return makeError(Code::kNotDir, fmt::format("inode {}", ino));
+  return it->second.get();
+}
+
+bool Namespace::isAncestorOrSelf(uint64_t ancestor, uint64_t ino) const {
+  for (;;) {
+    if (ino == ancestor) return true;
+    if (ino == kRootIno) return false;
+    const Inode* inode = find(ino);
+    if (!inode) return false;
+    ino = inode->parent;
+  }
+}
+
+Result<ApplyOutcome> Namespace::createInode(const proto::CreateInodeOp& op, int64_t now) {
+  DFS_RETURN_IF_ERROR(toResult(checkName(op.name())));
+  DFS_TRY(Inode * dir, mutableDir(op.parent()));
+  if (dir->entries.contains(op.name())) return makeError(Code::kExists, op.name());
+  if (op.ino() < next_ino_ || inodes_.contains(op.ino())) {
+    return makeError(Code::kInternal, fmt::format("inode number {} reused", op.ino()));
+  }
+  auto inode = std::make_unique<Inode>();
+  inode->ino = op.ino();
+  inode->mode = op.mode();
+  inode->uid = op.uid();
+  inode->gid = op.gid();
+  inode->rdev = op.rdev();
+  inode->symlink_target = op.symlink_target();
+  inode->atime_ns = inode->mtime_ns = inode->ctime_ns = now;
+  if (inode->isDir()) {
+    inode->nlink = 2;
+    inode->parent = dir->ino;
+    dir->nlink++;
+    directories_++;
+  } else {
+    inode->nlink = 1;
+    files_++;
+  }
+  dir->entries.emplace(op.name(), op.ino());
+  dir->mtime_ns = dir->ctime_ns = now;
+  next_ino_ = op.ino() + 1;
+  inodes_.emplace(op.ino(), std::move(inode));
+  return ApplyOutcome{.ino = op.ino()};
+}
+
+void Namespace::dropLink(Inode& inode, int64_t now, ApplyOutcome* outcome) {
+  inode.ctime_ns = now;
+  if (inode.isDir()) {
+    inode.nlink = 0;
+  } else if (inode.nlink > 0) {
+    inode.nlink--;
+  }
+  if (inode.nlink == 0) outcome->unlinked.push_back(inode.ino);
+}
+
+Result<ApplyOutcome> Namespace::unlink(const proto::UnlinkOp& op, int64_t now) {
+  DFS_TRY(Inode * dir, mutableDir(op.parent()));
+  auto entry = dir->entries.find(op.name());
+  if (entry == dir->entries.end()) return makeError(Code::kNotFound, op.name());
+  Inode& target = *inodes_.at(entry->second);
+  if (op.directory()) {
+    if (!target.isDir()) return makeError(Code::kNotDir, op.name());
+    if (!target.entries.empty()) return makeError(Code::kNotEmpty, op.name());
+  } else if (target.isDir()) {
+    return makeError(Code::kIsDir, op.name());
+  }
+  ApplyOutcome outcome{.ino = target.ino};
+  dir->entries.erase(entry);
+  dir->mtime_ns = dir->ctime_ns = now;
+  if (target.isDir()) dir->nlink--;
+  dropLink(target, now, &outcome);
+  return outcome;
+}
+
+Result<ApplyOutcome> Namespace::rename(const proto::RenameOp& op, int64_t now) {
+  DFS_RETURN_IF_ERROR(toResult(checkName(op.new_name())));
+  DFS_TRY(Inode * from_dir, mutableDir(op.parent()));
+  DFS_TRY(Inode * to_dir, mutableDir(op.new_parent()));
+  auto from_entry = from_dir->entries.find(op.name());
+  if (from_entry == from_dir->entries.end()) return makeError(Code::kNotFound, op.name());
+  Inode& source = *inodes_.at(from_entry->second);
+  auto to_entry = to_dir->entries.find(op.new_name());
+  Inode* target = to_entry == to_dir->entries.end() ? nullptr : inodes_.at(to_entry->second).get();
+  bool exchange = op.flags() & kRenameExchange;
+  if (op.flags() & ~(kRenameExchange | kRenameNoReplace) ||
+      (exchange && (op.flags() & kRenameNoReplace))) {
+    return makeError(Code::kInvalid, "rename flags");
+  }
+
+  // A directory may not move below itself.
+  if (source.isDir() && isAncestorOrSelf(source.ino, to_dir->ino)) {
+    return makeError(Code::kInvalid, "directory moved into itself: " + op.name());
+  }
+  ApplyOutcome outcome{.ino = source.ino};
+  if (exchange) {
+    if (!target) return makeError(Code::kNotFound, op.new_name());
+    if (target->isDir() && isAncestorOrSelf(target->ino, from_dir->ino)) {
+      return makeError(Code::kInvalid, "directory moved into itself: " + op.new_name());
+    }
+    std::swap(from_entry->second, to_entry->second);
+    if (source.isDir() != target->isDir() && from_dir != to_dir) {
+      Inode* dir_moved_to_to = source.isDir() ? to_dir : from_dir;
+      Inode* dir_moved_from = source.isDir() ? from_dir : to_dir;
+      dir_moved_to_to->nlink++;
+      dir_moved_from->nlink--;
+    }
+    if (source.isDir()) source.parent = to_dir->ino;
+    if (target->isDir()) target->parent = from_dir->ino;
+    source.ctime_ns = target->ctime_ns = now;
+  } else {
+    if (target == &source) return outcome;  // two links to the same inode: nothing to do
+    if (target) {
+      if (op.flags() & kRenameNoReplace) return makeError(Code::kExists, op.new_name());
+      if (source.isDir() && !target->isDir()) return makeError(Code::kNotDir, op.new_name());
+      if (!source.isDir() && target->isDir()) return makeError(Code::kIsDir, op.new_name());
+      if (target->isDir() && !target->entries.empty()) {
+        return makeError(Code::kNotEmpty, op.new_name());
+      }
+      if (target->isDir()) to_dir->nlink--;
+      dropLink(*target, now, &outcome);
+      to_entry->second = source.ino;
+    } else {
+      to_dir->entries.emplace(op.new_name(), source.ino);
+    }
+    from_dir->entries.erase(op.name());
+    if (source.isDir()) {
+      from_dir->nlink--;
+      to_dir->nlink++;
+      source.parent = to_dir->ino;
+    }
+    source.ctime_ns = now;
+  }
+  from_dir->mtime_ns = from_dir->ctime_ns = now;
+  to_dir->mtime_ns = to_dir->ctime_ns = now;
+  return outcome;
+}
+
+Result<ApplyOutcome> Namespace::link(const proto::LinkOp& op, int64_t now) {
+  DFS_RETURN_IF_ERROR(toResult(checkName(op.new_name())));
+  auto it = inodes_.find(op.ino());
+  if (it == inodes_.end()) return makeError(Code::kNotFound, fmt::format("inode {}", op.ino()));
+  Inode& inode = *it->second;
+  if (inode.isDir()) return makeError(Code::kNotPermitted, "hard link to a directory");
+  if (inode.nlink == 0) return makeError(Code::kNotFound, "inode was unlinked");
+  DFS_TRY(Inode * dir, mutableDir(op.new_parent()));
+  if (dir->entries.contains(op.new_name())) return makeError(Code::kExists, op.new_name());
+  dir->entries.emplace(op.new_name(), inode.ino);
+  dir->mtime_ns = dir->ctime_ns = now;
+  inode.nlink++;
+  inode.ctime_ns = now;
+  return ApplyOutcome{.ino = inode.ino};
+}
+
+void Namespace::truncateChunks(Inode& inode, uint64_t size, ApplyOutcome* outcome) {
+  uint64_t keep = (size + kChunkSize - 1) / kChunkSize;
+  for (uint64_t index = keep; index < inode.chunks.size(); ++index) {
+    if (uint64_t id = inode.chunks[index]) {
+      chunks_.erase(id);
+      outcome->freed_chunks.push_back(id);
+    }
+  }
+  if (inode.chunks.size() > keep) inode.chunks.resize(keep);
+}
+
+Result<ApplyOutcome> Namespace::setAttr(const proto::SetAttrRequest& op, int64_t now) {
+  auto it = inodes_.find(op.ino());
+  if (it == inodes_.end()) return makeError(Code::kNotFound, fmt::format("inode {}", op.ino()));
+  Inode& inode = *it->second;
+  uint32_t valid = op.valid();
+  if ((valid & proto::SET_SIZE) && !inode.isRegular()) {
+    return makeError(inode.isDir() ? Code::kIsDir : Code::kInvalid, "size of a non-regular file");
+  }
+  ApplyOutcome outcome{.ino = inode.ino};
+  if (valid & proto::SET_MODE) inode.mode = (inode.mode & S_IFMT) | (op.mode() & 07777);
+  if (valid & proto::SET_UID) inode.uid = op.uid();
+  if (valid & proto::SET_GID) inode.gid = op.gid();
+  if (valid & proto::SET_SIZE) {
+    if (op.size() < inode.size) truncateChunks(inode, op.size(), &outcome);
+    inode.size = op.size();
+    inode.mtime_ns = now;
+  }
+  if (valid & proto::SET_ATIME) inode.atime_ns = op.atime_ns();
+  if (valid & proto::SET_ATIME_NOW) inode.atime_ns = now;
+  if (valid & proto::SET_MTIME) inode.mtime_ns = op.mtime_ns();
+  if (valid & proto::SET_MTIME_NOW) inode.mtime_ns = now;
+  inode.ctime_ns = now;
+  return outcome;
+}
+
+Result<ApplyOutcome> Namespace::allocChunk(const proto::AllocChunkOp& op, int64_t now) {
+  auto it = inodes_.find(op.ino());
+  if (it == inodes_.end()) return makeError(Code::kNotFound, fmt::format("inode {}", op.ino()));
+  Inode& inode = *it->second;
+  if (!inode.isRegular()) return makeError(Code::kInvalid, "chunk for a non-regular file");
+  if (op.chunk_id() < next_chunk_id_ || chunks_.contains(op.chunk_id())) {
+    return makeError(Code::kInternal, fmt::format("chunk id {} reused", op.chunk_id()));
+  }
+  if (inode.chunks.size() <= op.chunk_index()) inode.chunks.resize(op.chunk_index() + 1, 0);
+  if (inode.chunks[op.chunk_index()] != 0) {
+    return makeError(Code::kExists, fmt::format("chunk {} of inode {}", op.chunk_index(), op.ino()));
+  }
+  inode.chunks[op.chunk_index()] = op.chunk_id();
+  chunks_.emplace(op.chunk_id(), ChunkMeta{op.ino(), op.chunk_index(), 1});
+  next_chunk_id_ = op.chunk_id() + 1;
+  return ApplyOutcome{.ino = op.ino()};
+}
+
+Result<ApplyOutcome> Namespace::setChunkVersion(const proto::SetChunkVersionOp& op) {
+  auto it = chunks_.find(op.chunk_id());
+  if (it == chunks_.end()) return makeError(Code::kNotFound, fmt::format("chunk {}", op.chunk_id()));
+  it->second.version = op.version();
+  return ApplyOutcome{.ino = it->second.ino};
+}
+
+Result<ApplyOutcome> Namespace::commitWrite(const proto::CommitWriteOp& op, int64_t now) {
+  auto it = inodes_.find(op.ino());
+  if (it == inodes_.end()) return makeError(Code::kNotFound, fmt::format("inode {}", op.ino()));
+  Inode& inode = *it->second;
+  if (!inode.isRegular()) return makeError(Code::kInvalid, "write to a non-regular file");
+  inode.size = std::max(inode.size, op.min_size());
+  inode.mtime_ns = op.mtime_ns() ? op.mtime_ns() : now;
+  inode.ctime_ns = now;
+  return ApplyOutcome{.ino = inode.ino};
+}
+
+Result<ApplyOutcome> Namespace::purgeInode(const proto::PurgeInodeOp& op) {
+  auto it = inodes_.find(op.ino());
+  if (it == inodes_.end()) return makeError(Code::kNotFound, fmt::format("inode {}", op.ino()));
+  Inode& inode = *it->second;
+  if (inode.nlink != 0) return makeError(Code::kInvalid, "purge of a linked inode");
+  ApplyOutcome outcome{.ino = inode.ino};
+  truncateChunks(inode, 0, &outcome);
+  if (inode.isDir()) {
+    directories_--;
+  } else {
+    files_--;
+  }
+  inodes_.erase(it);
+  return outcome;
+}
+
+}  // namespace dfs::master
