@@ -1,0 +1,368 @@
+#include "server/chunkserver/chunk_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "lib/checksum/crc32c.h"
+
+namespace dfs::chunkserver {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kMagic[8] = {'D', 'F', 'S', 'C', 'H', 'N', 'K', '1'};
+constexpr size_t kHeaderBytes = 28;  // magic, id, version, crc
+
+Status ioError(const std::string& what, uint64_t chunk_id) {
+  return Status(Code::kIo, fmt::format("chunk {:#x}: {}: {}", chunk_id, what, std::strerror(errno)));
+}
+
+Result<void> preadFull(int fd, char* buffer, size_t size, uint64_t offset, size_t* read_bytes) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, buffer + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return makeError(Code::kIo, std::strerror(errno));
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  *read_bytes = done;
+  return {};
+}
+
+Result<void> pwriteFull(int fd, const char* buffer, size_t size, uint64_t offset) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pwrite(fd, buffer + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return makeError(errno == ENOSPC ? Code::kNoSpace : Code::kIo, std::strerror(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+void encodeHeader(uint64_t chunk_id, uint64_t version, char* out) {
+  std::memcpy(out, kMagic, 8);
+  std::memcpy(out + 8, &chunk_id, 8);
+  std::memcpy(out + 16, &version, 8);
+  uint32_t crc = crc32c(out, 24);
+  std::memcpy(out + 24, &crc, 4);
+}
+
+Result<ReplicaInfo> decodeHeader(const char* in) {
+  if (std::memcmp(in, kMagic, 8) != 0) return makeError(Code::kCorrupt, "bad magic");
+  uint32_t crc;
+  std::memcpy(&crc, in + 24, 4);
+  if (crc != crc32c(in, 24)) return makeError(Code::kCorrupt, "header checksum mismatch");
+  ReplicaInfo info;
+  std::memcpy(&info.chunk_id, in + 8, 8);
+  std::memcpy(&info.version, in + 16, 8);
+  return info;
+}
+
+}  // namespace
+
+uint32_t zeroBlockCrc() {
+  static const uint32_t crc = [] {
+    std::string zeros(kBlockSize, '\0');
+    return crc32c(zeros);
+  }();
+  return crc;
+}
+
+Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "chunks", ec);
+  if (ec) return makeError(Code::kIo, "create " + dir + "/chunks: " + ec.message());
+  std::unique_ptr<ChunkStore> store(new ChunkStore(dir));
+  for (const auto& entry : fs::recursive_directory_iterator(fs::path(dir) / "chunks", ec)) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".chunk") continue;
+    int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    char header[kHeaderBytes];
+    size_t got = 0;
+    auto read = fd >= 0 ? preadFull(fd, header, sizeof header, 0, &got) : makeError(Code::kIo, "");
+    if (fd >= 0) ::close(fd);
+    auto info = (read && got == sizeof header) ? decodeHeader(header)
+                                               : makeError(Code::kCorrupt, "short header");
+    if (!info || store->pathOf(info->chunk_id) != entry.path().string()) {
+      spdlog::error("replica file {} is damaged ({}); moved aside", entry.path().string(),
+                    info ? "name does not match header" : info.error().toString());
+      fs::rename(entry.path(), entry.path().string() + ".damaged", ec);
+      continue;
+    }
+    auto replica = std::make_shared<Replica>();
+    replica->chunk_id = info->chunk_id;
+    replica->version = info->version;
+    store->replicas_.emplace(info->chunk_id, std::move(replica));
+  }
+  if (ec) return makeError(Code::kIo, "scan " + dir + ": " + ec.message());
+  return store;
+}
+
+ChunkStore::~ChunkStore() {
+  for (auto& [id, replica] : replicas_) {
+    if (replica->fd >= 0) ::close(replica->fd);
+  }
+}
+
+std::string ChunkStore::pathOf(uint64_t chunk_id) const {
+  return fmt::format("{}/chunks/{:02x}/{:016x}.chunk", dir_, chunk_id & 0xff, chunk_id);
+}
+
+std::shared_ptr<ChunkStore::Replica> ChunkStore::find(uint64_t chunk_id) {
+  std::lock_guard lock(map_mutex_);
+  auto it = replicas_.find(chunk_id);
+  return it == replicas_.end() ? nullptr : it->second;
+}
+
+Status ChunkStore::checkVersion(const Replica& replica, uint64_t version) const {
+  if (replica.removed) return Status(Code::kNotFound, fmt::format("chunk {:#x}", replica.chunk_id));
+  if (version != 0 && replica.version != version) {
+    return Status(Code::kStale, fmt::format("chunk {:#x} is at v{}, v{} asked", replica.chunk_id,
+                                            replica.version, version));
+  }
+  return Status::ok();
+}
+
+Result<void> ChunkStore::load(Replica& replica) {
+  if (replica.fd < 0) {
+    replica.fd = ::open(pathOf(replica.chunk_id).c_str(), O_RDWR | O_CLOEXEC);
+    if (replica.fd < 0) return std::unexpected(ioError("open", replica.chunk_id));
+  }
+  if (!replica.crcs_loaded) {
+    size_t got = 0;
+    DFS_RETURN_IF_ERROR(preadFull(replica.fd, reinterpret_cast<char*>(replica.crcs.data()),
+                                  sizeof replica.crcs, kCrcTableOffset, &got));
+    if (got != sizeof replica.crcs) {
+      return makeError(Code::kCorrupt, fmt::format("chunk {:#x}: short crc table", replica.chunk_id));
+    }
+    replica.crcs_loaded = true;
+  }
+  return {};
+}
+
+Result<void> ChunkStore::writeHeader(Replica& replica) {
+  char header[kHeaderBytes];
+  encodeHeader(replica.chunk_id, replica.version, header);
+  return pwriteFull(replica.fd, header, sizeof header, 0);
+}
+
+Result<void> ChunkStore::writeCrcs(Replica& replica, uint64_t first_block, uint64_t block_count) {
+  return pwriteFull(replica.fd, reinterpret_cast<const char*>(replica.crcs.data() + first_block),
+                    block_count * sizeof(uint32_t), kCrcTableOffset + first_block * sizeof(uint32_t));
+}
+
+Result<std::string> ChunkStore::readBlocks(Replica& replica, uint64_t first_block,
+                                           uint64_t block_count) {
+  std::string data(block_count * kBlockSize, '\0');
+  size_t got = 0;
+  DFS_RETURN_IF_ERROR(preadFull(replica.fd, data.data(), data.size(),
+                                kDataOffset + first_block * kBlockSize, &got));
+  // Past the end of the file the data is zeros, as the buffer already holds.
+  for (uint64_t i = 0; i < block_count; ++i) {
+    uint32_t crc = crc32c(data.data() + i * kBlockSize, kBlockSize);
+    if (crc != replica.crcs[first_block + i]) {
+      return makeError(Code::kCorrupt,
+                       fmt::format("chunk {:#x} v{}: crc mismatch in block {}", replica.chunk_id,
+                                   replica.version, first_block + i));
+    }
+  }
+  return data;
+}
+
+Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t offset,
+                               std::string_view data, bool create, bool sync) {
+  if (offset > kChunkSize || data.size() > kChunkSize - offset) {
+    return makeError(Code::kInvalid, fmt::format("write of {} at {} past the chunk end", data.size(),
+                                                 offset));
+  }
+  std::shared_ptr<Replica> replica;
+  {
+    std::lock_guard lock(map_mutex_);
+    auto it = replicas_.find(chunk_id);
+    if (it == replicas_.end()) {
+      if (!create) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+      replica = std::make_shared<Replica>();
+      replica->chunk_id = chunk_id;
+      replica->version = 0;  // not on disk yet: created below under the replica's mutex
+      replicas_.emplace(chunk_id, replica);
+    } else {
+      replica = it->second;
+    }
+  }
+  std::lock_guard lock(replica->mutex);
+  if (replica->version == 0 && !replica->removed) {
+    std::error_code ec;
+    fs::create_directories(fs::path(pathOf(chunk_id)).parent_path(), ec);
+    replica->fd = ::open(pathOf(chunk_id).c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (replica->fd < 0) {
+      auto error = ioError("create", chunk_id);
+      replica->removed = true;
+      std::lock_guard map_lock(map_mutex_);
+      replicas_.erase(chunk_id);
+      return std::unexpected(error);
+    }
+    replica->version = version;
+    replica->crcs.fill(zeroBlockCrc());
+    replica->crcs_loaded = true;
+    auto written = writeHeader(*replica);
+    if (written) written = writeCrcs(*replica, 0, kBlocksPerChunk);
+    if (!written) return written;
+  }
+  DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, version)));
+  DFS_RETURN_IF_ERROR(load(*replica));
+  if (data.empty()) return {};
+
+  uint64_t first_block = offset / kBlockSize;
+  uint64_t end = offset + data.size();
+  uint64_t last_block = (end - 1) / kBlockSize;
+  uint64_t block_count = last_block - first_block + 1;
+  bool aligned = offset % kBlockSize == 0 && end % kBlockSize == 0;
+
+  std::string merged;
+  const char* out = data.data();
+  if (!aligned) {
+    // Partial blocks keep their other bytes: read (and verify) them, then merge.
+    merged.assign(block_count * kBlockSize, '\0');
+    if (offset % kBlockSize != 0) {
+      DFS_TRY(auto head, readBlocks(*replica, first_block, 1));
+      std::memcpy(merged.data(), head.data(), kBlockSize);
+    }
+    if (end % kBlockSize != 0 && (last_block != first_block || offset % kBlockSize == 0)) {
+      DFS_TRY(auto tail, readBlocks(*replica, last_block, 1));
+      std::memcpy(merged.data() + (block_count - 1) * kBlockSize, tail.data(), kBlockSize);
+    }
+    std::memcpy(merged.data() + offset % kBlockSize, data.data(), data.size());
+    out = merged.data();
+  }
+  for (uint64_t i = 0; i < block_count; ++i) {
+    replica->crcs[first_block + i] = crc32c(out + i * kBlockSize, kBlockSize);
+  }
+  // Data before checksums: a crash between the two leaves a mismatch that reads detect, never
+  // a checksum that vouches for data that is not there.
+  auto written = pwriteFull(replica->fd, out, block_count * kBlockSize,
+                            kDataOffset + first_block * kBlockSize);
+  if (written) written = writeCrcs(*replica, first_block, block_count);
+  if (!written) {
+    replica->crcs_loaded = false;  // reload from disk: memory may be ahead of the file
+    return makeError(written.error().withContext(fmt::format("chunk {:#x}", chunk_id)));
+  }
+  if (sync && ::fdatasync(replica->fd) != 0) return std::unexpected(ioError("fdatasync", chunk_id));
+  return {};
+}
+
+Result<std::string> ChunkStore::read(uint64_t chunk_id, uint64_t version, uint64_t offset,
+                                     uint32_t length) {
+  if (offset >= kChunkSize) return std::string();
+  length = static_cast<uint32_t>(std::min<uint64_t>(length, kChunkSize - offset));
+  auto replica = find(chunk_id);
+  if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+  std::lock_guard lock(replica->mutex);
+  DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, version)));
+  DFS_RETURN_IF_ERROR(load(*replica));
+  if (length == 0) return std::string();
+  uint64_t first_block = offset / kBlockSize;
+  uint64_t last_block = (offset + length - 1) / kBlockSize;
+  DFS_TRY(std::string blocks, readBlocks(*replica, first_block, last_block - first_block + 1));
+  uint64_t skip = offset - first_block * kBlockSize;
+  if (skip == 0 && blocks.size() == length) return blocks;
+  return blocks.substr(skip, length);
+}
+
+Result<void> ChunkStore::setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version) {
+  auto replica = find(chunk_id);
+  if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+  std::lock_guard lock(replica->mutex);
+  if (replica->removed) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+  if (replica->version == new_version) return {};  // a retried request
+  DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, old_version)));
+  DFS_RETURN_IF_ERROR(load(*replica));
+  replica->version = new_version;
+  auto written = writeHeader(*replica);
+  if (written && ::fdatasync(replica->fd) != 0) written = std::unexpected(ioError("fdatasync", chunk_id));
+  return written;
+}
+
+Result<void> ChunkStore::truncate(uint64_t chunk_id, uint64_t version, uint64_t length) {
+  if (length > kChunkSize) return makeError(Code::kInvalid, "truncate past the chunk end");
+  auto replica = find(chunk_id);
+  if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+  std::lock_guard lock(replica->mutex);
+  DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, version)));
+  DFS_RETURN_IF_ERROR(load(*replica));
+  uint64_t block = length / kBlockSize;
+  uint64_t keep = length % kBlockSize;
+  std::string partial;
+  if (keep != 0) {
+    DFS_TRY(partial, readBlocks(*replica, block, 1));
+    std::memset(partial.data() + keep, 0, kBlockSize - keep);
+  }
+  if (::ftruncate(replica->fd, static_cast<off_t>(kDataOffset + length)) != 0) {
+    return std::unexpected(ioError("ftruncate", chunk_id));
+  }
+  for (uint64_t i = block; i < kBlocksPerChunk; ++i) replica->crcs[i] = zeroBlockCrc();
+  if (keep != 0) replica->crcs[block] = crc32c(partial);
+  return writeCrcs(*replica, block, kBlocksPerChunk - block);
+}
+
+Result<void> ChunkStore::remove(uint64_t chunk_id) {
+  std::shared_ptr<Replica> replica;
+  {
+    std::lock_guard lock(map_mutex_);
+    auto it = replicas_.find(chunk_id);
+    if (it == replicas_.end()) return {};
+    replica = it->second;
+    replicas_.erase(it);
+  }
+  std::lock_guard lock(replica->mutex);
+  replica->removed = true;
+  if (replica->fd >= 0) ::close(replica->fd);
+  replica->fd = -1;
+  if (::unlink(pathOf(chunk_id).c_str()) != 0 && errno != ENOENT) {
+    return std::unexpected(ioError("unlink", chunk_id));
+  }
+  return {};
+}
+
+Result<void> ChunkStore::sync(uint64_t chunk_id) {
+  auto replica = find(chunk_id);
+  if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+  std::lock_guard lock(replica->mutex);
+  DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, 0)));
+  DFS_RETURN_IF_ERROR(load(*replica));
+  if (::fdatasync(replica->fd) != 0) return std::unexpected(ioError("fdatasync", chunk_id));
+  return {};
+}
+
+std::vector<ReplicaInfo> ChunkStore::list() {
+  std::vector<std::shared_ptr<Replica>> all;
+  {
+    std::lock_guard lock(map_mutex_);
+    for (auto& [id, replica] : replicas_) all.push_back(replica);
+  }
+  std::vector<ReplicaInfo> out;
+  for (auto& replica : all) {
+    std::lock_guard lock(replica->mutex);
+    if (!replica->removed && replica->version != 0) {
+      out.push_back({replica->chunk_id, replica->version});
+    }
+  }
+  return out;
+}
+
+size_t ChunkStore::count() {
+  std::lock_guard lock(map_mutex_);
+  return replicas_.size();
+}
+
+}  // namespace dfs::chunkserver

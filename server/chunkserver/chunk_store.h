@@ -1,0 +1,91 @@
+// Chunk replicas on local disk, one file each:
+//   [0, 4 KiB)      header: magic, chunk id, version, CRC32C of the header
+//   [4 KiB, 8 KiB)  CRC32C of each 64 KiB block of data (1024 entries, little-endian)
+//   [8 KiB, ...)    data, up to 64 MiB; holes read as zeros
+// Every block's CRC covers the full 64 KiB (zeros past what was written), so a never-written
+// block checks out as the CRC of zeros. Reads verify every block they touch and answer a
+// mismatch as kCorrupt, never as data.
+//
+// Thread-safe: operations on one replica are serialised by its mutex, different replicas
+// proceed in parallel.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "lib/base/status.h"
+
+namespace dfs::chunkserver {
+
+inline constexpr uint64_t kChunkSize = 64ull << 20;
+inline constexpr uint64_t kBlockSize = 64 * 1024;
+inline constexpr uint64_t kBlocksPerChunk = kChunkSize / kBlockSize;
+inline constexpr uint64_t kHeaderSize = 4096;
+inline constexpr uint64_t kCrcTableOffset = 4096;
+inline constexpr uint64_t kDataOffset = 8192;
+
+struct ReplicaInfo {
+  uint64_t chunk_id = 0;
+  uint64_t version = 0;
+};
+
+class ChunkStore {
+ public:
+  // Opens (creating if needed) the store under dir and reads the header of every replica.
+  // Replicas with a damaged header are moved aside and not reported.
+  static Result<std::unique_ptr<ChunkStore>> open(const std::string& dir);
+  ~ChunkStore();
+
+  // Writes data at offset of the replica at exactly this version; creates the replica at this
+  // version when it is absent and create is set.
+  Result<void> write(uint64_t chunk_id, uint64_t version, uint64_t offset, std::string_view data,
+                     bool create, bool sync);
+  // Reads length bytes at offset (zeros past the end), verifying every block's CRC. version 0
+  // accepts any version.
+  Result<std::string> read(uint64_t chunk_id, uint64_t version, uint64_t offset, uint32_t length);
+  Result<void> setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version);
+  // Zeros everything at and past length.
+  Result<void> truncate(uint64_t chunk_id, uint64_t version, uint64_t length);
+  Result<void> remove(uint64_t chunk_id);
+  Result<void> sync(uint64_t chunk_id);
+
+  std::vector<ReplicaInfo> list();
+  size_t count();
+  const std::string& dir() const { return dir_; }
+  std::string pathOf(uint64_t chunk_id) const;
+
+ private:
+  struct Replica {
+    std::mutex mutex;  // guards everything below and the file's contents
+    uint64_t chunk_id = 0;
+    uint64_t version = 0;
+    int fd = -1;
+    bool crcs_loaded = false;
+    bool removed = false;
+    std::array<uint32_t, kBlocksPerChunk> crcs{};
+  };
+
+  explicit ChunkStore(std::string dir) : dir_(std::move(dir)) {}
+  std::shared_ptr<Replica> find(uint64_t chunk_id);
+  // Opens the file and loads the CRC table on first use; called with the replica's mutex held.
+  Result<void> load(Replica& replica);
+  Result<void> writeHeader(Replica& replica);
+  Result<std::string> readBlocks(Replica& replica, uint64_t first_block, uint64_t block_count);
+  Result<void> writeCrcs(Replica& replica, uint64_t first_block, uint64_t block_count);
+  Status checkVersion(const Replica& replica, uint64_t version) const;
+
+  std::string dir_;
+  std::mutex map_mutex_;  // guards replicas_ (never held while a replica's mutex is taken)
+  std::unordered_map<uint64_t, std::shared_ptr<Replica>> replicas_;
+};
+
+// CRC32C of a block of zeros, the checksum of every block never written.
+uint32_t zeroBlockCrc();
+
+}  // namespace dfs::chunkserver

@@ -1,0 +1,106 @@
+#include "server/chunkserver/heartbeat.h"
+
+#include <sys/statvfs.h>
+
+#include <spdlog/spdlog.h>
+
+#include "proto/master.pb.h"
+
+namespace dfs::chunkserver {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+Heartbeat::Heartbeat(asio::io_context& io, ChunkStore& store, HeartbeatOptions options)
+    : io_(io),
+      store_(store),
+      options_(std::move(options)),
+      master_(rpc::Client::create(io.get_executor(), options_.master)),
+      timer_(asio::make_strand(io)) {}
+
+void Heartbeat::start() { asio::co_spawn(timer_.get_executor(), loop(), asio::detached); }
+
+void Heartbeat::stop() {
+  asio::dispatch(timer_.get_executor(), [this] {
+    stopped_ = true;
+    timer_.cancel();
+  });
+  master_->close();
+}
+
+void Heartbeat::capacity(uint64_t* capacity, uint64_t* used) const {
+  struct statvfs stats {};
+  if (::statvfs(store_.dir().c_str(), &stats) != 0) {
+    *capacity = *used = 0;
+    return;
+  }
+  uint64_t total = uint64_t{stats.f_blocks} * stats.f_frsize;
+  uint64_t available = uint64_t{stats.f_bavail} * stats.f_frsize;
+  uint64_t taken = total - available;
+  if (options_.capacity_limit && options_.capacity_limit < total) {
+    // A limited chunkserver counts only its own replicas against the limit.
+    total = options_.capacity_limit;
+    taken = std::min<uint64_t>(total, store_.count() * kChunkSize);
+  }
+  *capacity = total;
+  *used = taken;
+}
+
+awaitable<Result<void>> Heartbeat::registerOnce() {
+  proto::RegisterChunkserverRequest request;
+  request.set_address(options_.advertised_address);
+  request.set_data_dir_id(options_.data_dir_id);
+  uint64_t total, used;
+  capacity(&total, &used);
+  request.set_capacity_bytes(total);
+  request.set_used_bytes(used);
+  for (const auto& replica : store_.list()) {
+    auto* report = request.add_chunks();
+    report->set_chunk_id(replica.chunk_id);
+    report->set_version(replica.version);
+  }
+  DFS_CO_TRY(auto reply, co_await master_->call<proto::RegisterChunkserverReply>(
+                             proto::REGISTER_CHUNKSERVER, request));
+  id_ = reply.chunkserver_id();
+  registered_ = true;
+  spdlog::info("registered with master {} as chunkserver {} ({} replicas)",
+               options_.master.toString(), id_, request.chunks_size());
+  co_return Result<void>{};
+}
+
+awaitable<Result<void>> Heartbeat::beatOnce() {
+  proto::ChunkserverHeartbeatRequest request;
+  request.set_chunkserver_id(id_);
+  uint64_t total, used;
+  capacity(&total, &used);
+  request.set_capacity_bytes(total);
+  request.set_used_bytes(used);
+  request.set_chunks(store_.count());
+  DFS_CO_TRY(auto reply, co_await master_->call<proto::ChunkserverHeartbeatReply>(
+                             proto::CHUNKSERVER_HEARTBEAT, request));
+  if (reply.reregister()) {
+    registered_ = false;
+    co_return Result<void>{};
+  }
+  for (uint64_t chunk_id : reply.delete_chunks()) {
+    auto removed = store_.remove(chunk_id);
+    if (!removed) spdlog::warn("delete chunk {:#x}: {}", chunk_id, removed.error().toString());
+  }
+  co_return Result<void>{};
+}
+
+awaitable<void> Heartbeat::loop() {
+  bool reported_failure = false;
+  while (!stopped_) {
+    auto outcome = registered_ ? co_await beatOnce() : co_await registerOnce();
+    if (!outcome && !reported_failure) {
+      spdlog::warn("master {}: {}", options_.master.toString(), outcome.error().toString());
+    }
+    reported_failure = !outcome;
+    if (stopped_) break;
+    timer_.expires_after(options_.interval);
+    co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+}  // namespace dfs::chunkserver

@@ -1,0 +1,47 @@
+// The chunkserver's side of the master link: registers with a block report, heartbeats every
+// second with capacity, carries out the deletions the master queued, and registers again when
+// the master has forgotten it (master restart, or it was declared dead).
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <memory>
+#include <string>
+
+#include "lib/base/address.h"
+#include "lib/rpc/client.h"
+#include "server/chunkserver/chunk_store.h"
+
+namespace dfs::chunkserver {
+
+struct HeartbeatOptions {
+  HostPort master;
+  std::string advertised_address;  // HOST:PORT clients reach this chunkserver at
+  std::string data_dir_id;
+  uint64_t capacity_limit = 0;     // 0: the file system's size
+  std::chrono::milliseconds interval{1000};
+};
+
+class Heartbeat {
+ public:
+  Heartbeat(boost::asio::io_context& io, ChunkStore& store, HeartbeatOptions options);
+  void start();
+  void stop();
+
+ private:
+  boost::asio::awaitable<void> loop();
+  boost::asio::awaitable<Result<void>> registerOnce();
+  boost::asio::awaitable<Result<void>> beatOnce();
+  void capacity(uint64_t* capacity, uint64_t* used) const;
+
+  boost::asio::io_context& io_;
+  ChunkStore& store_;
+  HeartbeatOptions options_;
+  std::shared_ptr<rpc::Client> master_;
+  boost::asio::steady_timer timer_;
+  uint32_t id_ = 0;
+  bool registered_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace dfs::chunkserver

@@ -1,0 +1,104 @@
+// dfs-chunkserver: stores chunk replicas and serves them.
+#include <boost/asio.hpp>
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "lib/base/address.h"
+#include "lib/base/logging.h"
+#include "lib/rpc/server.h"
+#include "server/chunkserver/chunk_store.h"
+#include "server/chunkserver/heartbeat.h"
+#include "server/chunkserver/service.h"
+
+namespace {
+
+// A random identity kept in the data dir: the master recognises this storage after a restart
+// even if the chunkserver comes back on another port.
+std::string dataDirId(const std::string& data_dir) {
+  std::string path = data_dir + "/id";
+  std::ifstream in(path);
+  std::string id;
+  if (in >> id && !id.empty()) return id;
+  std::random_device random;
+  id = fmt::format("{:08x}{:08x}", random(), random());
+  std::ofstream(path) << id << "\n";
+  return id;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dfs-chunkserver: stores and serves chunk replicas of a DFS cluster"};
+  std::string listen = "127.0.0.1:0";
+  std::string data_dir;
+  std::string master = "127.0.0.1:9600";
+  std::string log_level = "info";
+  unsigned threads = 4;
+  uint64_t capacity_limit = 0;
+  app.set_config("--config", "", "TOML config file (keys as the long flags); flags win");
+  app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one");
+  app.add_option("--data-dir", data_dir, "where replicas are stored")->required();
+  app.add_option("--master", master, "HOST:PORT of the master");
+  app.add_option("--threads", threads, "I/O threads")->check(CLI::Range(1, 64));
+  app.add_option("--capacity", capacity_limit, "bytes this chunkserver offers (0: whole disk)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  CLI11_PARSE(app, argc, argv);
+  dfs::setupLogging("chunkserver", log_level);
+
+  auto address = dfs::parseHostPort(listen, /*allow_zero_port=*/true);
+  auto master_address = dfs::parseHostPort(master);
+  if (!address || !master_address) {
+    spdlog::error("{}", (!address ? address.error() : master_address.error()).toString());
+    return 2;
+  }
+  auto store = dfs::chunkserver::ChunkStore::open(data_dir);
+  if (!store) {
+    spdlog::error("{}", store.error().toString());
+    return 1;
+  }
+
+  boost::asio::io_context io(static_cast<int>(threads));
+  dfs::chunkserver::ChunkService service(io, **store);
+  dfs::rpc::Server server(io, io.get_executor());
+  service.registerRoutes(server);
+  auto bound = server.listen(*address);
+  if (!bound) {
+    spdlog::error("{}", bound.error().toString());
+    return 1;
+  }
+  {
+    std::ofstream out(data_dir + "/chunkserver.addr.tmp");
+    out << bound->toString() << "\n";
+  }
+  std::error_code ec;
+  std::filesystem::rename(data_dir + "/chunkserver.addr.tmp", data_dir + "/chunkserver.addr", ec);
+  spdlog::info("chunkserver listening on {} with {} replicas in {}", bound->toString(),
+               (*store)->count(), data_dir);
+
+  dfs::chunkserver::HeartbeatOptions heartbeat_options;
+  heartbeat_options.master = *master_address;
+  heartbeat_options.advertised_address = bound->toString();
+  heartbeat_options.data_dir_id = dataDirId(data_dir);
+  heartbeat_options.capacity_limit = capacity_limit;
+  dfs::chunkserver::Heartbeat heartbeat(io, **store, heartbeat_options);
+  heartbeat.start();
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int signal) {
+    spdlog::info("signal {}: shutting down", signal);
+    heartbeat.stop();
+    service.stop();
+    server.stop();
+    io.stop();
+  });
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& thread : pool) thread.join();
+  return 0;
+}

@@ -1,0 +1,123 @@
+#include "server/chunkserver/service.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace dfs::chunkserver {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
+
+#define DFS_ROUTE(METHOD, REQUEST, REPLY, HANDLER)                            \
+  server.route<proto::REQUEST, proto::REPLY>(                                 \
+      proto::METHOD, [this](rpc::CallContext& ctx, proto::REQUEST& request) { \
+        return HANDLER(ctx, request);                                         \
+      })
+
+void ChunkService::registerRoutes(rpc::Server& server) {
+  DFS_ROUTE(READ_CHUNK, ReadChunkRequest, ReadChunkReply, readChunk);
+  DFS_ROUTE(WRITE_CHUNK, WriteChunkRequest, WriteChunkReply, writeChunk);
+  DFS_ROUTE(SET_CHUNK_VERSION, SetChunkVersionRequest, SetChunkVersionReply, setChunkVersion);
+  DFS_ROUTE(TRUNCATE_CHUNK, TruncateChunkRequest, TruncateChunkReply, truncateChunk);
+  DFS_ROUTE(DELETE_CHUNK, DeleteChunkRequest, DeleteChunkReply, deleteChunk);
+  DFS_ROUTE(SYNC_CHUNK, SyncChunkRequest, SyncChunkReply, syncChunk);
+}
+
+#undef DFS_ROUTE
+
+void ChunkService::stop() {
+  std::lock_guard lock(peers_mutex_);
+  for (auto& [address, client] : peers_) client->close();
+}
+
+std::shared_ptr<rpc::Client> ChunkService::peer(const std::string& address) {
+  std::lock_guard lock(peers_mutex_);
+  auto it = peers_.find(address);
+  if (it != peers_.end()) return it->second;
+  auto parsed = parseHostPort(address);
+  if (!parsed) return nullptr;
+  auto client = rpc::Client::create(io_.get_executor(), *parsed);
+  peers_.emplace(address, client);
+  return client;
+}
+
+awaitable<Result<proto::ReadChunkReply>> ChunkService::readChunk(Ctx& ctx,
+                                                                 proto::ReadChunkRequest& request) {
+  if (request.length() > rpc::kMaxPayloadSize) {
+    co_return makeError(Code::kInvalid, fmt::format("read of {} bytes", request.length()));
+  }
+  DFS_CO_TRY(ctx.reply_payload,
+             store_.read(request.chunk_id(), request.version(), request.offset(), request.length()));
+  co_return proto::ReadChunkReply{};
+}
+
+awaitable<Result<void>> ChunkService::forward(proto::WriteChunkRequest request,
+                                              std::string payload,
+                                              std::chrono::milliseconds timeout) {
+  std::string next = request.chain(0);
+  request.mutable_chain()->erase(request.mutable_chain()->begin());
+  auto client = peer(next);
+  if (!client) co_return makeError(Code::kInvalid, "bad chain address " + next);
+  rpc::CallOptions options;
+  options.timeout = timeout;
+  auto reply = co_await client->call<proto::WriteChunkReply>(proto::WRITE_CHUNK, request, options,
+                                                             std::move(payload));
+  if (!reply) {
+    // Name the replica that failed, so the client can report exactly that one.
+    co_return makeError(reply.error().code(), "replica " + next + ": " + reply.error().message());
+  }
+  co_return Result<void>{};
+}
+
+awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunk(
+    Ctx& ctx, proto::WriteChunkRequest& request) {
+  auto write_locally = [&]() -> awaitable<Result<void>> {
+    co_return store_.write(request.chunk_id(), request.version(), request.offset(), ctx.payload,
+                           request.create(), request.sync());
+  };
+  Result<void> local, forwarded;
+  if (request.chain_size() == 0) {
+    local = co_await write_locally();
+  } else {
+    // The forward starts first and waits on the network while the local write runs.
+    auto timeout = ctx.deadline() > std::chrono::milliseconds(500)
+                       ? ctx.deadline() - std::chrono::milliseconds(200)
+                       : ctx.deadline();
+    std::tie(forwarded, local) =
+        co_await (forward(request, ctx.payload, timeout) && write_locally());
+  }
+  if (!local) {
+    co_return makeError(local.error().code(), "replica (first of chain): " + local.error().message());
+  }
+  if (!forwarded) co_return std::unexpected(forwarded.error());
+  co_return proto::WriteChunkReply{};
+}
+
+awaitable<Result<proto::SetChunkVersionReply>> ChunkService::setChunkVersion(
+    Ctx& ctx, proto::SetChunkVersionRequest& request) {
+  DFS_CO_RETURN_IF_ERROR(
+      store_.setVersion(request.chunk_id(), request.old_version(), request.new_version()));
+  co_return proto::SetChunkVersionReply{};
+}
+
+awaitable<Result<proto::TruncateChunkReply>> ChunkService::truncateChunk(
+    Ctx& ctx, proto::TruncateChunkRequest& request) {
+  DFS_CO_RETURN_IF_ERROR(store_.truncate(request.chunk_id(), request.version(), request.length()));
+  co_return proto::TruncateChunkReply{};
+}
+
+awaitable<Result<proto::DeleteChunkReply>> ChunkService::deleteChunk(
+    Ctx& ctx, proto::DeleteChunkRequest& request) {
+  DFS_CO_RETURN_IF_ERROR(store_.remove(request.chunk_id()));
+  co_return proto::DeleteChunkReply{};
+}
+
+awaitable<Result<proto::SyncChunkReply>> ChunkService::syncChunk(Ctx& ctx,
+                                                                 proto::SyncChunkRequest& request) {
+  DFS_CO_RETURN_IF_ERROR(store_.sync(request.chunk_id()));
+  co_return proto::SyncChunkReply{};
+}
+
+}  // namespace dfs::chunkserver

@@ -1,0 +1,49 @@
+// The chunkserver's RPC handlers: chunk reads and writes from clients and peers (a write is
+// forwarded down its chain while it is written locally), version changes and deletions from the
+// master. Handlers run on the chunkserver's thread pool and do their disk I/O in place.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "lib/rpc/client.h"
+#include "lib/rpc/server.h"
+#include "proto/chunk.pb.h"
+#include "server/chunkserver/chunk_store.h"
+
+namespace dfs::chunkserver {
+
+class ChunkService {
+ public:
+  ChunkService(boost::asio::io_context& io, ChunkStore& store) : io_(io), store_(store) {}
+  void registerRoutes(rpc::Server& server);
+  void stop();
+
+ private:
+  using Ctx = rpc::CallContext;
+  template <class T>
+  using Reply = boost::asio::awaitable<Result<T>>;
+
+  std::shared_ptr<rpc::Client> peer(const std::string& address);
+  boost::asio::awaitable<Result<void>> forward(proto::WriteChunkRequest request,
+                                               std::string payload,
+                                               std::chrono::milliseconds timeout);
+
+  Reply<proto::ReadChunkReply> readChunk(Ctx&, proto::ReadChunkRequest&);
+  Reply<proto::WriteChunkReply> writeChunk(Ctx&, proto::WriteChunkRequest&);
+  Reply<proto::SetChunkVersionReply> setChunkVersion(Ctx&, proto::SetChunkVersionRequest&);
+  Reply<proto::TruncateChunkReply> truncateChunk(Ctx&, proto::TruncateChunkRequest&);
+  Reply<proto::DeleteChunkReply> deleteChunk(Ctx&, proto::DeleteChunkRequest&);
+  Reply<proto::SyncChunkReply> syncChunk(Ctx&, proto::SyncChunkRequest&);
+
+  boost::asio::io_context& io_;
+  ChunkStore& store_;
+  std::mutex peers_mutex_;  // guards peers_
+  std::unordered_map<std::string, std::shared_ptr<rpc::Client>> peers_;
+};
+
+}  // namespace dfs::chunkserver

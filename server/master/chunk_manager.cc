@@ -1,0 +1,202 @@
+#include "server/master/chunk_manager.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+namespace dfs::master {
+
+uint32_t ChunkManager::registerChunkserver(const proto::RegisterChunkserverRequest& request,
+                                           const Namespace& ns, int64_t now_ms) {
+  ChunkserverInfo* info = nullptr;
+  for (auto& [id, server] : servers_) {
+    if ((!request.data_dir_id().empty() && server.data_dir_id == request.data_dir_id()) ||
+        server.address == request.address()) {
+      info = &server;
+      break;
+    }
+  }
+  if (!info) {
+    uint32_t id = next_id_++;
+    info = &servers_[id];
+    info->id = id;
+  }
+  info->address = request.address();
+  info->data_dir_id = request.data_dir_id();
+  info->capacity_bytes = request.capacity_bytes();
+  info->used_bytes = request.used_bytes();
+  info->chunks = request.chunks_size();
+  info->last_heartbeat_ms = now_ms;
+  info->alive = true;
+  info->pending_deletes.clear();
+
+  size_t stale = 0;
+  for (const auto& report : request.chunks()) {
+    const ChunkMeta* meta = ns.chunk(report.chunk_id());
+    if (!meta) continue;  // not referenced (yet): left alone until garbage collection decides
+    if (report.version() < meta->version) {
+      info->pending_deletes.push_back(report.chunk_id());
+      stale++;
+      continue;
+    }
+    auto& servers = replicas_[report.chunk_id()];
+    if (std::find(servers.begin(), servers.end(), info->id) == servers.end()) {
+      servers.push_back(info->id);
+    }
+  }
+  spdlog::info("chunkserver {} registered at {} with {} chunks ({} stale)", info->id,
+               info->address, request.chunks_size(), stale);
+  return info->id;
+}
+
+Result<std::vector<uint64_t>> ChunkManager::heartbeat(
+    const proto::ChunkserverHeartbeatRequest& request, int64_t now_ms) {
+  auto it = servers_.find(request.chunkserver_id());
+  if (it == servers_.end()) return makeError(Code::kNotFound, "unknown chunkserver");
+  ChunkserverInfo& info = it->second;
+  if (!info.alive) {
+    // It was declared dead and its replicas may have been dropped: it must report them again.
+    return makeError(Code::kNotFound, "chunkserver was declared dead");
+  }
+  info.capacity_bytes = request.capacity_bytes();
+  info.used_bytes = request.used_bytes();
+  info.chunks = request.chunks();
+  info.last_heartbeat_ms = now_ms;
+  return std::exchange(info.pending_deletes, {});
+}
+
+int ChunkManager::expireDead(int64_t now_ms) {
+  int changed = 0;
+  for (auto& [id, info] : servers_) {
+    if (info.alive && now_ms - info.last_heartbeat_ms > dead_after_ms_) {
+      info.alive = false;
+      changed++;
+      spdlog::warn("chunkserver {} at {} is dead: no heartbeat for {} ms", id, info.address,
+                   now_ms - info.last_heartbeat_ms);
+    }
+  }
+  return changed;
+}
+
+std::vector<uint32_t> ChunkManager::place(uint32_t count,
+                                          const std::vector<uint32_t>& exclude) const {
+  std::vector<const ChunkserverInfo*> candidates;
+  for (const auto& [id, info] : servers_) {
+    if (!info.alive || info.freeBytes() < kChunkSize) continue;
+    if (std::find(exclude.begin(), exclude.end(), id) != exclude.end()) continue;
+    candidates.push_back(&info);
+  }
+  std::sort(candidates.begin(), candidates.end(), [](auto* a, auto* b) {
+    return a->freeBytes() != b->freeBytes() ? a->freeBytes() > b->freeBytes() : a->id < b->id;
+  });
+  std::vector<uint32_t> chosen;
+  for (size_t i = 0; i < candidates.size() && chosen.size() < count; ++i) {
+    chosen.push_back(candidates[i]->id);
+  }
+  return chosen;
+}
+
+void ChunkManager::setReplicas(uint64_t chunk_id, std::vector<uint32_t> servers) {
+  replicas_[chunk_id] = std::move(servers);
+}
+
+const std::vector<uint32_t>& ChunkManager::replicas(uint64_t chunk_id) const {
+  static const std::vector<uint32_t> kNone;
+  auto it = replicas_.find(chunk_id);
+  return it == replicas_.end() ? kNone : it->second;
+}
+
+std::vector<uint32_t> ChunkManager::liveReplicas(uint64_t chunk_id) const {
+  std::vector<uint32_t> live;
+  for (uint32_t id : replicas(chunk_id)) {
+    auto it = servers_.find(id);
+    if (it != servers_.end() && it->second.alive) live.push_back(id);
+  }
+  return live;
+}
+
+void ChunkManager::release(uint64_t chunk_id) {
+  auto it = replicas_.find(chunk_id);
+  if (it != replicas_.end()) {
+    for (uint32_t id : it->second) {
+      auto server = servers_.find(id);
+      if (server != servers_.end()) server->second.pending_deletes.push_back(chunk_id);
+    }
+    replicas_.erase(it);
+  }
+  leases_.erase(chunk_id);
+}
+
+void ChunkManager::fillLocation(uint64_t chunk_id, uint64_t index, uint64_t version,
+                                proto::ChunkLocation* location) const {
+  location->set_chunk_index(index);
+  location->set_chunk_id(chunk_id);
+  location->set_version(version);
+  for (uint32_t id : liveReplicas(chunk_id)) location->add_replicas(servers_.at(id).address);
+}
+
+const ChunkserverInfo* ChunkManager::server(uint32_t id) const {
+  auto it = servers_.find(id);
+  return it == servers_.end() ? nullptr : &it->second;
+}
+
+const ChunkserverInfo* ChunkManager::serverByAddress(const std::string& address) const {
+  for (const auto& [id, info] : servers_) {
+    if (info.address == address) return &info;
+  }
+  return nullptr;
+}
+
+bool ChunkManager::acquireLease(uint64_t chunk_id, uint64_t session_id, int64_t now_ms,
+                                int64_t lease_ms) {
+  auto& lease = leases_[chunk_id];
+  if (lease.session_id != 0 && lease.session_id != session_id && lease.expiry_ms > now_ms) {
+    return false;
+  }
+  lease.session_id = session_id;
+  lease.expiry_ms = now_ms + lease_ms;
+  return true;
+}
+
+bool ChunkManager::holdsLease(uint64_t chunk_id, uint64_t session_id, int64_t now_ms) const {
+  auto it = leases_.find(chunk_id);
+  return it != leases_.end() && it->second.session_id == session_id &&
+         it->second.expiry_ms > now_ms;
+}
+
+void ChunkManager::releaseLeases(uint64_t session_id, const std::vector<uint64_t>& chunk_ids) {
+  for (uint64_t id : chunk_ids) {
+    auto it = leases_.find(id);
+    if (it != leases_.end() && it->second.session_id == session_id) leases_.erase(it);
+  }
+}
+
+void ChunkManager::releaseAllLeases(uint64_t session_id) {
+  std::erase_if(leases_, [&](const auto& entry) { return entry.second.session_id == session_id; });
+}
+
+uint64_t ChunkManager::totalCapacity() const {
+  uint64_t total = 0;
+  for (const auto& [id, info] : servers_) {
+    if (info.alive) total += info.capacity_bytes;
+  }
+  return total;
+}
+
+uint64_t ChunkManager::totalFree() const {
+  uint64_t total = 0;
+  for (const auto& [id, info] : servers_) {
+    if (info.alive) total += info.freeBytes();
+  }
+  return total;
+}
+
+uint64_t ChunkManager::underReplicated(uint32_t goal) const {
+  uint64_t count = 0;
+  for (const auto& [chunk_id, servers] : replicas_) {
+    if (liveReplicas(chunk_id).size() < goal) count++;
+  }
+  return count;
+}
+
+}  // namespace dfs::master

@@ -1,0 +1,86 @@
+// Where chunk replicas live: the chunkserver registry (liveness from heartbeats, capacity),
+// the replica set of every chunk, write leases, placement of new replicas and the queues of
+// replicas to delete. None of this is persistent: registrations and block reports rebuild it.
+// Not thread-safe: owned by the master's state thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "lib/base/status.h"
+#include "proto/common.pb.h"
+#include "proto/master.pb.h"
+#include "server/master/namespace.h"
+
+namespace dfs::master {
+
+struct ChunkserverInfo {
+  uint32_t id = 0;
+  std::string address;
+  std::string data_dir_id;
+  uint64_t capacity_bytes = 0;
+  uint64_t used_bytes = 0;
+  uint64_t chunks = 0;
+  int64_t last_heartbeat_ms = 0;
+  bool alive = false;
+  std::vector<uint64_t> pending_deletes;
+  uint64_t freeBytes() const { return capacity_bytes > used_bytes ? capacity_bytes - used_bytes : 0; }
+};
+
+struct WriteLease {
+  uint64_t session_id = 0;
+  int64_t expiry_ms = 0;
+};
+
+class ChunkManager {
+ public:
+  explicit ChunkManager(int64_t dead_after_ms) : dead_after_ms_(dead_after_ms) {}
+
+  // A chunkserver (re)joins with its block report; replicas at the version the namespace knows
+  // count, older ones are queued for deletion.
+  uint32_t registerChunkserver(const proto::RegisterChunkserverRequest& request,
+                               const Namespace& ns, int64_t now_ms);
+  // Returns the deletions queued for it, or kNotFound when it must register again.
+  Result<std::vector<uint64_t>> heartbeat(const proto::ChunkserverHeartbeatRequest& request,
+                                          int64_t now_ms);
+  // Marks chunkservers silent for too long as dead; returns how many changed.
+  int expireDead(int64_t now_ms);
+
+  // Distinct live chunkservers for a new chunk, most free space first.
+  std::vector<uint32_t> place(uint32_t count, const std::vector<uint32_t>& exclude) const;
+
+  void setReplicas(uint64_t chunk_id, std::vector<uint32_t> servers);
+  const std::vector<uint32_t>& replicas(uint64_t chunk_id) const;
+  std::vector<uint32_t> liveReplicas(uint64_t chunk_id) const;
+  // Forgets the chunk and queues its replicas for deletion.
+  void release(uint64_t chunk_id);
+
+  void fillLocation(uint64_t chunk_id, uint64_t index, uint64_t version,
+                    proto::ChunkLocation* location) const;
+  const ChunkserverInfo* server(uint32_t id) const;
+  const ChunkserverInfo* serverByAddress(const std::string& address) const;
+  const std::map<uint32_t, ChunkserverInfo>& servers() const { return servers_; }
+
+  // One writer per chunk: granted when free, expired or already held by the same session.
+  bool acquireLease(uint64_t chunk_id, uint64_t session_id, int64_t now_ms, int64_t lease_ms);
+  bool holdsLease(uint64_t chunk_id, uint64_t session_id, int64_t now_ms) const;
+  void releaseLeases(uint64_t session_id, const std::vector<uint64_t>& chunk_ids);
+  void releaseAllLeases(uint64_t session_id);
+
+  uint64_t totalCapacity() const;
+  uint64_t totalFree() const;
+  uint64_t underReplicated(uint32_t goal) const;
+
+ private:
+  int64_t dead_after_ms_;
+  uint32_t next_id_ = 1;
+  std::map<uint32_t, ChunkserverInfo> servers_;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> replicas_;
+  std::unordered_map<uint64_t, WriteLease> leases_;
+};
+
+}  // namespace dfs::master

@@ -1,0 +1,546 @@
+#include "server/master/service.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "lib/base/clock.h"
+
+namespace dfs::master {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+MasterService::MasterService(asio::io_context& io, MasterOptions options)
+    : io_(io),
+      options_(options),
+      chunks_(options.chunkserver_dead_ms),
+      sessions_(options.session_lease_ms),
+      tick_(io) {}
+
+#define DFS_ROUTE(METHOD, REQUEST, REPLY, HANDLER)                              \
+  server.route<proto::REQUEST, proto::REPLY>(                                   \
+      proto::METHOD, [this](rpc::CallContext& ctx, proto::REQUEST& request) {   \
+        return HANDLER(ctx, request);                                           \
+      })
+
+void MasterService::registerRoutes(rpc::Server& server) {
+  DFS_ROUTE(CREATE_SESSION, CreateSessionRequest, CreateSessionReply, createSession);
+  DFS_ROUTE(KEEP_ALIVE, KeepAliveRequest, KeepAliveReply, keepAlive);
+  DFS_ROUTE(LOOKUP, LookupRequest, AttrReply, lookup);
+  DFS_ROUTE(GET_ATTR, GetAttrRequest, AttrReply, getAttr);
+  DFS_ROUTE(SET_ATTR, SetAttrRequest, AttrReply, setAttr);
+  DFS_ROUTE(MKNOD, MknodRequest, AttrReply, mknod);
+  DFS_ROUTE(MKDIR, MkdirRequest, AttrReply, mkdir);
+  DFS_ROUTE(UNLINK, UnlinkRequest, UnlinkReply, unlink);
+  DFS_ROUTE(RMDIR, UnlinkRequest, UnlinkReply, rmdir);
+  DFS_ROUTE(RENAME, RenameRequest, RenameReply, rename);
+  DFS_ROUTE(LINK, LinkRequest, AttrReply, link);
+  DFS_ROUTE(SYMLINK, SymlinkRequest, AttrReply, symlink);
+  DFS_ROUTE(READLINK, ReadlinkRequest, ReadlinkReply, readlink);
+  DFS_ROUTE(READ_DIR, ReadDirRequest, ReadDirReply, readDir);
+  DFS_ROUTE(STAT_FS, StatFsRequest, StatFsReply, statFs);
+  DFS_ROUTE(OPEN, OpenRequest, AttrReply, open);
+  DFS_ROUTE(RELEASE, ReleaseRequest, ReleaseReply, release);
+  DFS_ROUTE(GET_CHUNKS, GetChunksRequest, GetChunksReply, getChunks);
+  DFS_ROUTE(GET_WRITE_CHUNK, GetWriteChunkRequest, GetWriteChunkReply, getWriteChunk);
+  DFS_ROUTE(COMMIT_WRITE, CommitWriteRequest, AttrReply, commitWrite);
+  DFS_ROUTE(REPORT_WRITE_FAILURE, ReportWriteFailureRequest, GetWriteChunkReply,
+            reportWriteFailure);
+  DFS_ROUTE(CLUSTER_STATUS, ClusterStatusRequest, ClusterStatusReply, clusterStatus);
+  DFS_ROUTE(REGISTER_CHUNKSERVER, RegisterChunkserverRequest, RegisterChunkserverReply,
+            registerChunkserver);
+  DFS_ROUTE(CHUNKSERVER_HEARTBEAT, ChunkserverHeartbeatRequest, ChunkserverHeartbeatReply,
+            chunkserverHeartbeat);
+}
+
+#undef DFS_ROUTE
+
+void MasterService::start() { asio::co_spawn(io_, tickLoop(), asio::detached); }
+
+void MasterService::stop() {
+  stopped_ = true;
+  tick_.cancel();
+  for (auto& [address, client] : chunkserver_clients_) client->close();
+}
+
+awaitable<void> MasterService::tickLoop() {
+  while (!stopped_) {
+    tick_.expires_after(std::chrono::seconds(1));
+    co_await tick_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopped_) co_return;
+    int64_t now = monoNowMs();
+    chunks_.expireDead(now);
+    for (const Session& expired : sessions_.expire(now)) {
+      spdlog::info("session {} of {} (pid {}) expired", expired.id, expired.host, expired.pid);
+      chunks_.releaseAllLeases(expired.id);
+      for (const auto& [ino, count] : expired.open_inodes) {
+        const Inode* inode = ns_.find(ino);
+        if (inode && inode->nlink == 0 && !sessions_.isOpen(ino)) {
+          proto::MetaRecord record;
+          record.mutable_purge_inode()->set_ino(ino);
+          (void)commit(std::move(record));
+        }
+      }
+    }
+  }
+}
+
+Result<ApplyOutcome> MasterService::commit(proto::MetaRecord record) {
+  if (record.time_ns() == 0) record.set_time_ns(wallNowNs());
+  DFS_TRY(ApplyOutcome outcome, ns_.apply(record));
+  settle(outcome);
+  return outcome;
+}
+
+void MasterService::settle(const ApplyOutcome& outcome) {
+  for (uint64_t chunk_id : outcome.freed_chunks) chunks_.release(chunk_id);
+  for (uint64_t ino : outcome.unlinked) {
+    if (sessions_.isOpen(ino)) continue;  // purged by the last release
+    proto::MetaRecord purge;
+    purge.mutable_purge_inode()->set_ino(ino);
+    (void)commit(std::move(purge));
+  }
+}
+
+Result<proto::AttrReply> MasterService::attrReply(uint64_t ino) const {
+  DFS_TRY(const Inode* inode, ns_.get(ino));
+  proto::AttrReply reply;
+  ns_.fillAttr(*inode, reply.mutable_attr());
+  reply.mutable_attr()->set_goal(options_.goal);
+  return reply;
+}
+
+Result<Session*> MasterService::session(const Ctx& ctx) {
+  Session* session = sessions_.find(ctx.header->session_id());
+  if (!session) return makeError(Code::kStale, "session expired or unknown");
+  return session;
+}
+
+uint32_t MasterService::minWriteReplicas() const {
+  return std::min(options_.goal, options_.write_min_replicas);
+}
+
+std::shared_ptr<rpc::Client> MasterService::chunkserverClient(const std::string& address) {
+  auto it = chunkserver_clients_.find(address);
+  if (it != chunkserver_clients_.end()) return it->second;
+  auto parsed = parseHostPort(address);
+  if (!parsed) return nullptr;
+  auto client = rpc::Client::create(io_.get_executor(), *parsed);
+  chunkserver_clients_.emplace(address, client);
+  return client;
+}
+
+awaitable<std::vector<uint32_t>> MasterService::bumpVersion(uint64_t chunk_id, uint64_t version,
+                                                            uint64_t new_version,
+                                                            std::vector<uint32_t> servers) {
+  std::vector<uint32_t> acknowledged;
+  for (uint32_t id : servers) {
+    const ChunkserverInfo* info = chunks_.server(id);
+    if (!info) continue;
+    auto client = chunkserverClient(info->address);
+    if (!client) continue;
+    proto::SetChunkVersionRequest request;
+    request.set_chunk_id(chunk_id);
+    request.set_old_version(version);
+    request.set_new_version(new_version);
+    rpc::CallOptions options;
+    options.timeout = std::chrono::milliseconds(3000);
+    auto reply = co_await client->call<proto::SetChunkVersionReply>(proto::SET_CHUNK_VERSION,
+                                                                    request, options);
+    if (reply) {
+      acknowledged.push_back(id);
+    } else {
+      spdlog::warn("chunk {:#x} v{} -> v{} on {}: {}", chunk_id, version, new_version,
+                   client->target().toString(), reply.error().toString());
+    }
+  }
+  co_return acknowledged;
+}
+
+// ---------------------------------------------------------------- sessions
+
+awaitable<Result<proto::CreateSessionReply>> MasterService::createSession(
+    Ctx& ctx, proto::CreateSessionRequest& request) {
+  uint64_t id = sessions_.create(request.host(), request.pid(), request.mount_point(), monoNowMs());
+  spdlog::info("session {} opened by {} pid {} ({})", id, request.host(), request.pid(),
+               request.mount_point());
+  proto::CreateSessionReply reply;
+  reply.set_session_id(id);
+  reply.set_lease_ms(static_cast<uint32_t>(sessions_.leaseMs()));
+  co_return reply;
+}
+
+awaitable<Result<proto::KeepAliveReply>> MasterService::keepAlive(Ctx& ctx,
+                                                                  proto::KeepAliveRequest& request) {
+  DFS_CO_RETURN_IF_ERROR(toResult(sessions_.renew(request.session_id(), monoNowMs())));
+  co_return proto::KeepAliveReply{};
+}
+
+// ---------------------------------------------------------------- namespace
+
+awaitable<Result<proto::AttrReply>> MasterService::lookup(Ctx& ctx, proto::LookupRequest& request) {
+  DFS_CO_TRY(const Inode* inode, ns_.lookup(request.parent(), request.name()));
+  co_return attrReply(inode->ino);
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::getAttr(Ctx& ctx,
+                                                           proto::GetAttrRequest& request) {
+  co_return attrReply(request.ino());
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::setAttr(Ctx& ctx,
+                                                           proto::SetAttrRequest& request) {
+  proto::MetaRecord record;
+  *record.mutable_set_attr()->mutable_attr() = request;
+  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  co_return attrReply(outcome.ino);
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodRequest& request) {
+  switch (request.mode() & S_IFMT) {
+    case S_IFREG: case S_IFIFO: case S_IFSOCK: case S_IFCHR: case S_IFBLK: break;
+    default: co_return makeError(Code::kInvalid, "mknod of an unsupported file type");
+  }
+  Session* opener = nullptr;
+  if (request.open()) {
+    DFS_CO_TRY(opener, session(ctx));
+  }
+  proto::MetaRecord record;
+  auto* op = record.mutable_create_inode();
+  op->set_parent(request.parent());
+  op->set_name(request.name());
+  op->set_ino(ns_.nextIno());
+  op->set_mode(request.mode());
+  op->set_uid(request.uid());
+  op->set_gid(request.gid());
+  op->set_rdev(request.rdev());
+  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  if (opener) sessions_.open(*opener, outcome.ino);
+  co_return attrReply(outcome.ino);
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::mkdir(Ctx& ctx, proto::MkdirRequest& request) {
+  proto::MetaRecord record;
+  auto* op = record.mutable_create_inode();
+  op->set_parent(request.parent());
+  op->set_name(request.name());
+  op->set_ino(ns_.nextIno());
+  op->set_mode(S_IFDIR | (request.mode() & 07777));
+  op->set_uid(request.uid());
+  op->set_gid(request.gid());
+  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  co_return attrReply(outcome.ino);
+}
+
+awaitable<Result<proto::UnlinkReply>> MasterService::unlink(Ctx& ctx,
+                                                            proto::UnlinkRequest& request) {
+  proto::MetaRecord record;
+  record.mutable_unlink()->set_parent(request.parent());
+  record.mutable_unlink()->set_name(request.name());
+  DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+  co_return proto::UnlinkReply{};
+}
+
+awaitable<Result<proto::UnlinkReply>> MasterService::rmdir(Ctx& ctx,
+                                                           proto::UnlinkRequest& request) {
+  proto::MetaRecord record;
+  record.mutable_unlink()->set_parent(request.parent());
+  record.mutable_unlink()->set_name(request.name());
+  record.mutable_unlink()->set_directory(true);
+  DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+  co_return proto::UnlinkReply{};
+}
+
+awaitable<Result<proto::RenameReply>> MasterService::rename(Ctx& ctx,
+                                                            proto::RenameRequest& request) {
+  proto::MetaRecord record;
+  auto* op = record.mutable_rename();
+  op->set_parent(request.parent());
+  op->set_name(request.name());
+  op->set_new_parent(request.new_parent());
+  op->set_new_name(request.new_name());
+  op->set_flags(request.flags());
+  DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+  co_return proto::RenameReply{};
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::link(Ctx& ctx, proto::LinkRequest& request) {
+  proto::MetaRecord record;
+  record.mutable_link()->set_ino(request.ino());
+  record.mutable_link()->set_new_parent(request.new_parent());
+  record.mutable_link()->set_new_name(request.new_name());
+  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  co_return attrReply(outcome.ino);
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::symlink(Ctx& ctx,
+                                                           proto::SymlinkRequest& request) {
+  if (request.target().empty() || request.target().size() > 4095) {
+    co_return makeError(Code::kNameTooLong, "symlink target length");
+  }
+  proto::MetaRecord record;
+  auto* op = record.mutable_create_inode();
+  op->set_parent(request.parent());
+  op->set_name(request.name());
+  op->set_ino(ns_.nextIno());
+  op->set_mode(S_IFLNK | 0777);
+  op->set_uid(request.uid());
+  op->set_gid(request.gid());
+  op->set_symlink_target(request.target());
+  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  co_return attrReply(outcome.ino);
+}
+
+awaitable<Result<proto::ReadlinkReply>> MasterService::readlink(Ctx& ctx,
+                                                                proto::ReadlinkRequest& request) {
+  DFS_CO_TRY(const Inode* inode, ns_.get(request.ino()));
+  if (!S_ISLNK(inode->mode)) co_return makeError(Code::kInvalid, "not a symlink");
+  proto::ReadlinkReply reply;
+  reply.set_target(inode->symlink_target);
+  co_return reply;
+}
+
+awaitable<Result<proto::ReadDirReply>> MasterService::readDir(Ctx& ctx,
+                                                              proto::ReadDirRequest& request) {
+  DFS_CO_TRY(const Inode* dir, ns_.get(request.ino()));
+  if (!dir->isDir()) co_return makeError(Code::kNotDir, fmt::format("inode {}", request.ino()));
+  uint32_t limit = std::clamp<uint32_t>(request.max_entries(), 1, 4096);
+  proto::ReadDirReply reply;
+  ns_.fillAttr(*dir, reply.mutable_dir());
+  auto it = request.after().empty() ? dir->entries.begin() : dir->entries.upper_bound(request.after());
+  for (; it != dir->entries.end() && static_cast<uint32_t>(reply.entries_size()) < limit; ++it) {
+    auto* entry = reply.add_entries();
+    entry->set_name(it->first);
+    if (const Inode* child = ns_.find(it->second)) {
+      ns_.fillAttr(*child, entry->mutable_attr());
+      entry->mutable_attr()->set_goal(options_.goal);
+    }
+  }
+  reply.set_end(it == dir->entries.end());
+  co_return reply;
+}
+
+awaitable<Result<proto::StatFsReply>> MasterService::statFs(Ctx& ctx, proto::StatFsRequest&) {
+  proto::StatFsReply reply;
+  // Space as a user sees it: every byte written is stored goal times.
+  uint32_t goal = std::max<uint32_t>(options_.goal, 1);
+  reply.set_total_bytes(chunks_.totalCapacity() / goal);
+  reply.set_free_bytes(chunks_.totalFree() / goal);
+  reply.set_files(ns_.fileCount() + ns_.directoryCount());
+  co_return reply;
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::open(Ctx& ctx, proto::OpenRequest& request) {
+  DFS_CO_TRY(Session * opener, session(ctx));
+  DFS_CO_TRY(const Inode* inode, ns_.get(request.ino()));
+  if (inode->isDir() && (request.flags() & O_ACCMODE) != O_RDONLY) {
+    co_return makeError(Code::kIsDir, fmt::format("inode {}", request.ino()));
+  }
+  sessions_.open(*opener, inode->ino);
+  co_return attrReply(inode->ino);
+}
+
+awaitable<Result<proto::ReleaseReply>> MasterService::release(Ctx& ctx,
+                                                              proto::ReleaseRequest& request) {
+  DFS_CO_TRY(Session * opener, session(ctx));
+  if (sessions_.release(*opener, request.ino())) {
+    const Inode* inode = ns_.find(request.ino());
+    if (inode && inode->nlink == 0) {
+      proto::MetaRecord record;
+      record.mutable_purge_inode()->set_ino(request.ino());
+      DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+    }
+  }
+  co_return proto::ReleaseReply{};
+}
+
+// ---------------------------------------------------------------- chunks
+
+awaitable<Result<proto::GetChunksReply>> MasterService::getChunks(
+    Ctx& ctx, proto::GetChunksRequest& request) {
+  DFS_CO_TRY(const Inode* inode, ns_.get(request.ino()));
+  if (!inode->isRegular()) co_return makeError(Code::kInvalid, "chunks of a non-regular file");
+  proto::GetChunksReply reply;
+  reply.set_size(inode->size);
+  uint64_t end = std::min<uint64_t>(inode->chunks.size(),
+                                    request.first_index() + std::min<uint32_t>(request.count(), 1024));
+  for (uint64_t index = request.first_index(); index < end; ++index) {
+    uint64_t id = inode->chunks[index];
+    if (id == 0) continue;
+    chunks_.fillLocation(id, index, ns_.chunk(id)->version, reply.add_chunks());
+  }
+  co_return reply;
+}
+
+awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
+    Ctx& ctx, proto::GetWriteChunkRequest& request) {
+  DFS_CO_TRY(Session * writer, session(ctx));
+  uint64_t session_id = writer->id;
+  DFS_CO_TRY(const Inode* inode, ns_.get(request.ino()));
+  if (!inode->isRegular()) co_return makeError(Code::kInvalid, "write to a non-regular file");
+  if (request.chunk_index() >= (1ull << 20)) co_return makeError(Code::kFileTooBig, "chunk index");
+  int64_t now = monoNowMs();
+  uint64_t chunk_id =
+      request.chunk_index() < inode->chunks.size() ? inode->chunks[request.chunk_index()] : 0;
+  proto::GetWriteChunkReply reply;
+
+  if (chunk_id == 0) {
+    auto servers = chunks_.place(options_.goal, {});
+    if (servers.size() < minWriteReplicas() || servers.empty()) {
+      co_return makeError(Code::kNoSpace, fmt::format("{} chunkservers can take a new chunk, {} needed",
+                                                      servers.size(), minWriteReplicas()));
+    }
+    chunk_id = ns_.nextChunkId();
+    proto::MetaRecord record;
+    auto* op = record.mutable_alloc_chunk();
+    op->set_ino(request.ino());
+    op->set_chunk_index(request.chunk_index());
+    op->set_chunk_id(chunk_id);
+    DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+    chunks_.setReplicas(chunk_id, servers);
+    chunks_.acquireLease(chunk_id, session_id, now, options_.write_lease_ms);
+    chunks_.fillLocation(chunk_id, request.chunk_index(), 1, reply.mutable_chunk());
+    reply.set_created(true);
+    co_return reply;
+  }
+
+  const ChunkMeta* meta = ns_.chunk(chunk_id);
+  if (chunks_.holdsLease(chunk_id, session_id, now)) {
+    chunks_.acquireLease(chunk_id, session_id, now, options_.write_lease_ms);  // extend
+    chunks_.fillLocation(chunk_id, request.chunk_index(), meta->version, reply.mutable_chunk());
+    reply.set_created(meta->version == 1);
+    co_return reply;
+  }
+  if (!chunks_.acquireLease(chunk_id, session_id, now, options_.write_lease_ms)) {
+    co_return makeError(Code::kBusy, fmt::format("chunk {:#x} is being written by another client",
+                                                 chunk_id));
+  }
+  // A new lease moves the chunk to a new version on every replica reached, so a replica that
+  // misses this writer's data is recognisably stale.
+  uint64_t version = meta->version;
+  auto live = co_await bumpVersion(chunk_id, version, version + 1, chunks_.liveReplicas(chunk_id));
+  meta = ns_.chunk(chunk_id);
+  if (!meta || meta->version != version) {
+    co_return makeError(Code::kBusy, "chunk changed while its version moved; try again");
+  }
+  if (live.size() < minWriteReplicas() || live.empty()) {
+    chunks_.releaseLeases(session_id, {chunk_id});
+    co_return makeError(Code::kIo, fmt::format("chunk {:#x}: {} replicas reachable, {} needed",
+                                               chunk_id, live.size(), minWriteReplicas()));
+  }
+  proto::MetaRecord record;
+  record.mutable_set_chunk_version()->set_chunk_id(chunk_id);
+  record.mutable_set_chunk_version()->set_version(version + 1);
+  DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+  chunks_.setReplicas(chunk_id, live);
+  chunks_.fillLocation(chunk_id, request.chunk_index(), version + 1, reply.mutable_chunk());
+  co_return reply;
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
+                                                               proto::CommitWriteRequest& request) {
+  proto::MetaRecord record;
+  record.mutable_commit_write()->set_ino(request.ino());
+  record.mutable_commit_write()->set_min_size(request.min_size());
+  record.mutable_commit_write()->set_mtime_ns(request.mtime_ns());
+  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  if (request.release_leases()) {
+    if (const Inode* inode = ns_.find(request.ino())) {
+      chunks_.releaseLeases(ctx.header->session_id(), inode->chunks);
+    }
+  }
+  co_return attrReply(outcome.ino);
+}
+
+awaitable<Result<proto::GetWriteChunkReply>> MasterService::reportWriteFailure(
+    Ctx& ctx, proto::ReportWriteFailureRequest& request) {
+  DFS_CO_TRY(Session * writer, session(ctx));
+  uint64_t session_id = writer->id;
+  const ChunkMeta* meta = ns_.chunk(request.chunk_id());
+  if (!meta || meta->ino != request.ino() || meta->index != request.chunk_index()) {
+    co_return makeError(Code::kNotFound, fmt::format("chunk {:#x}", request.chunk_id()));
+  }
+  if (!chunks_.holdsLease(request.chunk_id(), session_id, monoNowMs())) {
+    co_return makeError(Code::kBusy, "write lease lost");
+  }
+  if (meta->version != request.version()) {
+    co_return makeError(Code::kStale, "chunk version moved on");
+  }
+  std::vector<uint32_t> remaining;
+  for (uint32_t id : chunks_.liveReplicas(request.chunk_id())) {
+    const auto& failed = request.failed();
+    if (std::find(failed.begin(), failed.end(), chunks_.server(id)->address) == failed.end()) {
+      remaining.push_back(id);
+    }
+  }
+  spdlog::warn("chunk {:#x} v{}: write failed on {} replica(s), {} remain", request.chunk_id(),
+               request.version(), request.failed_size(), remaining.size());
+  uint64_t version = meta->version;
+  auto live = co_await bumpVersion(request.chunk_id(), version, version + 1, remaining);
+  meta = ns_.chunk(request.chunk_id());
+  if (!meta || meta->version != version) co_return makeError(Code::kBusy, "chunk changed");
+  if (live.size() < minWriteReplicas() || live.empty()) {
+    co_return makeError(Code::kIo, fmt::format("chunk {:#x}: {} replicas left, {} needed",
+                                               request.chunk_id(), live.size(), minWriteReplicas()));
+  }
+  proto::MetaRecord record;
+  record.mutable_set_chunk_version()->set_chunk_id(request.chunk_id());
+  record.mutable_set_chunk_version()->set_version(version + 1);
+  DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+  chunks_.setReplicas(request.chunk_id(), live);
+  proto::GetWriteChunkReply reply;
+  chunks_.fillLocation(request.chunk_id(), request.chunk_index(), version + 1,
+                       reply.mutable_chunk());
+  co_return reply;
+}
+
+awaitable<Result<proto::ClusterStatusReply>> MasterService::clusterStatus(
+    Ctx& ctx, proto::ClusterStatusRequest&) {
+  proto::ClusterStatusReply reply;
+  int64_t now = monoNowMs();
+  for (const auto& [id, info] : chunks_.servers()) {
+    auto* server = reply.add_chunkservers();
+    server->set_id(id);
+    server->set_address(info.address);
+    server->set_alive(info.alive);
+    server->set_capacity_bytes(info.capacity_bytes);
+    server->set_used_bytes(info.used_bytes);
+    server->set_chunks(info.chunks);
+    server->set_last_heartbeat_ms_ago(now - info.last_heartbeat_ms);
+  }
+  reply.set_files(ns_.fileCount());
+  reply.set_directories(ns_.directoryCount());
+  reply.set_chunks(ns_.chunkCount());
+  reply.set_under_replicated_chunks(chunks_.underReplicated(options_.goal));
+  reply.set_sessions(sessions_.size());
+  reply.set_goal(options_.goal);
+  co_return reply;
+}
+
+// ---------------------------------------------------------------- chunkservers
+
+awaitable<Result<proto::RegisterChunkserverReply>> MasterService::registerChunkserver(
+    Ctx& ctx, proto::RegisterChunkserverRequest& request) {
+  DFS_CO_TRY(HostPort address, parseHostPort(request.address()));
+  (void)address;
+  proto::RegisterChunkserverReply reply;
+  reply.set_chunkserver_id(chunks_.registerChunkserver(request, ns_, monoNowMs()));
+  co_return reply;
+}
+
+awaitable<Result<proto::ChunkserverHeartbeatReply>> MasterService::chunkserverHeartbeat(
+    Ctx& ctx, proto::ChunkserverHeartbeatRequest& request) {
+  proto::ChunkserverHeartbeatReply reply;
+  auto deletes = chunks_.heartbeat(request, monoNowMs());
+  if (!deletes) {
+    reply.set_reregister(true);
+    co_return reply;
+  }
+  for (uint64_t id : *deletes) reply.add_delete_chunks(id);
+  co_return reply;
+}
+
+}  // namespace dfs::master

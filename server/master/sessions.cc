@@ -1,0 +1,67 @@
+#include "server/master/sessions.h"
+
+#include <random>
+
+namespace dfs::master {
+
+uint64_t SessionTable::create(std::string host, uint32_t pid, std::string mount_point,
+                              int64_t now_ms) {
+  if (next_id_ == 1) {
+    // Session ids differ across master restarts, so a client never resumes a stranger's session.
+    next_id_ = (std::random_device{}() & 0xffffff) << 24 | 1;
+  }
+  uint64_t id = next_id_++;
+  sessions_[id] = Session{id, std::move(host), pid, std::move(mount_point), now_ms + lease_ms_, {}};
+  return id;
+}
+
+Status SessionTable::renew(uint64_t id, int64_t now_ms) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return Status(Code::kNotFound, "session expired or unknown");
+  it->second.expiry_ms = now_ms + lease_ms_;
+  return Status::ok();
+}
+
+Session* SessionTable::find(uint64_t id) {
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : &it->second;
+}
+
+std::vector<Session> SessionTable::expire(int64_t now_ms) {
+  std::vector<Session> expired;
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (it->second.expiry_ms <= now_ms) {
+      for (auto [ino, count] : it->second.open_inodes) dropOpen(ino, count);
+      expired.push_back(std::move(it->second));
+      it = sessions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return expired;
+}
+
+void SessionTable::open(Session& session, uint64_t ino) {
+  session.open_inodes[ino]++;
+  open_counts_[ino]++;
+}
+
+bool SessionTable::release(Session& session, uint64_t ino) {
+  auto it = session.open_inodes.find(ino);
+  if (it == session.open_inodes.end()) return false;
+  if (--it->second == 0) session.open_inodes.erase(it);
+  return dropOpen(ino, 1);
+}
+
+bool SessionTable::dropOpen(uint64_t ino, uint32_t count) {
+  auto it = open_counts_.find(ino);
+  if (it == open_counts_.end()) return false;
+  if (it->second <= count) {
+    open_counts_.erase(it);
+    return true;
+  }
+  it->second -= count;
+  return false;
+}
+
+}  // namespace dfs::master
