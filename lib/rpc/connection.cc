@@ -93,7 +93,13 @@ awaitable<void> Connection::readLoop() {
 void Connection::close(const std::string& reason) {
   if (!open_) return;
   open_ = false;
-  if (reason != "closed by peer") spdlog::warn("connection {} closed: {}", peer_, reason);
+  bool orderly = reason == "closed by peer" || reason == "client closed" ||
+                 reason == "server stopping";
+  if (orderly) {
+    spdlog::debug("connection {} closed: {}", peer_, reason);
+  } else {
+    spdlog::warn("connection {} closed: {}", peer_, reason);
+  }
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

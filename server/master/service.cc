@@ -346,7 +346,14 @@ awaitable<Result<proto::AttrReply>> MasterService::open(Ctx& ctx, proto::OpenReq
 awaitable<Result<proto::ReleaseReply>> MasterService::release(Ctx& ctx,
                                                               proto::ReleaseRequest& request) {
   DFS_CO_TRY(Session * opener, session(ctx));
-  if (sessions_.release(*opener, request.ino())) {
+  bool last_anywhere = sessions_.release(*opener, request.ino());
+  if (!opener->open_inodes.contains(request.ino())) {
+    // This client closed the file: its write leases on the file end with it.
+    if (const Inode* inode = ns_.find(request.ino())) {
+      chunks_.releaseLeases(opener->id, inode->chunks);
+    }
+  }
+  if (last_anywhere) {
     const Inode* inode = ns_.find(request.ino());
     if (inode && inode->nlink == 0) {
       proto::MetaRecord record;

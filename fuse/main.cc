@@ -1,0 +1,175 @@
+// mount.dfs [HOST:PORT] MOUNTPOINT [-o OPTIONS] [-f]
+// Mounts a DFS cluster. Follows the mount helper convention, so `mount -t dfs HOST:PORT DIR`
+// works once mount.dfs is installed in /sbin. Without HOST:PORT the master address comes from
+// /etc/dfs/client.toml (master = "HOST:PORT"), else 127.0.0.1:9600.
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+#include <toml++/toml.h>
+
+#include "fuse/operations.h"
+#include "lib/base/address.h"
+#include "lib/base/logging.h"
+#include "lib/client/dfs_client.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: mount.dfs [HOST:PORT] MOUNTPOINT [-f] [-o opt,...]\n"
+    "  -f                 stay in the foreground\n"
+    "  -o log_file=PATH   log here (default: stderr in the foreground, else syslog-less quiet)\n"
+    "  -o log_level=L     trace, debug, info, warn, error\n"
+    "  other -o options are passed to FUSE (e.g. ro, allow_other is always set)\n";
+
+std::string defaultMaster() {
+  try {
+    auto config = toml::parse_file("/etc/dfs/client.toml");
+    if (auto master = config["master"].value<std::string>()) return *master;
+  } catch (const toml::parse_error&) {
+  }
+  return "127.0.0.1:9600";
+}
+
+struct MountArgs {
+  std::string master;
+  std::string mount_point;
+  bool foreground = false;
+  std::string log_file;
+  std::string log_level = "info";
+  std::vector<std::string> fuse_options;
+};
+
+bool parseArgs(int argc, char** argv, MountArgs* args) {
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-f") {
+      args->foreground = true;
+    } else if (arg == "-o" && i + 1 < argc) {
+      std::string list = argv[++i];
+      size_t start = 0;
+      while (start <= list.size()) {
+        size_t comma = list.find(',', start);
+        std::string option = list.substr(start, comma == std::string::npos ? comma : comma - start);
+        if (option.starts_with("log_file=")) {
+          args->log_file = option.substr(9);
+        } else if (option.starts_with("log_level=")) {
+          args->log_level = option.substr(10);
+        } else if (!option.empty() && option != "rw" && option != "defaults" &&
+                   option != "allow_other" && option != "default_permissions") {
+          args->fuse_options.push_back(option);
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    } else if (arg == "-h" || arg == "--help") {
+      return false;
+    } else if (!arg.empty() && arg[0] == '-') {
+      std::fprintf(stderr, "mount.dfs: unknown flag %s\n", arg.c_str());
+      return false;
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.size() == 1) {
+    args->master = defaultMaster();
+    args->mount_point = positional[0];
+  } else if (positional.size() == 2) {
+    args->master = positional[0];
+    args->mount_point = positional[1];
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MountArgs args;
+  if (!parseArgs(argc, argv, &args)) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  auto master = dfs::parseHostPort(args.master);
+  if (!master) {
+    std::fprintf(stderr, "mount.dfs: %s\n", master.error().toString().c_str());
+    return 2;
+  }
+  std::error_code ec;
+  std::string mount_point = std::filesystem::canonical(args.mount_point, ec).string();
+  if (ec) {
+    std::fprintf(stderr, "mount.dfs: mount point %s: %s\n", args.mount_point.c_str(),
+                 ec.message().c_str());
+    return 2;
+  }
+  if (!args.log_file.empty()) {
+    auto logger = spdlog::basic_logger_mt("mount", args.log_file);
+    logger->set_level(spdlog::level::from_str(args.log_level));
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %n %^%l%$ %v");
+    logger->flush_on(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+  } else {
+    dfs::setupLogging("mount", args.log_level);
+  }
+
+  dfs::client::ClientOptions client_options;
+  client_options.master = *master;
+  client_options.mount_point = mount_point;
+  {
+    // Fail the mount command itself when the cluster is unreachable, before going background.
+    client_options.retry_window = std::chrono::milliseconds(3000);
+    auto probe = dfs::client::DfsClient::connect(client_options);
+    if (!probe) {
+      std::fprintf(stderr, "mount.dfs: cannot reach master %s: %s\n", args.master.c_str(),
+                   probe.error().toString().c_str());
+      return 1;
+    }
+    client_options.retry_window = std::chrono::milliseconds(60000);
+  }
+
+  std::string options = "allow_other,default_permissions,fsname=" + args.master + ",subtype=dfs";
+  for (const auto& option : args.fuse_options) options += "," + option;
+  std::vector<const char*> fuse_argv = {"mount.dfs", "-o", options.c_str()};
+  fuse_args fuse_arguments = FUSE_ARGS_INIT(static_cast<int>(fuse_argv.size()),
+                                            const_cast<char**>(fuse_argv.data()));
+  dfs::fuse::MountContext context;
+  fuse_session* session = fuse_session_new(&fuse_arguments, &dfs::fuse::operations(),
+                                           sizeof(fuse_lowlevel_ops), &context);
+  if (!session) return 1;
+  if (fuse_session_mount(session, mount_point.c_str()) != 0) {
+    fuse_session_destroy(session);
+    return 1;
+  }
+  fuse_daemonize(args.foreground ? 1 : 0);
+  // The client's thread is started after daemonizing: threads do not survive fork().
+  auto client = dfs::client::DfsClient::connect(client_options);
+  if (!client) {
+    spdlog::error("cannot reach master {}: {}", args.master, client.error().toString());
+    fuse_session_unmount(session);
+    fuse_session_destroy(session);
+    return 1;
+  }
+  context.client = client->get();
+  fuse_set_signal_handlers(session);
+  spdlog::info("mounted {} at {} (session {})", args.master, mount_point, (*client)->sessionId());
+
+  fuse_loop_config* loop_config = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(loop_config, 16);
+  fuse_loop_cfg_set_idle_threads(loop_config, 8);
+  int rc = fuse_session_loop_mt(session, loop_config);
+  fuse_loop_cfg_destroy(loop_config);
+
+  fuse_remove_signal_handlers(session);
+  fuse_session_unmount(session);
+  client->reset();
+  fuse_session_destroy(session);
+  spdlog::info("unmounted {}", mount_point);
+  return rc == 0 ? 0 : 1;
+}

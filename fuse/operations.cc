@@ -1,0 +1,376 @@
+#include "fuse/operations.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "fuse/errno_map.h"
+
+namespace dfs::fuse {
+namespace {
+
+using client::DfsClient;
+
+MountContext& context(fuse_req_t req) {
+  return *static_cast<MountContext*>(fuse_req_userdata(req));
+}
+DfsClient& dfsClient(fuse_req_t req) { return *context(req).client; }
+
+struct timespec toTimespec(int64_t ns) {
+  return {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+}
+int64_t toNs(const struct timespec& ts) { return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec; }
+
+struct stat toStat(const proto::Attr& attr) {
+  struct stat st {};
+  st.st_ino = attr.ino();
+  st.st_mode = attr.mode();
+  st.st_nlink = attr.nlink();
+  st.st_uid = attr.uid();
+  st.st_gid = attr.gid();
+  st.st_size = static_cast<off_t>(attr.size());
+  st.st_blocks = static_cast<blkcnt_t>((attr.size() + 511) / 512);
+  st.st_blksize = 1 << 20;
+  st.st_rdev = attr.rdev();
+  st.st_atim = toTimespec(attr.atime_ns());
+  st.st_mtim = toTimespec(attr.mtime_ns());
+  st.st_ctim = toTimespec(attr.ctime_ns());
+  return st;
+}
+
+fuse_entry_param toEntry(fuse_req_t req, const proto::Attr& attr) {
+  fuse_entry_param entry{};
+  entry.ino = attr.ino();
+  entry.generation = 1;
+  entry.attr = toStat(attr);
+  entry.attr_timeout = context(req).attr_timeout;
+  entry.entry_timeout = context(req).entry_timeout;
+  return entry;
+}
+
+void replyError(fuse_req_t req, const Status& status) {
+  if (status.code() != Code::kNotFound && status.code() != Code::kExists) {
+    spdlog::debug("request failed: {}", status.toString());
+  }
+  fuse_reply_err(req, toErrno(status));
+}
+
+// Replies with an entry for operations that produce an inode.
+std::function<void(Result<proto::Attr>)> entryReply(fuse_req_t req) {
+  return [req](Result<proto::Attr> attr) {
+    if (!attr) return replyError(req, attr.error());
+    fuse_entry_param entry = toEntry(req, *attr);
+    fuse_reply_entry(req, &entry);
+  };
+}
+
+std::function<void(Result<void>)> emptyReply(fuse_req_t req) {
+  return [req](Result<void> done) {
+    if (!done) return replyError(req, done.error());
+    fuse_reply_err(req, 0);
+  };
+}
+
+struct DirHandle {
+  std::vector<proto::DirEntry> entries;
+};
+
+void onInit(void* userdata, fuse_conn_info* conn) {
+  conn->max_write = 1 << 20;
+  conn->max_readahead = 1 << 20;
+  conn->want |= conn->capable & (FUSE_CAP_READDIRPLUS | FUSE_CAP_AUTO_INVAL_DATA |
+                                 FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ |
+                                 FUSE_CAP_SPLICE_READ);
+  conn->want &= ~(FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_ATOMIC_O_TRUNC);
+}
+
+void onLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  dfsClient(req).spawn(dfsClient(req).lookup(parent, name), entryReply(req));
+}
+
+void onForget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
+void onForgetMulti(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
+
+void onGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  dfsClient(req).spawn<proto::Attr>(dfsClient(req).getAttr(ino), [req](Result<proto::Attr> attr) {
+    if (!attr) return replyError(req, attr.error());
+    struct stat st = toStat(*attr);
+    fuse_reply_attr(req, &st, context(req).attr_timeout);
+  });
+}
+
+void onSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
+  proto::SetAttrRequest request;
+  request.set_ino(ino);
+  uint32_t valid = 0;
+  if (to_set & FUSE_SET_ATTR_MODE) valid |= proto::SET_MODE, request.set_mode(attr->st_mode);
+  if (to_set & FUSE_SET_ATTR_UID) valid |= proto::SET_UID, request.set_uid(attr->st_uid);
+  if (to_set & FUSE_SET_ATTR_GID) valid |= proto::SET_GID, request.set_gid(attr->st_gid);
+  if (to_set & FUSE_SET_ATTR_SIZE) valid |= proto::SET_SIZE, request.set_size(attr->st_size);
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+    valid |= proto::SET_ATIME_NOW;
+  } else if (to_set & FUSE_SET_ATTR_ATIME) {
+    valid |= proto::SET_ATIME, request.set_atime_ns(toNs(attr->st_atim));
+  }
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+    valid |= proto::SET_MTIME_NOW;
+  } else if (to_set & FUSE_SET_ATTR_MTIME) {
+    valid |= proto::SET_MTIME, request.set_mtime_ns(toNs(attr->st_mtim));
+  }
+  request.set_valid(valid);
+  dfsClient(req).spawn<proto::Attr>(dfsClient(req).setAttr(request), [req](Result<proto::Attr> attr) {
+    if (!attr) return replyError(req, attr.error());
+    struct stat st = toStat(*attr);
+    fuse_reply_attr(req, &st, context(req).attr_timeout);
+  });
+}
+
+void onReadlink(fuse_req_t req, fuse_ino_t ino) {
+  dfsClient(req).spawn<std::string>(dfsClient(req).readlink(ino), [req](Result<std::string> target) {
+    if (!target) return replyError(req, target.error());
+    fuse_reply_readlink(req, target->c_str());
+  });
+}
+
+void onMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  const fuse_ctx* caller = fuse_req_ctx(req);
+  dfsClient(req).spawn(dfsClient(req).mknod(parent, name, mode, rdev, caller->uid, caller->gid),
+                       entryReply(req));
+}
+
+void onMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  const fuse_ctx* caller = fuse_req_ctx(req);
+  dfsClient(req).spawn(dfsClient(req).mkdir(parent, name, mode, caller->uid, caller->gid),
+                       entryReply(req));
+}
+
+void onUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  dfsClient(req).spawn(dfsClient(req).unlink(parent, name), emptyReply(req));
+}
+
+void onRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  dfsClient(req).spawn(dfsClient(req).rmdir(parent, name), emptyReply(req));
+}
+
+void onSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  const fuse_ctx* caller = fuse_req_ctx(req);
+  dfsClient(req).spawn(dfsClient(req).symlink(parent, name, target, caller->uid, caller->gid),
+                       entryReply(req));
+}
+
+void onRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+              const char* new_name, unsigned int flags) {
+  dfsClient(req).spawn(dfsClient(req).rename(parent, name, new_parent, new_name, flags),
+                       emptyReply(req));
+}
+
+void onLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+  dfsClient(req).spawn(dfsClient(req).link(ino, new_parent, new_name), entryReply(req));
+}
+
+void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  fuse_file_info info = *fi;
+  dfsClient(req).spawn<proto::Attr>(dfsClient(req).open(ino, fi->flags),
+                                    [req, info](Result<proto::Attr> attr) mutable {
+    if (!attr) return replyError(req, attr.error());
+    info.fh = static_cast<uint64_t>(info.flags);
+    info.keep_cache = 0;  // close-to-open: pages cached before this open may be stale
+    fuse_reply_open(req, &info);
+  });
+}
+
+void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+              fuse_file_info* fi) {
+  const fuse_ctx* caller = fuse_req_ctx(req);
+  fuse_file_info info = *fi;
+  dfsClient(req).spawn<proto::Attr>(
+      dfsClient(req).create(parent, name, mode, caller->uid, caller->gid),
+      [req, info](Result<proto::Attr> attr) mutable {
+        if (!attr) return replyError(req, attr.error());
+        info.fh = static_cast<uint64_t>(info.flags);
+        fuse_entry_param entry = toEntry(req, *attr);
+        fuse_reply_create(req, &entry, &info);
+      });
+}
+
+void onRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
+  dfsClient(req).spawn<std::string>(
+      dfsClient(req).read(ino, static_cast<uint64_t>(offset), static_cast<uint32_t>(size)),
+      [req](Result<std::string> data) {
+        if (!data) return replyError(req, data.error());
+        fuse_reply_buf(req, data->data(), data->size());
+      });
+}
+
+void onWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t offset,
+             fuse_file_info* fi) {
+  // The buffer belongs to this FUSE thread and is reused once we return: copy it.
+  std::string data(buf, size);
+  if (fi->fh & O_APPEND) {
+    dfsClient(req).spawn<uint64_t>(dfsClient(req).append(ino, std::move(data)),
+                                   [req, size](Result<uint64_t> at) {
+                                     if (!at) return replyError(req, at.error());
+                                     fuse_reply_write(req, size);
+                                   });
+    return;
+  }
+  dfsClient(req).spawn<size_t>(
+      dfsClient(req).write(ino, static_cast<uint64_t>(offset), std::move(data)),
+      [req](Result<size_t> written) {
+        if (!written) return replyError(req, written.error());
+        fuse_reply_write(req, *written);
+      });
+}
+
+void onFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  dfsClient(req).spawn(dfsClient(req).flush(ino), emptyReply(req));
+}
+
+void onRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  dfsClient(req).spawn(dfsClient(req).release(ino), emptyReply(req));
+}
+
+void onFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+  dfsClient(req).spawn(dfsClient(req).fsync(ino), emptyReply(req));
+}
+
+void onOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  fuse_file_info info = *fi;
+  dfsClient(req).spawn<std::vector<proto::DirEntry>>(
+      dfsClient(req).readDir(ino), [req, info](Result<std::vector<proto::DirEntry>> entries) mutable {
+        if (!entries) return replyError(req, entries.error());
+        // One listing per opendir: offsets stay stable however the directory changes meanwhile.
+        auto* handle = new DirHandle{std::move(*entries)};
+        info.fh = reinterpret_cast<uint64_t>(handle);
+        if (fuse_reply_open(req, &info) != 0) delete handle;
+      });
+}
+
+void readDirectory(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
+                   bool plus) {
+  auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
+  std::vector<char> buffer(size);
+  size_t used = 0;
+  // Offsets: 1 is ".", 2 is "..", 3 + i is entries[i].
+  for (off_t next = offset; ; ++next) {
+    std::string name;
+    struct stat st {};
+    fuse_entry_param entry{};
+    if (next == 0 || next == 1) {
+      name = next == 0 ? "." : "..";
+      st.st_ino = next == 0 ? ino : client::kRootIno;  // 0 would hide the entry
+      st.st_mode = S_IFDIR;
+      entry.attr = st;
+    } else if (static_cast<size_t>(next - 2) < handle->entries.size()) {
+      const auto& dir_entry = handle->entries[next - 2];
+      name = dir_entry.name();
+      entry = toEntry(req, dir_entry.attr());
+      st = entry.attr;
+    } else {
+      break;
+    }
+    size_t room = size - used;
+    size_t needed;
+    if (plus && next >= 2) {
+      needed = fuse_add_direntry_plus(req, buffer.data() + used, room, name.c_str(), &entry, next + 1);
+    } else if (plus) {
+      // "." and "..": no entry (and no lookup count) for the kernel to keep.
+      fuse_entry_param none{};
+      none.attr = st;
+      needed = fuse_add_direntry_plus(req, buffer.data() + used, room, name.c_str(), &none, next + 1);
+    } else {
+      needed = fuse_add_direntry(req, buffer.data() + used, room, name.c_str(), &st, next + 1);
+    }
+    if (needed > room) break;
+    used += needed;
+  }
+  fuse_reply_buf(req, buffer.data(), used);
+}
+
+void onReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
+  readDirectory(req, ino, size, offset, fi, false);
+}
+
+void onReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
+  readDirectory(req, ino, size, offset, fi, true);
+}
+
+void onReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  delete reinterpret_cast<DirHandle*>(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void onFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
+  // Metadata replies are given after the master applied them; durability comes with its journal.
+  fuse_reply_err(req, 0);
+}
+
+void onStatfs(fuse_req_t req, fuse_ino_t) {
+  dfsClient(req).spawn<proto::StatFsReply>(dfsClient(req).statFs(),
+                                           [req](Result<proto::StatFsReply> stats) {
+    if (!stats) return replyError(req, stats.error());
+    struct statvfs st {};
+    st.f_bsize = st.f_frsize = 65536;
+    st.f_blocks = stats->total_bytes() / st.f_frsize;
+    st.f_bfree = st.f_bavail = stats->free_bytes() / st.f_frsize;
+    st.f_files = stats->files() + (1ull << 32);
+    st.f_ffree = st.f_favail = 1ull << 32;
+    st.f_namemax = 255;
+    fuse_reply_statfs(req, &st);
+  });
+}
+
+void onAccess(fuse_req_t req, fuse_ino_t ino, int) {
+  // Permission bits are checked by the kernel (default_permissions); this confirms existence.
+  dfsClient(req).spawn<proto::Attr>(dfsClient(req).getAttr(ino), [req](Result<proto::Attr> attr) {
+    fuse_reply_err(req, attr ? 0 : toErrno(attr.error()));
+  });
+}
+
+fuse_lowlevel_ops makeOperations() {
+  fuse_lowlevel_ops ops{};
+  ops.init = onInit;
+  ops.lookup = onLookup;
+  ops.forget = onForget;
+  ops.forget_multi = onForgetMulti;
+  ops.getattr = onGetattr;
+  ops.setattr = onSetattr;
+  ops.readlink = onReadlink;
+  ops.mknod = onMknod;
+  ops.mkdir = onMkdir;
+  ops.unlink = onUnlink;
+  ops.rmdir = onRmdir;
+  ops.symlink = onSymlink;
+  ops.rename = onRename;
+  ops.link = onLink;
+  ops.open = onOpen;
+  ops.create = onCreate;
+  ops.read = onRead;
+  ops.write = onWrite;
+  ops.flush = onFlush;
+  ops.release = onRelease;
+  ops.fsync = onFsync;
+  ops.opendir = onOpendir;
+  ops.readdir = onReaddir;
+  ops.readdirplus = onReaddirplus;
+  ops.releasedir = onReleasedir;
+  ops.fsyncdir = onFsyncdir;
+  ops.statfs = onStatfs;
+  ops.access = onAccess;
+  return ops;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& operations() {
+  static const fuse_lowlevel_ops ops = makeOperations();
+  return ops;
+}
+
+}  // namespace dfs::fuse

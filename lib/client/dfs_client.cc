@@ -1,0 +1,286 @@
+#include "lib/client/dfs_client.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "lib/base/clock.h"
+#include "lib/client/internal.h"
+
+namespace dfs::client {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+bool isRetriable(Code code) {
+  return code == Code::kUnavailable || code == Code::kTimeout || code == Code::kBusy;
+}
+
+DfsClient::DfsClient(ClientOptions options)
+    : options_(std::move(options)),
+      io_(1),
+      work_(io_.get_executor()),
+      master_(rpc::Client::create(io_.get_executor(), options_.master)),
+      keep_alive_timer_(io_) {}
+
+Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
+  std::unique_ptr<DfsClient> client(new DfsClient(std::move(options)));
+  std::promise<void> stopped;
+  client->stopped_ = stopped.get_future();
+  client->thread_ = std::thread([io = &client->io_, stopped = std::move(stopped)]() mutable {
+    io->run();
+    stopped.set_value();
+  });
+  auto opened = client->run(client->openSession());
+  if (!opened) return std::unexpected(opened.error());
+  asio::co_spawn(client->io_, client->keepAliveLoop(), asio::detached);
+  return client;
+}
+
+DfsClient::~DfsClient() {
+  asio::post(io_, [this] {
+    stopping_ = true;
+    keep_alive_timer_.cancel();
+    master_->close();
+    for (auto& [address, client] : chunkservers_) client->close();
+  });
+  work_.reset();
+  // With connections closed every operation ends soon; one that does not is abandoned.
+  if (stopped_.wait_for(std::chrono::seconds(2)) != std::future_status::ready) io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+Task<void> DfsClient::openSession() {
+  proto::CreateSessionRequest request;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  request.set_host(host);
+  request.set_pid(static_cast<uint32_t>(::getpid()));
+  request.set_mount_point(options_.mount_point);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::CreateSessionReply>(proto::CREATE_SESSION,
+                                                                       request));
+  if (session_id_ != 0) spdlog::warn("session {} was lost; now session {}", session_id_,
+                                     reply.session_id());
+  session_id_ = reply.session_id();
+  co_return Result<void>{};
+}
+
+awaitable<void> DfsClient::keepAliveLoop() {
+  while (!stopping_) {
+    keep_alive_timer_.expires_after(std::chrono::seconds(5));
+    co_await keep_alive_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    proto::KeepAliveRequest request;
+    request.set_session_id(session_id_);
+    auto reply = co_await masterCall<proto::KeepAliveReply>(proto::KEEP_ALIVE, request);
+    if (!reply && reply.error().code() == Code::kNotFound) (void)co_await openSession();
+  }
+}
+
+std::shared_ptr<rpc::Client> DfsClient::chunkserver(const std::string& address) {
+  auto it = chunkservers_.find(address);
+  if (it != chunkservers_.end()) return it->second;
+  auto parsed = parseHostPort(address);
+  if (!parsed) return nullptr;
+  auto client = rpc::Client::create(io_.get_executor(), *parsed);
+  chunkservers_.emplace(address, client);
+  return client;
+}
+
+DfsClient::FileState& DfsClient::file(uint64_t ino) {
+  auto& slot = files_[ino];
+  if (!slot) slot = std::make_shared<FileState>(ino, io_.get_executor());
+  return *slot;
+}
+
+void DfsClient::overlayLocalState(proto::Attr* attr) {
+  auto it = files_.find(attr->ino());
+  if (it == files_.end()) return;
+  const FileState& state = *it->second;
+  if (state.dirty || state.hasUnsentData()) {
+    attr->set_size(state.size);
+    attr->set_mtime_ns(state.mtime_ns);
+  }
+}
+
+// ---------------------------------------------------------------- namespace
+
+Task<proto::Attr> DfsClient::lookup(uint64_t parent, std::string name) {
+  proto::LookupRequest request;
+  request.set_parent(parent);
+  request.set_name(std::move(name));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LOOKUP, request));
+  overlayLocalState(reply.mutable_attr());
+  co_return reply.attr();
+}
+
+Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
+  proto::GetAttrRequest request;
+  request.set_ino(ino);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::GET_ATTR, request));
+  overlayLocalState(reply.mutable_attr());
+  co_return reply.attr();
+}
+
+Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t mode,
+                                   uint64_t rdev, uint32_t uid, uint32_t gid) {
+  proto::MknodRequest request;
+  request.set_parent(parent);
+  request.set_name(std::move(name));
+  request.set_mode(mode);
+  request.set_rdev(rdev);
+  request.set_uid(uid);
+  request.set_gid(gid);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
+  co_return reply.attr();
+}
+
+Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t mode,
+                                    uint32_t uid, uint32_t gid) {
+  proto::MknodRequest request;
+  request.set_parent(parent);
+  request.set_name(std::move(name));
+  request.set_mode(S_IFREG | (mode & 07777));
+  request.set_uid(uid);
+  request.set_gid(gid);
+  request.set_open(true);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
+  FileState& state = file(reply.attr().ino());
+  state.opens++;
+  state.size = 0;
+  state.size_known = true;
+  state.read_chunks.clear();
+  co_return reply.attr();
+}
+
+Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t mode, uint32_t uid,
+                                   uint32_t gid) {
+  proto::MkdirRequest request;
+  request.set_parent(parent);
+  request.set_name(std::move(name));
+  request.set_mode(mode);
+  request.set_uid(uid);
+  request.set_gid(gid);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKDIR, request));
+  co_return reply.attr();
+}
+
+Task<void> DfsClient::unlink(uint64_t parent, std::string name) {
+  proto::UnlinkRequest request;
+  request.set_parent(parent);
+  request.set_name(std::move(name));
+  DFS_CO_RETURN_IF_ERROR(co_await masterCall<proto::UnlinkReply>(proto::UNLINK, request));
+  co_return Result<void>{};
+}
+
+Task<void> DfsClient::rmdir(uint64_t parent, std::string name) {
+  proto::UnlinkRequest request;
+  request.set_parent(parent);
+  request.set_name(std::move(name));
+  DFS_CO_RETURN_IF_ERROR(co_await masterCall<proto::UnlinkReply>(proto::RMDIR, request));
+  co_return Result<void>{};
+}
+
+Task<void> DfsClient::rename(uint64_t parent, std::string name, uint64_t new_parent,
+                             std::string new_name, uint32_t flags) {
+  proto::RenameRequest request;
+  request.set_parent(parent);
+  request.set_name(std::move(name));
+  request.set_new_parent(new_parent);
+  request.set_new_name(std::move(new_name));
+  request.set_flags(flags);
+  DFS_CO_RETURN_IF_ERROR(co_await masterCall<proto::RenameReply>(proto::RENAME, request));
+  co_return Result<void>{};
+}
+
+Task<proto::Attr> DfsClient::link(uint64_t ino, uint64_t new_parent, std::string new_name) {
+  proto::LinkRequest request;
+  request.set_ino(ino);
+  request.set_new_parent(new_parent);
+  request.set_new_name(std::move(new_name));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LINK, request));
+  overlayLocalState(reply.mutable_attr());
+  co_return reply.attr();
+}
+
+Task<proto::Attr> DfsClient::symlink(uint64_t parent, std::string name, std::string target,
+                                     uint32_t uid, uint32_t gid) {
+  proto::SymlinkRequest request;
+  request.set_parent(parent);
+  request.set_name(std::move(name));
+  request.set_target(std::move(target));
+  request.set_uid(uid);
+  request.set_gid(gid);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::SYMLINK, request));
+  co_return reply.attr();
+}
+
+Task<std::string> DfsClient::readlink(uint64_t ino) {
+  proto::ReadlinkRequest request;
+  request.set_ino(ino);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::ReadlinkReply>(proto::READLINK, request));
+  co_return reply.target();
+}
+
+Task<std::vector<proto::DirEntry>> DfsClient::readDir(uint64_t ino) {
+  std::vector<proto::DirEntry> entries;
+  proto::ReadDirRequest request;
+  request.set_ino(ino);
+  request.set_max_entries(2048);
+  for (;;) {
+    DFS_CO_TRY(auto reply, co_await masterCall<proto::ReadDirReply>(proto::READ_DIR, request));
+    for (auto& entry : *reply.mutable_entries()) {
+      overlayLocalState(entry.mutable_attr());
+      entries.push_back(std::move(entry));
+    }
+    if (reply.end() || reply.entries_size() == 0) break;
+    request.set_after(entries.back().name());
+  }
+  co_return entries;
+}
+
+Task<proto::StatFsReply> DfsClient::statFs() {
+  co_return co_await masterCall<proto::StatFsReply>(proto::STAT_FS, proto::StatFsRequest{});
+}
+
+Task<proto::Attr> DfsClient::resolve(std::string path) {
+  proto::Attr attr;
+  attr.set_ino(kRootIno);
+  std::string_view rest = path;
+  bool first = true;
+  while (!rest.empty()) {
+    auto slash = rest.find('/');
+    std::string_view name = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    if (name.empty() || name == ".") continue;
+    first = false;
+    DFS_CO_TRY(attr, co_await lookup(attr.ino(), std::string(name)));
+  }
+  if (first) {
+    DFS_CO_TRY(attr, co_await getAttr(kRootIno));
+  }
+  co_return attr;
+}
+
+Task<proto::GetChunksReply> DfsClient::chunks(uint64_t ino) {
+  proto::GetChunksReply all;
+  proto::GetChunksRequest request;
+  request.set_ino(ino);
+  request.set_count(1024);
+  for (uint64_t first = 0;; first += 1024) {
+    request.set_first_index(first);
+    DFS_CO_TRY(auto reply, co_await masterCall<proto::GetChunksReply>(proto::GET_CHUNKS, request));
+    all.set_size(reply.size());
+    for (auto& chunk : *reply.mutable_chunks()) *all.add_chunks() = std::move(chunk);
+    if ((first + 1024) * kChunkSize >= reply.size()) break;
+  }
+  co_return all;
+}
+
+Task<proto::ClusterStatusReply> DfsClient::clusterStatus() {
+  co_return co_await masterCall<proto::ClusterStatusReply>(proto::CLUSTER_STATUS,
+                                                           proto::ClusterStatusRequest{});
+}
+
+}  // namespace dfs::client

@@ -1,0 +1,159 @@
+// DfsClient: the one client library of DFS, used by mount.dfs and the dfs CLI. It holds a
+// session with the master, caches chunk locations and buffers writes per file, and turns file
+// operations into master calls and chunk reads/writes.
+//
+// Every operation is a coroutine that runs on the client's own I/O thread, where all of the
+// client's state lives (no locks). FUSE callbacks start them with spawn() and reply from the
+// completion; the CLI waits for them with run().
+//
+// Consistency: close-to-open. open() fetches fresh attributes and drops cached locations;
+// flush() sends buffered data to every replica and commits length and mtime to the master.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "lib/base/address.h"
+#include "lib/base/status.h"
+#include "lib/client/async_event.h"
+#include "lib/rpc/client.h"
+#include "proto/common.pb.h"
+#include "proto/master.pb.h"
+
+namespace dfs::client {
+
+inline constexpr uint64_t kRootIno = 1;
+inline constexpr uint64_t kChunkSize = 64ull << 20;
+
+struct ClientOptions {
+  HostPort master;
+  std::string mount_point;                         // for the master's session list
+  std::chrono::milliseconds call_timeout{10000};   // one RPC attempt
+  std::chrono::milliseconds retry_window{60000};   // how long a retriable call keeps trying
+  size_t write_batch_bytes = 8 << 20;              // buffered bytes that start a background flush
+  size_t write_piece_bytes = 1 << 20;              // bytes per chunk write RPC
+  size_t max_batches_in_flight = 2;
+};
+
+template <class T>
+using Task = boost::asio::awaitable<Result<T>>;
+
+class DfsClient {
+ public:
+  static Result<std::unique_ptr<DfsClient>> connect(ClientOptions options);
+  ~DfsClient();
+  DfsClient(const DfsClient&) = delete;
+  DfsClient& operator=(const DfsClient&) = delete;
+
+  // Runs an operation on the client's thread and waits for it (CLI, tests).
+  template <class T>
+  T run(boost::asio::awaitable<T> operation) {
+    return boost::asio::co_spawn(io_, std::move(operation), boost::asio::use_future).get();
+  }
+  // Runs an operation on the client's thread and calls done(result) there (FUSE).
+  template <class T>
+  void spawn(boost::asio::awaitable<Result<T>> operation, std::function<void(Result<T>)> done) {
+    boost::asio::co_spawn(io_, std::move(operation),
+                          [done = std::move(done)](std::exception_ptr error, Result<T> result) {
+                            if (error) {
+                              done(makeError(Code::kInternal, "client operation threw"));
+                            } else {
+                              done(std::move(result));
+                            }
+                          });
+  }
+
+  // ---- namespace
+  Task<proto::Attr> lookup(uint64_t parent, std::string name);
+  Task<proto::Attr> getAttr(uint64_t ino);
+  // Size changes flush buffered writes and zero the cut-off tail of the last chunk first.
+  Task<proto::Attr> setAttr(proto::SetAttrRequest request);
+  Task<proto::Attr> mknod(uint64_t parent, std::string name, uint32_t mode, uint64_t rdev,
+                          uint32_t uid, uint32_t gid);
+  // mknod of a regular file and open, in one master call.
+  Task<proto::Attr> create(uint64_t parent, std::string name, uint32_t mode, uint32_t uid,
+                           uint32_t gid);
+  Task<proto::Attr> mkdir(uint64_t parent, std::string name, uint32_t mode, uint32_t uid,
+                          uint32_t gid);
+  Task<void> unlink(uint64_t parent, std::string name);
+  Task<void> rmdir(uint64_t parent, std::string name);
+  Task<void> rename(uint64_t parent, std::string name, uint64_t new_parent, std::string new_name,
+                    uint32_t flags);
+  Task<proto::Attr> link(uint64_t ino, uint64_t new_parent, std::string new_name);
+  Task<proto::Attr> symlink(uint64_t parent, std::string name, std::string target, uint32_t uid,
+                            uint32_t gid);
+  Task<std::string> readlink(uint64_t ino);
+  // The whole directory, attributes included.
+  Task<std::vector<proto::DirEntry>> readDir(uint64_t ino);
+  Task<proto::StatFsReply> statFs();
+
+  // ---- files
+  Task<proto::Attr> open(uint64_t ino, int flags);
+  // Last step of a close: flushes, then tells the master the file is no longer open here.
+  Task<void> release(uint64_t ino);
+  // Buffers data (the reply means "accepted"); errors of background writes surface at the next
+  // write, flush or fsync of the file.
+  Task<size_t> write(uint64_t ino, uint64_t offset, std::string data);
+  // Writes at the end of the file as this client knows it (O_APPEND); returns the offset used.
+  Task<uint64_t> append(uint64_t ino, std::string data);
+  Task<std::string> read(uint64_t ino, uint64_t offset, uint32_t size);
+  Task<void> flush(uint64_t ino);
+  // flush, then every replica of every chunk written since the last fsync syncs to disk.
+  Task<void> fsync(uint64_t ino);
+
+  // ---- paths and administration
+  // "/a/b" relative to the cluster root.
+  Task<proto::Attr> resolve(std::string path);
+  Task<proto::GetChunksReply> chunks(uint64_t ino);
+  Task<proto::ClusterStatusReply> clusterStatus();
+
+  uint64_t sessionId() const { return session_id_; }
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  struct FileState;
+  explicit DfsClient(ClientOptions options);
+
+  template <class Reply>
+  Task<Reply> masterCall(proto::Method method, const google::protobuf::Message& request);
+  Task<void> openSession();
+  boost::asio::awaitable<void> keepAliveLoop();
+  std::shared_ptr<rpc::Client> chunkserver(const std::string& address);
+
+  FileState& file(uint64_t ino);
+  void overlayLocalState(proto::Attr* attr);
+  Task<proto::ChunkLocation> writeLocation(FileState& file, uint64_t chunk_index);
+  Task<proto::ChunkLocation> readLocation(FileState& file, uint64_t chunk_index, bool refresh);
+  Task<void> writePiece(std::shared_ptr<FileState> file, uint64_t offset, std::string data);
+  Task<void> writeBatch(std::shared_ptr<FileState> file, std::map<uint64_t, std::string> batch);
+  boost::asio::awaitable<void> writerLoop(std::shared_ptr<FileState> file);
+  // Moves the buffer into the write queue and waits until the queue is written.
+  Task<void> drain(FileState& file);
+  Task<void> commit(FileState& file);
+  Task<void> truncateTail(FileState& file, uint64_t size);
+  Task<std::string> readChunkPiece(FileState& file, uint64_t chunk_index, uint64_t offset,
+                                   uint32_t length);
+
+  ClientOptions options_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::future<void> stopped_;  // ready when the client's thread has left io_.run()
+  std::shared_ptr<rpc::Client> master_;
+  uint64_t session_id_ = 0;
+  uint64_t next_request_id_ = 1;
+  bool stopping_ = false;
+  boost::asio::steady_timer keep_alive_timer_;
+  std::unordered_map<std::string, std::shared_ptr<rpc::Client>> chunkservers_;
+  std::unordered_map<uint64_t, std::shared_ptr<FileState>> files_;
+};
+
+}  // namespace dfs::client

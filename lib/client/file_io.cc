@@ -1,0 +1,448 @@
+// The data half of DfsClient: write buffering, chunk writes through replica chains, reads with
+// replica fallback, truncation and fsync.
+#include <fcntl.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "lib/base/clock.h"
+#include "lib/client/dfs_client.h"
+#include "lib/client/internal.h"
+#include "proto/chunk.pb.h"
+
+namespace dfs::client {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+namespace {
+
+// Puts [offset, offset + data) into a map of disjoint extents; newer bytes win.
+void insertExtent(std::map<uint64_t, std::string>& extents, uint64_t offset, std::string data,
+                  size_t* total) {
+  uint64_t end = offset + data.size();
+  auto next = extents.upper_bound(offset);
+  if (next != extents.begin()) {
+    auto previous = std::prev(next);
+    uint64_t previous_end = previous->first + previous->second.size();
+    if (previous_end == offset && (next == extents.end() || next->first >= end)) {
+      previous->second += data;  // the sequential writer's case
+      *total += data.size();
+      return;
+    }
+    if (previous_end > offset) {
+      std::string tail;
+      if (previous_end > end) tail = previous->second.substr(end - previous->first);
+      *total -= previous_end - offset;
+      previous->second.resize(offset - previous->first);
+      if (previous->second.empty()) extents.erase(previous);
+      if (!tail.empty()) {
+        *total += tail.size();
+        extents.emplace(end, std::move(tail));
+      }
+    }
+  }
+  for (auto it = extents.lower_bound(offset); it != extents.end() && it->first < end;) {
+    uint64_t extent_end = it->first + it->second.size();
+    *total -= it->second.size();
+    if (extent_end > end) {
+      std::string tail = it->second.substr(end - it->first);
+      extents.erase(it);
+      *total += tail.size();
+      extents.emplace(end, std::move(tail));
+      break;
+    }
+    it = extents.erase(it);
+  }
+  *total += data.size();
+  extents.emplace(offset, std::move(data));
+}
+
+// Runs tasks concurrently on executor; returns the first error, after all have finished.
+awaitable<Result<void>> runAll(asio::any_io_executor executor,
+                               std::vector<awaitable<Result<void>>> tasks) {
+  struct Join {
+    explicit Join(asio::any_io_executor executor) : done(executor) {}
+    size_t left = 0;
+    Status first_error;
+    AsyncEvent done;
+  };
+  auto join = std::make_shared<Join>(executor);
+  join->left = tasks.size();
+  for (auto& task : tasks) {
+    asio::co_spawn(executor, std::move(task),
+                   [join](std::exception_ptr error, Result<void> result) {
+                     if (join->first_error.isOk()) {
+                       if (error) join->first_error = Status(Code::kInternal, "write task threw");
+                       else if (!result) join->first_error = result.error();
+                     }
+                     if (--join->left == 0) join->done.notifyAll();
+                   });
+  }
+  while (join->left > 0) co_await join->done.wait();
+  co_return toResult(join->first_error);
+}
+
+// The replica a chain write failed on: chunkservers prefix errors with "replica ADDRESS:".
+std::string failedReplica(const Status& error, const proto::ChunkLocation& location) {
+  const std::string& message = error.message();
+  if (message.starts_with("replica ") && !message.starts_with("replica (first")) {
+    auto end = message.find(':', 8);
+    end = message.find(':', end + 1);  // HOST:PORT holds one colon itself
+    if (end != std::string::npos) return message.substr(8, end - 8);
+  }
+  return location.replicas(0);
+}
+
+}  // namespace
+
+Task<proto::Attr> DfsClient::open(uint64_t ino, int flags) {
+  proto::OpenRequest request;
+  request.set_ino(ino);
+  request.set_flags(static_cast<uint32_t>(flags));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::OPEN, request));
+  FileState& state = file(ino);
+  state.opens++;
+  if (!state.dirty && !state.hasUnsentData()) {
+    // Close-to-open: what other clients committed before this open is visible now.
+    state.size = reply.attr().size();
+    state.size_known = true;
+    state.read_chunks.clear();
+  }
+  overlayLocalState(reply.mutable_attr());
+  co_return reply.attr();
+}
+
+Task<void> DfsClient::release(uint64_t ino) {
+  auto it = files_.find(ino);
+  Result<void> flushed;
+  if (it != files_.end()) flushed = co_await flush(ino);
+  proto::ReleaseRequest request;
+  request.set_ino(ino);
+  auto released = co_await masterCall<proto::ReleaseReply>(proto::RELEASE, request);
+  it = files_.find(ino);
+  if (it != files_.end()) {
+    FileState& state = *it->second;
+    if (state.opens > 0) state.opens--;
+    if (state.opens == 0 && !state.hasUnsentData() && !state.dirty) files_.erase(it);
+  }
+  if (!flushed) co_return flushed;
+  if (!released) co_return std::unexpected(released.error());
+  co_return Result<void>{};
+}
+
+Task<size_t> DfsClient::write(uint64_t ino, uint64_t offset, std::string data) {
+  if (offset + data.size() > (kChunkSize << 20)) co_return makeError(Code::kFileTooBig, "offset");
+  std::shared_ptr<FileState> state = (file(ino), files_.at(ino));
+  if (!state->error.isOk()) co_return makeError(std::exchange(state->error, Status::ok()));
+  size_t length = data.size();
+  if (length == 0) co_return length;
+  insertExtent(state->buffer, offset, std::move(data), &state->buffered);
+  state->size = std::max(state->size, offset + length);
+  state->dirty = true;
+  state->mtime_ns = wallNowNs();
+  if (state->buffered >= options_.write_batch_bytes) {
+    state->queue.push_back(std::exchange(state->buffer, {}));
+    state->buffered = 0;
+    if (!state->writer_running) {
+      state->writer_running = true;
+      asio::co_spawn(io_, writerLoop(state), asio::detached);
+    }
+    // Back-pressure: the application waits while too much is queued.
+    while (state->queue.size() > options_.max_batches_in_flight && state->error.isOk()) {
+      co_await state->changed.wait();
+    }
+  }
+  co_return length;
+}
+
+Task<uint64_t> DfsClient::append(uint64_t ino, std::string data) {
+  FileState& state = file(ino);
+  if (!state.size_known) {
+    DFS_CO_TRY(auto attr, co_await getAttr(ino));
+    state.size = attr.size();
+    state.size_known = true;
+  }
+  uint64_t offset = state.size;
+  DFS_CO_RETURN_IF_ERROR(co_await write(ino, offset, std::move(data)));
+  co_return offset;
+}
+
+awaitable<void> DfsClient::writerLoop(std::shared_ptr<FileState> state) {
+  while (!state->queue.empty()) {
+    auto batch = std::move(state->queue.front());
+    state->queue.pop_front();
+    auto written = co_await writeBatch(state, std::move(batch));
+    if (!written) {
+      spdlog::error("write of inode {} failed: {}", state->ino, written.error().toString());
+      if (state->error.isOk()) state->error = written.error();
+      state->queue.clear();
+    }
+    state->changed.notifyAll();
+  }
+  state->writer_running = false;
+  state->changed.notifyAll();
+}
+
+Task<void> DfsClient::writeBatch(std::shared_ptr<FileState> state,
+                                 std::map<uint64_t, std::string> batch) {
+  std::vector<awaitable<Result<void>>> pieces;
+  for (auto& [offset, data] : batch) {
+    uint64_t done = 0;
+    while (done < data.size()) {
+      uint64_t at = offset + done;
+      uint64_t room = kChunkSize - at % kChunkSize;
+      uint64_t length = std::min<uint64_t>({data.size() - done, room, options_.write_piece_bytes});
+      pieces.push_back(writePiece(state, at, data.substr(done, length)));
+      done += length;
+    }
+  }
+  co_return co_await runAll(io_.get_executor(), std::move(pieces));
+}
+
+Task<proto::ChunkLocation> DfsClient::writeLocation(FileState& state, uint64_t chunk_index) {
+  auto cached = state.write_chunks.find(chunk_index);
+  if (cached != state.write_chunks.end()) co_return cached->second.location;
+  proto::GetWriteChunkRequest request;
+  request.set_ino(state.ino);
+  request.set_chunk_index(chunk_index);
+  DFS_CO_TRY(auto reply,
+             co_await masterCall<proto::GetWriteChunkReply>(proto::GET_WRITE_CHUNK, request));
+  state.write_chunks[chunk_index] = WriteChunk{reply.chunk(), reply.created()};
+  state.read_chunks[chunk_index] = reply.chunk();
+  co_return reply.chunk();
+}
+
+Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offset,
+                                 std::string data) {
+  uint64_t chunk_index = offset / kChunkSize;
+  for (int attempt = 0;; ++attempt) {
+    DFS_CO_TRY(auto location, co_await writeLocation(*state, chunk_index));
+    if (location.replicas_size() == 0) {
+      co_return makeError(Code::kIo, fmt::format("chunk {:#x} has no replica to write to",
+                                                 location.chunk_id()));
+    }
+    proto::WriteChunkRequest request;
+    request.set_chunk_id(location.chunk_id());
+    request.set_version(location.version());
+    request.set_offset(offset % kChunkSize);
+    request.set_create(state->write_chunks[chunk_index].created);
+    for (int i = 1; i < location.replicas_size(); ++i) request.add_chain(location.replicas(i));
+    auto target = chunkserver(location.replicas(0));
+    if (!target) co_return makeError(Code::kInternal, "bad replica address");
+    rpc::CallOptions call_options;
+    call_options.timeout = options_.call_timeout;
+    auto written = co_await target->call<proto::WriteChunkReply>(proto::WRITE_CHUNK, request,
+                                                                 call_options, data);
+    if (written) {
+      state->unsynced_chunks.insert(chunk_index);
+      co_return Result<void>{};
+    }
+    if (attempt >= 5 || written.error().code() == Code::kNoSpace) {
+      co_return makeError(written.error().withContext(
+          fmt::format("write chunk {:#x} v{}", location.chunk_id(), location.version())));
+    }
+    spdlog::warn("write chunk {:#x} v{}: {}", location.chunk_id(), location.version(),
+                 written.error().toString());
+    state->write_chunks.erase(chunk_index);
+    if (written.error().code() == Code::kStale || written.error().code() == Code::kNotFound) {
+      continue;  // another writer moved the version on: take a new lease
+    }
+    // Drop the replica that failed; the master moves the others to a new version, which
+    // leaves the failed one recognisably stale.
+    proto::ReportWriteFailureRequest report;
+    report.set_ino(state->ino);
+    report.set_chunk_index(chunk_index);
+    report.set_chunk_id(location.chunk_id());
+    report.set_version(location.version());
+    report.add_failed(failedReplica(written.error(), location));
+    auto reply =
+        co_await masterCall<proto::GetWriteChunkReply>(proto::REPORT_WRITE_FAILURE, report);
+    if (reply) {
+      state->write_chunks[chunk_index] = WriteChunk{reply->chunk(), false};
+      state->read_chunks[chunk_index] = reply->chunk();
+    } else if (reply.error().code() == Code::kIo) {
+      co_return std::unexpected(reply.error());
+    }
+  }
+}
+
+Task<void> DfsClient::drain(FileState& state) {
+  auto owner = files_.at(state.ino);
+  if (!state.buffer.empty()) {
+    state.queue.push_back(std::exchange(state.buffer, {}));
+    state.buffered = 0;
+  }
+  if (!state.queue.empty() && !state.writer_running) {
+    state.writer_running = true;
+    asio::co_spawn(io_, writerLoop(owner), asio::detached);
+  }
+  while (state.writer_running) co_await state.changed.wait();
+  if (!state.error.isOk()) co_return makeError(std::exchange(state.error, Status::ok()));
+  co_return Result<void>{};
+}
+
+Task<void> DfsClient::commit(FileState& state) {
+  if (!state.dirty) co_return Result<void>{};
+  proto::CommitWriteRequest request;
+  request.set_ino(state.ino);
+  request.set_min_size(state.size);
+  request.set_mtime_ns(state.mtime_ns);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::COMMIT_WRITE, request));
+  state.dirty = false;
+  state.size = reply.attr().size();
+  co_return Result<void>{};
+}
+
+Task<void> DfsClient::flush(uint64_t ino) {
+  auto it = files_.find(ino);
+  if (it == files_.end()) co_return Result<void>{};
+  auto state = it->second;
+  DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
+  co_return co_await commit(*state);
+}
+
+Task<void> DfsClient::fsync(uint64_t ino) {
+  auto it = files_.find(ino);
+  if (it == files_.end()) co_return Result<void>{};
+  auto state = it->second;
+  DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
+  DFS_CO_RETURN_IF_ERROR(co_await commit(*state));
+  std::vector<awaitable<Result<void>>> syncs;
+  for (uint64_t chunk_index : std::exchange(state->unsynced_chunks, {})) {
+    auto chunk = state->write_chunks.find(chunk_index);
+    if (chunk == state->write_chunks.end()) continue;
+    for (const auto& address : chunk->second.location.replicas()) {
+      auto target = chunkserver(address);
+      proto::SyncChunkRequest request;
+      request.set_chunk_id(chunk->second.location.chunk_id());
+      syncs.push_back([](std::shared_ptr<rpc::Client> target,
+                         proto::SyncChunkRequest request) -> awaitable<Result<void>> {
+        DFS_CO_RETURN_IF_ERROR(
+            co_await target->call<proto::SyncChunkReply>(proto::SYNC_CHUNK, request));
+        co_return Result<void>{};
+      }(target, request));
+    }
+  }
+  co_return co_await runAll(io_.get_executor(), std::move(syncs));
+}
+
+Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
+  uint64_t ino = request.ino();
+  bool resize = request.valid() & proto::SET_SIZE;
+  std::shared_ptr<FileState> state;
+  if (resize) {
+    state = (file(ino), files_.at(ino));
+    DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
+    DFS_CO_RETURN_IF_ERROR(co_await commit(*state));
+    if (!state->size_known) {
+      DFS_CO_TRY(auto attr, co_await getAttr(ino));
+      state->size = attr.size();
+    }
+    if (request.size() < state->size && request.size() % kChunkSize != 0) {
+      DFS_CO_RETURN_IF_ERROR(co_await truncateTail(*state, request.size()));
+    }
+  }
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::SET_ATTR, request));
+  if (state) {
+    uint64_t keep = (request.size() + kChunkSize - 1) / kChunkSize;
+    std::erase_if(state->write_chunks, [&](const auto& entry) { return entry.first >= keep; });
+    state->read_chunks.erase(state->read_chunks.lower_bound(keep), state->read_chunks.end());
+    state->size = reply.attr().size();
+    state->size_known = true;
+  }
+  overlayLocalState(reply.mutable_attr());
+  co_return reply.attr();
+}
+
+Task<void> DfsClient::truncateTail(FileState& state, uint64_t size) {
+  uint64_t chunk_index = size / kChunkSize;
+  DFS_CO_TRY(auto existing, co_await readLocation(state, chunk_index, /*refresh=*/true));
+  if (existing.chunk_id() == 0) co_return Result<void>{};  // a hole: nothing to zero
+  DFS_CO_TRY(auto location, co_await writeLocation(state, chunk_index));
+  std::vector<awaitable<Result<void>>> truncations;
+  for (const auto& address : location.replicas()) {
+    proto::TruncateChunkRequest request;
+    request.set_chunk_id(location.chunk_id());
+    request.set_version(location.version());
+    request.set_length(size % kChunkSize);
+    truncations.push_back([](std::shared_ptr<rpc::Client> target,
+                             proto::TruncateChunkRequest request) -> awaitable<Result<void>> {
+      DFS_CO_RETURN_IF_ERROR(
+          co_await target->call<proto::TruncateChunkReply>(proto::TRUNCATE_CHUNK, request));
+      co_return Result<void>{};
+    }(chunkserver(address), request));
+  }
+  co_return co_await runAll(io_.get_executor(), std::move(truncations));
+}
+
+Task<proto::ChunkLocation> DfsClient::readLocation(FileState& state, uint64_t chunk_index,
+                                                   bool refresh) {
+  auto cached = state.read_chunks.find(chunk_index);
+  if (!refresh && cached != state.read_chunks.end()) {
+    co_return cached->second.value_or(proto::ChunkLocation{});
+  }
+  constexpr uint32_t kPrefetch = 16;
+  proto::GetChunksRequest request;
+  request.set_ino(state.ino);
+  request.set_first_index(chunk_index);
+  request.set_count(kPrefetch);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::GetChunksReply>(proto::GET_CHUNKS, request));
+  for (uint64_t i = chunk_index; i < chunk_index + kPrefetch; ++i) state.read_chunks[i].reset();
+  for (const auto& chunk : reply.chunks()) state.read_chunks[chunk.chunk_index()] = chunk;
+  co_return state.read_chunks[chunk_index].value_or(proto::ChunkLocation{});
+}
+
+Task<std::string> DfsClient::readChunkPiece(FileState& state, uint64_t chunk_index,
+                                            uint64_t offset, uint32_t length) {
+  Status last_error(Code::kIo, "no replica");
+  for (int round = 0; round < 2; ++round) {
+    DFS_CO_TRY(auto location, co_await readLocation(state, chunk_index, round > 0));
+    if (location.chunk_id() == 0) co_return std::string(length, '\0');
+    proto::ReadChunkRequest request;
+    request.set_chunk_id(location.chunk_id());
+    request.set_version(location.version());
+    request.set_offset(offset);
+    request.set_length(length);
+    for (const auto& address : location.replicas()) {
+      auto source = chunkserver(address);
+      if (!source) continue;
+      std::string data;
+      rpc::CallOptions call_options;
+      call_options.timeout = options_.call_timeout;
+      auto reply = co_await source->call<proto::ReadChunkReply>(proto::READ_CHUNK, request,
+                                                                call_options, {}, &data);
+      if (reply && data.size() == length) co_return data;
+      last_error = reply ? Status(Code::kProtocol, "short read") : reply.error();
+      spdlog::warn("read chunk {:#x} v{} from {}: {}", location.chunk_id(), location.version(),
+                   address, last_error.toString());
+    }
+  }
+  co_return makeError(Code::kIo, fmt::format("inode {} chunk {}: every replica failed, last: {}",
+                                             state.ino, chunk_index, last_error.toString()));
+}
+
+Task<std::string> DfsClient::read(uint64_t ino, uint64_t offset, uint32_t size) {
+  auto state = (file(ino), files_.at(ino));
+  if (state->hasUnsentData()) DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
+  if (!state->size_known) {
+    DFS_CO_TRY(auto attr, co_await getAttr(ino));
+    state->size = attr.size();
+    state->size_known = true;
+  }
+  if (offset >= state->size) co_return std::string();
+  uint64_t end = std::min<uint64_t>(offset + size, state->size);
+  std::string out;
+  out.reserve(end - offset);
+  while (offset < end) {
+    uint64_t chunk_index = offset / kChunkSize;
+    uint64_t in_chunk = offset % kChunkSize;
+    uint32_t length = static_cast<uint32_t>(std::min<uint64_t>(end - offset, kChunkSize - in_chunk));
+    DFS_CO_TRY(auto piece, co_await readChunkPiece(*state, chunk_index, in_chunk, length));
+    out += piece;
+    offset += length;
+  }
+  co_return out;
+}
+
+}  // namespace dfs::client

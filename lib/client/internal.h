@@ -1,0 +1,77 @@
+// Private to lib/client: per-file state and the master call wrapper shared by its .cc files.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "lib/client/async_event.h"
+#include "lib/client/dfs_client.h"
+
+namespace dfs::client {
+
+struct WriteChunk {
+  proto::ChunkLocation location;
+  bool created = false;  // replicas may not exist yet: writes create them
+};
+
+// What this client knows and holds of one file. Lives on the client's thread.
+struct DfsClient::FileState {
+  FileState(uint64_t ino, boost::asio::any_io_executor executor) : ino(ino), changed(executor) {}
+
+  uint64_t ino;
+  uint32_t opens = 0;
+  uint64_t size = 0;         // as the master said at open, grown by local writes
+  bool size_known = false;
+  bool dirty = false;        // written since the last commit to the master
+  int64_t mtime_ns = 0;
+
+  std::map<uint64_t, std::string> buffer;  // offset -> bytes, disjoint, not yet sent
+  size_t buffered = 0;
+  std::deque<std::map<uint64_t, std::string>> queue;  // batches waiting for the writer
+  bool writer_running = false;
+  Status error;  // of a background write, reported by the next write/flush/fsync
+
+  std::unordered_map<uint64_t, WriteChunk> write_chunks;                   // leases held
+  std::map<uint64_t, std::optional<proto::ChunkLocation>> read_chunks;     // nullopt = hole
+  std::set<uint64_t> unsynced_chunks;  // written since the last fsync
+  AsyncEvent changed;                  // writer progress
+
+  bool hasUnsentData() const { return !buffer.empty() || !queue.empty() || writer_running; }
+};
+
+bool isRetriable(Code code);
+
+template <class Reply>
+Task<Reply> DfsClient::masterCall(proto::Method method, const google::protobuf::Message& request) {
+  auto deadline = std::chrono::steady_clock::now() + options_.retry_window;
+  uint64_t request_id = next_request_id_++;
+  std::chrono::milliseconds backoff(20);
+  int session_renewals = 0;
+  for (;;) {
+    rpc::CallOptions call_options;
+    call_options.timeout = options_.call_timeout;
+    call_options.session_id = session_id_;
+    call_options.request_id = request_id;
+    auto reply = co_await master_->call<Reply>(method, request, call_options);
+    if (reply) co_return reply;
+    Code code = reply.error().code();
+    if (code == Code::kStale && reply.error().message().starts_with("session") &&
+        method != proto::CREATE_SESSION && session_renewals++ < 3) {
+      auto renewed = co_await openSession();
+      if (!renewed) co_return std::unexpected(renewed.error());
+      continue;
+    }
+    if (!isRetriable(code) || stopping_ || std::chrono::steady_clock::now() + backoff > deadline) {
+      co_return reply;
+    }
+    boost::asio::steady_timer timer(io_, backoff);
+    co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+}  // namespace dfs::client
