@@ -39,6 +39,14 @@ Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
 }
 
 DfsClient::~DfsClient() {
+  if (session_id_ != 0) {
+    // Ending the session now frees its leases and opens without waiting for it to expire.
+    proto::CloseSessionRequest request;
+    request.set_session_id(session_id_);
+    rpc::CallOptions call_options;
+    call_options.timeout = std::chrono::milliseconds(1000);
+    (void)run(master_->call<proto::CloseSessionReply>(proto::CLOSE_SESSION, request, call_options));
+  }
   asio::post(io_, [this] {
     stopping_ = true;
     keep_alive_timer_.cancel();

@@ -125,6 +125,36 @@ std::shared_ptr<ChunkStore::Replica> ChunkStore::find(uint64_t chunk_id) {
   return it == replicas_.end() ? nullptr : it->second;
 }
 
+Result<std::shared_ptr<ChunkStore::Replica>> ChunkStore::findOrAdd(uint64_t chunk_id, bool create) {
+  std::lock_guard lock(map_mutex_);
+  auto it = replicas_.find(chunk_id);
+  if (it != replicas_.end()) return it->second;
+  if (!create) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+  auto replica = std::make_shared<Replica>();
+  replica->chunk_id = chunk_id;
+  replicas_.emplace(chunk_id, replica);
+  return replica;
+}
+
+Result<void> ChunkStore::createFile(Replica& replica, uint64_t version) {
+  uint64_t chunk_id = replica.chunk_id;
+  std::error_code ec;
+  fs::create_directories(fs::path(pathOf(chunk_id)).parent_path(), ec);
+  replica.fd = ::open(pathOf(chunk_id).c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (replica.fd < 0) {
+    auto error = ioError("create", chunk_id);
+    replica.removed = true;
+    std::lock_guard map_lock(map_mutex_);
+    replicas_.erase(chunk_id);
+    return std::unexpected(error);
+  }
+  replica.version = version;
+  replica.crcs.fill(zeroBlockCrc());
+  replica.crcs_loaded = true;
+  DFS_RETURN_IF_ERROR(writeHeader(replica));
+  return writeCrcs(replica, 0, kBlocksPerChunk);
+}
+
 Status ChunkStore::checkVersion(const Replica& replica, uint64_t version) const {
   if (replica.removed) return Status(Code::kNotFound, fmt::format("chunk {:#x}", replica.chunk_id));
   if (version != 0 && replica.version != version) {
@@ -186,38 +216,10 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
     return makeError(Code::kInvalid, fmt::format("write of {} at {} past the chunk end", data.size(),
                                                  offset));
   }
-  std::shared_ptr<Replica> replica;
-  {
-    std::lock_guard lock(map_mutex_);
-    auto it = replicas_.find(chunk_id);
-    if (it == replicas_.end()) {
-      if (!create) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
-      replica = std::make_shared<Replica>();
-      replica->chunk_id = chunk_id;
-      replica->version = 0;  // not on disk yet: created below under the replica's mutex
-      replicas_.emplace(chunk_id, replica);
-    } else {
-      replica = it->second;
-    }
-  }
+  DFS_TRY(auto replica, findOrAdd(chunk_id, create));
   std::lock_guard lock(replica->mutex);
   if (replica->version == 0 && !replica->removed) {
-    std::error_code ec;
-    fs::create_directories(fs::path(pathOf(chunk_id)).parent_path(), ec);
-    replica->fd = ::open(pathOf(chunk_id).c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (replica->fd < 0) {
-      auto error = ioError("create", chunk_id);
-      replica->removed = true;
-      std::lock_guard map_lock(map_mutex_);
-      replicas_.erase(chunk_id);
-      return std::unexpected(error);
-    }
-    replica->version = version;
-    replica->crcs.fill(zeroBlockCrc());
-    replica->crcs_loaded = true;
-    auto written = writeHeader(*replica);
-    if (written) written = writeCrcs(*replica, 0, kBlocksPerChunk);
-    if (!written) return written;
+    DFS_RETURN_IF_ERROR(createFile(*replica, version));
   }
   DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, version)));
   DFS_RETURN_IF_ERROR(load(*replica));
@@ -279,11 +281,16 @@ Result<std::string> ChunkStore::read(uint64_t chunk_id, uint64_t version, uint64
   return blocks.substr(skip, length);
 }
 
-Result<void> ChunkStore::setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version) {
-  auto replica = find(chunk_id);
-  if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+Result<void> ChunkStore::setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version,
+                                    bool create_if_missing) {
+  DFS_TRY(auto replica, findOrAdd(chunk_id, create_if_missing));
   std::lock_guard lock(replica->mutex);
   if (replica->removed) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+  if (replica->version == 0) {
+    DFS_RETURN_IF_ERROR(createFile(*replica, new_version));
+    if (::fdatasync(replica->fd) != 0) return std::unexpected(ioError("fdatasync", chunk_id));
+    return {};
+  }
   if (replica->version == new_version) return {};  // a retried request
   DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, old_version)));
   DFS_RETURN_IF_ERROR(load(*replica));

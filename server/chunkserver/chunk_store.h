@@ -49,7 +49,10 @@ class ChunkStore {
   // Reads length bytes at offset (zeros past the end), verifying every block's CRC. version 0
   // accepts any version.
   Result<std::string> read(uint64_t chunk_id, uint64_t version, uint64_t offset, uint32_t length);
-  Result<void> setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version);
+  // Moves the replica from old_version to new_version (already there: done). An absent replica
+  // is created empty when create_if_missing is set.
+  Result<void> setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version,
+                          bool create_if_missing = false);
   // Zeros everything at and past length.
   Result<void> truncate(uint64_t chunk_id, uint64_t version, uint64_t length);
   Result<void> remove(uint64_t chunk_id);
@@ -73,6 +76,10 @@ class ChunkStore {
 
   explicit ChunkStore(std::string dir) : dir_(std::move(dir)) {}
   std::shared_ptr<Replica> find(uint64_t chunk_id);
+  // The replica, created in the map (not yet on disk: version 0) when absent and create is set.
+  Result<std::shared_ptr<Replica>> findOrAdd(uint64_t chunk_id, bool create);
+  // Creates the file of a replica added by findOrAdd; called with its mutex held.
+  Result<void> createFile(Replica& replica, uint64_t version);
   // Opens the file and loads the CRC table on first use; called with the replica's mutex held.
   Result<void> load(Replica& replica);
   Result<void> writeHeader(Replica& replica);

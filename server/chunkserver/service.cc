@@ -98,7 +98,8 @@ awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunk(
 awaitable<Result<proto::SetChunkVersionReply>> ChunkService::setChunkVersion(
     Ctx& ctx, proto::SetChunkVersionRequest& request) {
   DFS_CO_RETURN_IF_ERROR(
-      store_.setVersion(request.chunk_id(), request.old_version(), request.new_version()));
+      store_.setVersion(request.chunk_id(), request.old_version(), request.new_version(),
+                        request.create_if_missing()));
   co_return proto::SetChunkVersionReply{};
 }
 

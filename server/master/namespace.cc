@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "lib/base/clock.h"
+
 namespace dfs::master {
 
 bool Inode::isDir() const { return S_ISDIR(mode); }
@@ -15,6 +17,7 @@ Namespace::Namespace() {
   root->mode = S_IFDIR | 0755;
   root->nlink = 2;
   root->parent = kRootIno;
+  root->atime_ns = root->mtime_ns = root->ctime_ns = wallNowNs();
   inodes_.emplace(kRootIno, std::move(root));
 }
 

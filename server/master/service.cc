@@ -29,6 +29,7 @@ MasterService::MasterService(asio::io_context& io, MasterOptions options)
 void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(CREATE_SESSION, CreateSessionRequest, CreateSessionReply, createSession);
   DFS_ROUTE(KEEP_ALIVE, KeepAliveRequest, KeepAliveReply, keepAlive);
+  DFS_ROUTE(CLOSE_SESSION, CloseSessionRequest, CloseSessionReply, closeSession);
   DFS_ROUTE(LOOKUP, LookupRequest, AttrReply, lookup);
   DFS_ROUTE(GET_ATTR, GetAttrRequest, AttrReply, getAttr);
   DFS_ROUTE(SET_ATTR, SetAttrRequest, AttrReply, setAttr);
@@ -75,15 +76,19 @@ awaitable<void> MasterService::tickLoop() {
     chunks_.expireDead(now);
     for (const Session& expired : sessions_.expire(now)) {
       spdlog::info("session {} of {} (pid {}) expired", expired.id, expired.host, expired.pid);
-      chunks_.releaseAllLeases(expired.id);
-      for (const auto& [ino, count] : expired.open_inodes) {
-        const Inode* inode = ns_.find(ino);
-        if (inode && inode->nlink == 0 && !sessions_.isOpen(ino)) {
-          proto::MetaRecord record;
-          record.mutable_purge_inode()->set_ino(ino);
-          (void)commit(std::move(record));
-        }
-      }
+      endSession(expired);
+    }
+  }
+}
+
+void MasterService::endSession(const Session& session) {
+  chunks_.releaseAllLeases(session.id);
+  for (const auto& [ino, count] : session.open_inodes) {
+    const Inode* inode = ns_.find(ino);
+    if (inode && inode->nlink == 0 && !sessions_.isOpen(ino)) {
+      proto::MetaRecord record;
+      record.mutable_purge_inode()->set_ino(ino);
+      (void)commit(std::move(record));
     }
   }
 }
@@ -146,6 +151,7 @@ awaitable<std::vector<uint32_t>> MasterService::bumpVersion(uint64_t chunk_id, u
     request.set_chunk_id(chunk_id);
     request.set_old_version(version);
     request.set_new_version(new_version);
+    request.set_create_if_missing(version == 1);
     rpc::CallOptions options;
     options.timeout = std::chrono::milliseconds(3000);
     auto reply = co_await client->call<proto::SetChunkVersionReply>(proto::SET_CHUNK_VERSION,
@@ -177,6 +183,15 @@ awaitable<Result<proto::KeepAliveReply>> MasterService::keepAlive(Ctx& ctx,
                                                                   proto::KeepAliveRequest& request) {
   DFS_CO_RETURN_IF_ERROR(toResult(sessions_.renew(request.session_id(), monoNowMs())));
   co_return proto::KeepAliveReply{};
+}
+
+awaitable<Result<proto::CloseSessionReply>> MasterService::closeSession(
+    Ctx& ctx, proto::CloseSessionRequest& request) {
+  if (auto closed = sessions_.close(request.session_id())) {
+    spdlog::info("session {} of {} closed", closed->id, closed->host);
+    endSession(*closed);
+  }
+  co_return proto::CloseSessionReply{};
 }
 
 // ---------------------------------------------------------------- namespace

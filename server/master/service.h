@@ -56,6 +56,9 @@ class MasterService {
 
   Reply<proto::CreateSessionReply> createSession(Ctx&, proto::CreateSessionRequest&);
   Reply<proto::KeepAliveReply> keepAlive(Ctx&, proto::KeepAliveRequest&);
+  Reply<proto::CloseSessionReply> closeSession(Ctx&, proto::CloseSessionRequest&);
+  // Releases what an ended session held: leases, and files only it kept alive.
+  void endSession(const Session& session);
   Reply<proto::AttrReply> lookup(Ctx&, proto::LookupRequest&);
   Reply<proto::AttrReply> getAttr(Ctx&, proto::GetAttrRequest&);
   Reply<proto::AttrReply> setAttr(Ctx&, proto::SetAttrRequest&);

@@ -41,6 +41,15 @@ std::vector<Session> SessionTable::expire(int64_t now_ms) {
   return expired;
 }
 
+std::optional<Session> SessionTable::close(uint64_t id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return std::nullopt;
+  for (auto [ino, count] : it->second.open_inodes) dropOpen(ino, count);
+  Session closed = std::move(it->second);
+  sessions_.erase(it);
+  return closed;
+}
+
 void SessionTable::open(Session& session, uint64_t ino) {
   session.open_inodes[ino]++;
   open_counts_[ino]++;

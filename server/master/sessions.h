@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -30,6 +31,8 @@ class SessionTable {
   Session* find(uint64_t id);
   // Removes expired sessions and returns them (their opens still listed) for cleanup.
   std::vector<Session> expire(int64_t now_ms);
+  // Ends a session now, as if it had expired.
+  std::optional<Session> close(uint64_t id);
 
   void open(Session& session, uint64_t ino);
   // Returns true when this was the last open of ino in any session.
