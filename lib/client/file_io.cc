@@ -17,47 +17,6 @@ using asio::awaitable;
 
 namespace {
 
-// Puts [offset, offset + data) into a map of disjoint extents; newer bytes win.
-void insertExtent(std::map<uint64_t, std::string>& extents, uint64_t offset, std::string data,
-                  size_t* total) {
-  uint64_t end = offset + data.size();
-  auto next = extents.upper_bound(offset);
-  if (next != extents.begin()) {
-    auto previous = std::prev(next);
-    uint64_t previous_end = previous->first + previous->second.size();
-    if (previous_end == offset && (next == extents.end() || next->first >= end)) {
-      previous->second += data;  // the sequential writer's case
-      *total += data.size();
-      return;
-    }
-    if (previous_end > offset) {
-      std::string tail;
-      if (previous_end > end) tail = previous->second.substr(end - previous->first);
-      *total -= previous_end - offset;
-      previous->second.resize(offset - previous->first);
-      if (previous->second.empty()) extents.erase(previous);
-      if (!tail.empty()) {
-        *total += tail.size();
-        extents.emplace(end, std::move(tail));
-      }
-    }
-  }
-  for (auto it = extents.lower_bound(offset); it != extents.end() && it->first < end;) {
-    uint64_t extent_end = it->first + it->second.size();
-    *total -= it->second.size();
-    if (extent_end > end) {
-      std::string tail = it->second.substr(end - it->first);
-      extents.erase(it);
-      *total += tail.size();
-      extents.emplace(end, std::move(tail));
-      break;
-    }
-    it = extents.erase(it);
-  }
-  *total += data.size();
-  extents.emplace(offset, std::move(data));
-}
-
 // Runs tasks concurrently on executor; returns the first error, after all have finished.
 awaitable<Result<void>> runAll(asio::any_io_executor executor,
                                std::vector<awaitable<Result<void>>> tasks) {
@@ -137,13 +96,12 @@ Task<size_t> DfsClient::write(uint64_t ino, uint64_t offset, std::string data) {
   if (!state->error.isOk()) co_return makeError(std::exchange(state->error, Status::ok()));
   size_t length = data.size();
   if (length == 0) co_return length;
-  insertExtent(state->buffer, offset, std::move(data), &state->buffered);
+  state->buffer.insert(offset, std::move(data));
   state->size = std::max(state->size, offset + length);
   state->dirty = true;
   state->mtime_ns = wallNowNs();
-  if (state->buffered >= options_.write_batch_bytes) {
-    state->queue.push_back(std::exchange(state->buffer, {}));
-    state->buffered = 0;
+  if (state->buffer.bytes() >= options_.write_batch_bytes) {
+    state->queue.push_back(state->buffer.take());
     if (!state->writer_running) {
       state->writer_running = true;
       asio::co_spawn(io_, writerLoop(state), asio::detached);
@@ -269,10 +227,7 @@ Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offs
 
 Task<void> DfsClient::drain(FileState& state) {
   auto owner = files_.at(state.ino);
-  if (!state.buffer.empty()) {
-    state.queue.push_back(std::exchange(state.buffer, {}));
-    state.buffered = 0;
-  }
+  if (!state.buffer.empty()) state.queue.push_back(state.buffer.take());
   if (!state.queue.empty() && !state.writer_running) {
     state.writer_running = true;
     asio::co_spawn(io_, writerLoop(owner), asio::detached);

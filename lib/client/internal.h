@@ -10,6 +10,7 @@
 
 #include "lib/client/async_event.h"
 #include "lib/client/dfs_client.h"
+#include "lib/client/extent_buffer.h"
 
 namespace dfs::client {
 
@@ -29,8 +30,7 @@ struct DfsClient::FileState {
   bool dirty = false;        // written since the last commit to the master
   int64_t mtime_ns = 0;
 
-  std::map<uint64_t, std::string> buffer;  // offset -> bytes, disjoint, not yet sent
-  size_t buffered = 0;
+  ExtentBuffer buffer;  // written, not yet queued
   std::deque<std::map<uint64_t, std::string>> queue;  // batches waiting for the writer
   bool writer_running = false;
   Status error;  // of a background write, reported by the next write/flush/fsync

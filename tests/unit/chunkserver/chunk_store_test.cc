@@ -1,0 +1,131 @@
+#include "server/chunkserver/chunk_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace dfs::chunkserver {
+namespace {
+
+class ChunkStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/chunk_store_test.XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    store_ = std::move(ChunkStore::open(dir_).value());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  static std::string randomBytes(size_t size, unsigned seed) {
+    std::mt19937 random(seed);
+    std::string data(size, '\0');
+    for (auto& byte : data) byte = static_cast<char>(random());
+    return data;
+  }
+  void flipByteOnDisk(uint64_t chunk_id, uint64_t data_offset) {
+    int fd = ::open(store_->pathOf(chunk_id).c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    char byte;
+    ASSERT_EQ(::pread(fd, &byte, 1, kDataOffset + data_offset), 1);
+    byte ^= 0x40;
+    ASSERT_EQ(::pwrite(fd, &byte, 1, kDataOffset + data_offset), 1);
+    ::close(fd);
+  }
+
+  std::string dir_;
+  std::unique_ptr<ChunkStore> store_;
+};
+
+TEST_F(ChunkStoreTest, WritesAtAnyOffsetReadBack) {
+  std::string model(3 * kBlockSize + 500, '\0');
+  ASSERT_TRUE(store_->write(1, 1, 0, "", /*create=*/true, false));
+  unsigned seed = 1;
+  for (auto [offset, size] : std::vector<std::pair<size_t, size_t>>{
+           {0, 100}, {kBlockSize - 10, 20}, {5, kBlockSize * 2}, {3 * kBlockSize, 500},
+           {70000, 1}, {kBlockSize, kBlockSize}}) {
+    std::string data = randomBytes(size, seed++);
+    ASSERT_TRUE(store_->write(1, 1, offset, data, false, false));
+    model.replace(offset, size, data);
+  }
+  EXPECT_EQ(store_->read(1, 1, 0, static_cast<uint32_t>(model.size())).value(), model);
+  EXPECT_EQ(store_->read(1, 1, 12345, 100).value(), model.substr(12345, 100));
+  // Past what was written: zeros.
+  EXPECT_EQ(store_->read(1, 1, 10 * kBlockSize, 10).value(), std::string(10, '\0'));
+}
+
+TEST_F(ChunkStoreTest, VersionsGuardWrites) {
+  ASSERT_TRUE(store_->write(2, 1, 0, "abc", true, false));
+  EXPECT_EQ(store_->write(2, 2, 0, "x", false, false).error().code(), Code::kStale);
+  ASSERT_TRUE(store_->setVersion(2, 1, 2));
+  ASSERT_TRUE(store_->setVersion(2, 1, 2));  // retried: already there
+  EXPECT_EQ(store_->write(2, 1, 0, "x", false, false).error().code(), Code::kStale);
+  EXPECT_TRUE(store_->write(2, 2, 0, "x", false, false));
+  EXPECT_EQ(store_->read(2, 0, 0, 3).value(), "xbc");
+  EXPECT_EQ(store_->setVersion(2, 7, 8).error().code(), Code::kStale);
+  EXPECT_EQ(store_->write(3, 1, 0, "x", /*create=*/false, false).error().code(), Code::kNotFound);
+  EXPECT_TRUE(store_->setVersion(4, 1, 2, /*create_if_missing=*/true));
+  EXPECT_EQ(store_->read(4, 2, 0, 4).value(), std::string(4, '\0'));
+}
+
+TEST_F(ChunkStoreTest, CrcMismatchIsAnErrorNeverData) {
+  std::string data = randomBytes(2 * kBlockSize, 7);
+  ASSERT_TRUE(store_->write(5, 1, 0, data, true, true));
+  flipByteOnDisk(5, kBlockSize + 17);
+  auto bad = store_->read(5, 1, kBlockSize, 100);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), Code::kCorrupt);
+  EXPECT_NE(bad.error().message().find("block 1"), std::string::npos);
+  EXPECT_EQ(store_->read(5, 1, 0, 100).value(), data.substr(0, 100));  // block 0 is fine
+  // A partial write into the damaged block must not launder it with a fresh checksum.
+  EXPECT_FALSE(store_->write(5, 1, kBlockSize + 5, "zz", false, false));
+}
+
+TEST_F(ChunkStoreTest, TruncateZerosTheTail) {
+  std::string data = randomBytes(3 * kBlockSize, 9);
+  ASSERT_TRUE(store_->write(6, 1, 0, data, true, false));
+  ASSERT_TRUE(store_->truncate(6, 1, kBlockSize + 100));
+  std::string expected = data.substr(0, kBlockSize + 100) + std::string(2 * kBlockSize - 100, '\0');
+  EXPECT_EQ(store_->read(6, 1, 0, 3 * kBlockSize).value(), expected);
+}
+
+TEST_F(ChunkStoreTest, ReplicasSurviveReopenAndDamagedHeadersAreSetAside) {
+  ASSERT_TRUE(store_->write(8, 3, 0, "eight", true, true));
+  ASSERT_TRUE(store_->write(9, 1, 0, "nine", true, true));
+  std::string path9 = store_->pathOf(9);
+  store_.reset();
+  {
+    int fd = ::open(path9.c_str(), O_RDWR);
+    ASSERT_EQ(::pwrite(fd, "XX", 2, 0), 2);
+    ::close(fd);
+  }
+  store_ = std::move(ChunkStore::open(dir_).value());
+  auto replicas = store_->list();
+  ASSERT_EQ(replicas.size(), 1u);
+  EXPECT_EQ(replicas[0].chunk_id, 8u);
+  EXPECT_EQ(replicas[0].version, 3u);
+  EXPECT_EQ(store_->read(8, 3, 0, 5).value(), "eight");
+  EXPECT_TRUE(std::filesystem::exists(path9 + ".damaged"));
+}
+
+TEST_F(ChunkStoreTest, RemoveDeletesTheFile) {
+  ASSERT_TRUE(store_->write(10, 1, 0, "x", true, false));
+  std::string path = store_->pathOf(10);
+  ASSERT_TRUE(std::filesystem::exists(path));
+  ASSERT_TRUE(store_->remove(10));
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_EQ(store_->read(10, 0, 0, 1).error().code(), Code::kNotFound);
+  EXPECT_TRUE(store_->remove(10));  // idempotent
+}
+
+TEST_F(ChunkStoreTest, WritesPastTheChunkEndAreRejected) {
+  EXPECT_EQ(store_->write(11, 1, kChunkSize - 1, "ab", true, false).error().code(), Code::kInvalid);
+}
+
+}  // namespace
+}  // namespace dfs::chunkserver

@@ -1,0 +1,218 @@
+#include "server/master/namespace.h"
+
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+namespace dfs::master {
+namespace {
+
+class NamespaceTest : public ::testing::Test {
+ protected:
+  Result<ApplyOutcome> create(uint64_t parent, const std::string& name, uint32_t mode) {
+    proto::MetaRecord record;
+    record.set_time_ns(++clock_);
+    auto* op = record.mutable_create_inode();
+    op->set_parent(parent);
+    op->set_name(name);
+    op->set_ino(ns_.nextIno());
+    op->set_mode(mode);
+    return ns_.apply(record);
+  }
+  uint64_t mkdir(uint64_t parent, const std::string& name) {
+    return create(parent, name, S_IFDIR | 0755).value().ino;
+  }
+  uint64_t mkfile(uint64_t parent, const std::string& name) {
+    return create(parent, name, S_IFREG | 0644).value().ino;
+  }
+  Result<ApplyOutcome> rename(uint64_t parent, const std::string& name, uint64_t new_parent,
+                              const std::string& new_name, uint32_t flags = 0) {
+    proto::MetaRecord record;
+    record.set_time_ns(++clock_);
+    auto* op = record.mutable_rename();
+    op->set_parent(parent);
+    op->set_name(name);
+    op->set_new_parent(new_parent);
+    op->set_new_name(new_name);
+    op->set_flags(flags);
+    return ns_.apply(record);
+  }
+  Result<ApplyOutcome> unlink(uint64_t parent, const std::string& name, bool directory = false) {
+    proto::MetaRecord record;
+    record.set_time_ns(++clock_);
+    record.mutable_unlink()->set_parent(parent);
+    record.mutable_unlink()->set_name(name);
+    record.mutable_unlink()->set_directory(directory);
+    return ns_.apply(record);
+  }
+  Result<ApplyOutcome> allocChunk(uint64_t ino, uint64_t index) {
+    proto::MetaRecord record;
+    auto* op = record.mutable_alloc_chunk();
+    op->set_ino(ino);
+    op->set_chunk_index(index);
+    op->set_chunk_id(ns_.nextChunkId());
+    return ns_.apply(record);
+  }
+  Result<ApplyOutcome> setSize(uint64_t ino, uint64_t size) {
+    proto::MetaRecord record;
+    record.mutable_set_attr()->mutable_attr()->set_ino(ino);
+    record.mutable_set_attr()->mutable_attr()->set_valid(proto::SET_SIZE);
+    record.mutable_set_attr()->mutable_attr()->set_size(size);
+    return ns_.apply(record);
+  }
+  Code errorOf(const Result<ApplyOutcome>& result) {
+    return result ? Code::kOk : result.error().code();
+  }
+
+  Namespace ns_;
+  int64_t clock_ = 1000;
+};
+
+TEST_F(NamespaceTest, CreateAndLookup) {
+  uint64_t dir = mkdir(kRootIno, "a");
+  uint64_t file = mkfile(dir, "f");
+  EXPECT_EQ(ns_.lookup(dir, "f").value()->ino, file);
+  EXPECT_EQ(ns_.lookup(kRootIno, "a").value()->nlink, 2u);
+  EXPECT_EQ(ns_.find(kRootIno)->nlink, 3u);
+  EXPECT_EQ(errorOf(create(dir, "f", S_IFREG)), Code::kExists);
+  EXPECT_EQ(errorOf(create(file, "x", S_IFREG)), Code::kNotDir);
+  EXPECT_EQ(errorOf(create(999, "x", S_IFREG)), Code::kNotFound);
+  EXPECT_EQ(ns_.lookup(dir, "nope").error().code(), Code::kNotFound);
+}
+
+TEST_F(NamespaceTest, NamesAreChecked) {
+  EXPECT_EQ(errorOf(create(kRootIno, std::string(256, 'n'), S_IFREG)), Code::kNameTooLong);
+  EXPECT_TRUE(create(kRootIno, std::string(255, 'n'), S_IFREG));
+  EXPECT_EQ(errorOf(create(kRootIno, "a/b", S_IFREG)), Code::kInvalid);
+  EXPECT_EQ(errorOf(create(kRootIno, "..", S_IFDIR)), Code::kInvalid);
+  EXPECT_EQ(errorOf(create(kRootIno, "", S_IFREG)), Code::kInvalid);
+}
+
+TEST_F(NamespaceTest, FailedRecordChangesNothing) {
+  uint64_t next = ns_.nextIno();
+  EXPECT_FALSE(create(kRootIno, std::string(300, 'x'), S_IFREG));
+  EXPECT_EQ(ns_.nextIno(), next);
+  EXPECT_EQ(ns_.fileCount(), 0u);
+}
+
+TEST_F(NamespaceTest, RenameOverExistingFileReplacesItAtomically) {
+  uint64_t a = mkfile(kRootIno, "a");
+  uint64_t b = mkfile(kRootIno, "b");
+  auto outcome = rename(kRootIno, "a", kRootIno, "b");
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(ns_.lookup(kRootIno, "b").value()->ino, a);
+  EXPECT_FALSE(ns_.lookup(kRootIno, "a"));
+  ASSERT_EQ(outcome->unlinked.size(), 1u);
+  EXPECT_EQ(outcome->unlinked[0], b);
+}
+
+TEST_F(NamespaceTest, RenameErrorsFollowPosix) {
+  uint64_t dir = mkdir(kRootIno, "d");
+  uint64_t sub = mkdir(dir, "sub");
+  mkfile(sub, "f");
+  mkfile(kRootIno, "file");
+  mkdir(kRootIno, "empty");
+  EXPECT_EQ(errorOf(rename(kRootIno, "d", sub, "x")), Code::kInvalid);      // into itself
+  EXPECT_EQ(errorOf(rename(kRootIno, "d", kRootIno, "file")), Code::kNotDir);
+  EXPECT_EQ(errorOf(rename(kRootIno, "file", kRootIno, "empty")), Code::kIsDir);
+  EXPECT_EQ(errorOf(rename(kRootIno, "empty", dir, "sub")), Code::kNotEmpty);
+  EXPECT_EQ(errorOf(rename(kRootIno, "nope", kRootIno, "x")), Code::kNotFound);
+  EXPECT_EQ(errorOf(rename(kRootIno, "file", kRootIno, "d", kRenameNoReplace)), Code::kExists);
+  EXPECT_EQ(errorOf(rename(kRootIno, "file", kRootIno, "zz", kRenameExchange)), Code::kNotFound);
+}
+
+TEST_F(NamespaceTest, RenameDirectoryMovesLinkCounts) {
+  uint64_t a = mkdir(kRootIno, "a");
+  uint64_t b = mkdir(kRootIno, "b");
+  uint64_t moved = mkdir(a, "m");
+  ASSERT_TRUE(rename(a, "m", b, "m2"));
+  EXPECT_EQ(ns_.find(a)->nlink, 2u);
+  EXPECT_EQ(ns_.find(b)->nlink, 3u);
+  EXPECT_EQ(ns_.find(moved)->parent, b);
+  // Now the old parent can be removed, and moving b below m2 would be a cycle.
+  EXPECT_EQ(errorOf(rename(kRootIno, "b", moved, "b")), Code::kInvalid);
+  EXPECT_TRUE(unlink(kRootIno, "a", true));
+}
+
+TEST_F(NamespaceTest, RenameExchangeSwapsEntries) {
+  uint64_t file = mkfile(kRootIno, "f");
+  uint64_t dir = mkdir(kRootIno, "d");
+  uint64_t other = mkdir(kRootIno, "o");
+  ASSERT_TRUE(rename(kRootIno, "f", dir, "x"));
+  ASSERT_TRUE(rename(dir, "x", kRootIno, "o", kRenameExchange));
+  EXPECT_EQ(ns_.lookup(kRootIno, "o").value()->ino, file);
+  EXPECT_EQ(ns_.lookup(dir, "x").value()->ino, other);
+  EXPECT_EQ(ns_.find(other)->parent, dir);
+  EXPECT_EQ(ns_.find(dir)->nlink, 3u);
+  EXPECT_EQ(ns_.find(kRootIno)->nlink, 3u);
+}
+
+TEST_F(NamespaceTest, UnlinkAndRmdirCheckTypes) {
+  uint64_t dir = mkdir(kRootIno, "d");
+  mkfile(dir, "f");
+  EXPECT_EQ(errorOf(unlink(kRootIno, "d")), Code::kIsDir);
+  EXPECT_EQ(errorOf(unlink(kRootIno, "d", true)), Code::kNotEmpty);
+  EXPECT_EQ(errorOf(unlink(dir, "f", true)), Code::kNotDir);
+  auto removed = unlink(dir, "f");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->unlinked.size(), 1u);
+  EXPECT_TRUE(unlink(kRootIno, "d", true));
+  EXPECT_EQ(ns_.find(kRootIno)->nlink, 2u);
+}
+
+TEST_F(NamespaceTest, HardLinksKeepTheInodeUntilTheLastLinkGoes) {
+  uint64_t file = mkfile(kRootIno, "f");
+  proto::MetaRecord link;
+  link.mutable_link()->set_ino(file);
+  link.mutable_link()->set_new_parent(kRootIno);
+  link.mutable_link()->set_new_name("g");
+  ASSERT_TRUE(ns_.apply(link));
+  EXPECT_EQ(ns_.find(file)->nlink, 2u);
+  EXPECT_TRUE(unlink(kRootIno, "f")->unlinked.empty());
+  EXPECT_EQ(unlink(kRootIno, "g")->unlinked.size(), 1u);
+  EXPECT_NE(ns_.find(file), nullptr);  // an orphan until purged
+  proto::MetaRecord purge;
+  purge.mutable_purge_inode()->set_ino(file);
+  ASSERT_TRUE(ns_.apply(purge));
+  EXPECT_EQ(ns_.find(file), nullptr);
+}
+
+TEST_F(NamespaceTest, TruncateFreesChunksPastTheEnd) {
+  uint64_t file = mkfile(kRootIno, "f");
+  ASSERT_TRUE(allocChunk(file, 0));
+  ASSERT_TRUE(allocChunk(file, 3));
+  uint64_t id3 = ns_.find(file)->chunks[3];
+  ASSERT_TRUE(setSize(file, 4 * kChunkSize));
+  auto shrunk = setSize(file, kChunkSize + 1);
+  ASSERT_TRUE(shrunk);
+  EXPECT_EQ(shrunk->freed_chunks, std::vector<uint64_t>{id3});
+  EXPECT_EQ(ns_.find(file)->chunks.size(), 2u);
+  EXPECT_EQ(ns_.chunk(id3), nullptr);
+  EXPECT_EQ(errorOf(allocChunk(file, 0)), Code::kExists);
+}
+
+TEST_F(NamespaceTest, ReplayingTheSameRecordsRebuildsTheSameState) {
+  std::vector<proto::MetaRecord> journal;
+  Namespace live;
+  auto apply = [&](proto::MetaRecord record) {
+    if (live.apply(record)) journal.push_back(record);
+  };
+  for (int i = 0; i < 50; ++i) {
+    proto::MetaRecord record;
+    record.set_time_ns(i);
+    auto* op = record.mutable_create_inode();
+    op->set_parent(kRootIno);
+    op->set_name("f" + std::to_string(i % 40));  // some collide and fail
+    op->set_ino(live.nextIno());
+    op->set_mode(S_IFREG | 0600);
+    apply(record);
+  }
+  Namespace replayed;
+  for (const auto& record : journal) ASSERT_TRUE(replayed.apply(record));
+  EXPECT_EQ(replayed.fileCount(), live.fileCount());
+  EXPECT_EQ(replayed.nextIno(), live.nextIno());
+  EXPECT_EQ(replayed.find(kRootIno)->entries, live.find(kRootIno)->entries);
+}
+
+}  // namespace
+}  // namespace dfs::master

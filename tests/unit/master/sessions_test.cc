@@ -1,0 +1,53 @@
+#include "server/master/sessions.h"
+
+#include <gtest/gtest.h>
+
+namespace dfs::master {
+namespace {
+
+TEST(SessionsTest, SessionsExpireWithoutKeepAlive) {
+  SessionTable sessions(1000);
+  uint64_t a = sessions.create("h", 1, "/m", 0);
+  uint64_t b = sessions.create("h", 2, "/n", 0);
+  EXPECT_NE(a, b);
+  ASSERT_TRUE(sessions.renew(b, 900).isOk());
+  auto expired = sessions.expire(1000);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].id, a);
+  EXPECT_EQ(sessions.find(a), nullptr);
+  EXPECT_FALSE(sessions.renew(a, 1000).isOk());
+  EXPECT_NE(sessions.find(b), nullptr);
+}
+
+TEST(SessionsTest, OpenCountsSpanSessions) {
+  SessionTable sessions(1000);
+  Session& a = *sessions.find(sessions.create("h", 1, "", 0));
+  Session& b = *sessions.find(sessions.create("h", 2, "", 0));
+  sessions.open(a, 7);
+  sessions.open(a, 7);
+  sessions.open(b, 7);
+  EXPECT_FALSE(sessions.release(a, 7));
+  EXPECT_FALSE(sessions.release(a, 7));
+  EXPECT_TRUE(sessions.isOpen(7));
+  EXPECT_TRUE(sessions.release(b, 7));
+  EXPECT_FALSE(sessions.isOpen(7));
+  EXPECT_FALSE(sessions.release(b, 7));  // a release without an open changes nothing
+}
+
+TEST(SessionsTest, ExpiryAndCloseDropTheSessionsOpens) {
+  SessionTable sessions(1000);
+  uint64_t a = sessions.create("h", 1, "", 0);
+  uint64_t b = sessions.create("h", 2, "", 0);
+  sessions.open(*sessions.find(a), 7);
+  sessions.open(*sessions.find(b), 8);
+  ASSERT_TRUE(sessions.renew(b, 500).isOk());
+  EXPECT_EQ(sessions.expire(1000).size(), 1u);
+  EXPECT_FALSE(sessions.isOpen(7));
+  auto closed = sessions.close(b);
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->open_inodes.at(8), 1u);
+  EXPECT_FALSE(sessions.isOpen(8));
+}
+
+}  // namespace
+}  // namespace dfs::master

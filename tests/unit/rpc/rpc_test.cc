@@ -1,0 +1,183 @@
+// The RPC layer over real TCP on 127.0.0.1: multiplexing, payloads, deadlines, errors, and
+// hostile input that must close one connection and leave the server serving.
+#include <boost/asio.hpp>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "lib/rpc/client.h"
+#include "lib/rpc/server.h"
+#include "proto/master.pb.h"
+
+namespace dfs::rpc {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<Server>(io_, io_.get_executor());
+    // LOOKUP echoes the parent number back as the inode, after waiting name.size() ms, so
+    // replies of concurrent calls come back out of order.
+    server_->route<proto::LookupRequest, proto::AttrReply>(
+        proto::LOOKUP, [this](CallContext& ctx, proto::LookupRequest& request)
+                           -> awaitable<Result<proto::AttrReply>> {
+          if (request.name() == "missing") co_return makeError(Code::kNotFound, "missing thing");
+          asio::steady_timer timer(io_, std::chrono::milliseconds(request.name().size()));
+          co_await timer.async_wait(asio::use_awaitable);
+          ctx.reply_payload.assign(ctx.payload.rbegin(), ctx.payload.rend());
+          proto::AttrReply reply;
+          reply.mutable_attr()->set_ino(request.parent());
+          co_return reply;
+        });
+    auto bound = server_->listen({"127.0.0.1", 0});
+    ASSERT_TRUE(bound);
+    address_ = *bound;
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    asio::post(io_, [this] { server_->stop(); });
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  template <class T>
+  T run(asio::awaitable<T> operation) {
+    return asio::co_spawn(io_, std::move(operation), asio::use_future).get();
+  }
+
+  awaitable<Result<proto::AttrReply>> lookup(std::shared_ptr<Client> client, uint64_t parent,
+                                             std::string name, std::string payload = {},
+                                             std::string* reply_payload = nullptr,
+                                             std::chrono::milliseconds timeout = 5000ms) {
+    proto::LookupRequest request;
+    request.set_parent(parent);
+    request.set_name(std::move(name));
+    CallOptions options;
+    options.timeout = timeout;
+    co_return co_await client->call<proto::AttrReply>(proto::LOOKUP, request, options,
+                                                      std::move(payload), reply_payload);
+  }
+
+  // Sends raw bytes on a fresh TCP connection; true when the server then closes it.
+  bool serverClosesAfter(const std::string& bytes) {
+    asio::io_context io;
+    asio::ip::tcp::socket socket(io);
+    socket.connect({asio::ip::make_address(address_.host), address_.port});
+    asio::write(socket, asio::buffer(bytes));
+    char sink[256];
+    boost::system::error_code ec;
+    socket.read_some(asio::buffer(sink), ec);
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  std::unique_ptr<Server> server_;
+  HostPort address_;
+  std::thread thread_;
+};
+
+TEST_F(RpcTest, ManyConcurrentCallsShareOneConnection) {
+  auto client = Client::create(io_.get_executor(), address_);
+  std::vector<std::future<Result<proto::AttrReply>>> futures;
+  for (int i = 0; i < 200; ++i) {
+    futures.push_back(
+        asio::co_spawn(io_, lookup(client, i, std::string(i % 7, 'x')), asio::use_future));
+  }
+  for (int i = 0; i < 200; ++i) {
+    auto reply = futures[i].get();
+    ASSERT_TRUE(reply) << reply.error().toString();
+    EXPECT_EQ(reply->attr().ino(), static_cast<uint64_t>(i));
+  }
+  EXPECT_EQ(server_->connectionCount(), 1u);
+}
+
+TEST_F(RpcTest, PayloadTravelsBesideTheBody) {
+  auto client = Client::create(io_.get_executor(), address_);
+  std::string payload(4 << 20, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 31);
+  std::string reply_payload;
+  auto reply = run(lookup(client, 1, "p", payload, &reply_payload));
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply_payload, std::string(payload.rbegin(), payload.rend()));
+}
+
+TEST_F(RpcTest, RemoteErrorsArriveAsStatus) {
+  auto client = Client::create(io_.get_executor(), address_);
+  auto reply = run(lookup(client, 1, "missing"));
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().code(), Code::kNotFound);
+  EXPECT_EQ(reply.error().message(), "missing thing");
+}
+
+TEST_F(RpcTest, CallPastItsDeadlineTimesOut) {
+  auto client = Client::create(io_.get_executor(), address_);
+  auto reply = run(lookup(client, 1, std::string(500, 'x'), {}, nullptr, 50ms));
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().code(), Code::kTimeout);
+  // The late reply is dropped and the connection keeps working.
+  auto next = run(lookup(client, 2, "y"));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->attr().ino(), 2u);
+}
+
+TEST_F(RpcTest, UnknownMethodAnswersNotSupported) {
+  auto client = Client::create(io_.get_executor(), address_);
+  auto reply = run(client->call<proto::AttrReply>(proto::RENAME, proto::RenameRequest{}));
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().code(), Code::kNotSupported);
+}
+
+TEST_F(RpcTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
+  auto client = Client::create(io_.get_executor(), address_);
+  ASSERT_TRUE(run(lookup(client, 1, "a")));
+
+  EXPECT_TRUE(serverClosesAfter(std::string("\xff\xff\xff\xff\x00\x00\x00\x10", 8)));
+  EXPECT_TRUE(serverClosesAfter(std::string("\x00\x00\x00\x10\x00\x00\x00\x08garbage!garbage!", 24)));
+  std::string random(4096, '\0');
+  for (size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>((i * 7919) ^ 0x5a);
+  EXPECT_TRUE(serverClosesAfter(random));
+
+  // A well-framed request whose body does not parse as its message.
+  proto::RpcHeader header;
+  header.set_call_id(1);
+  header.set_method(proto::LOOKUP);
+  std::string bad_body = "\x0a\xff\xff\xff\xff\x0f";
+  EXPECT_TRUE(serverClosesAfter(encodeFrameHead(header, bad_body, 0)));
+
+  auto again = run(lookup(client, 9, "b"));
+  ASSERT_TRUE(again) << again.error().toString();
+  EXPECT_EQ(again->attr().ino(), 9u);
+}
+
+TEST_F(RpcTest, ClientReconnectsWhenTheServerComesBack) {
+  auto client = Client::create(io_.get_executor(), address_);
+  ASSERT_TRUE(run(lookup(client, 1, "a")));
+  asio::post(io_, [this] { server_->stop(); });
+  auto down = run(lookup(client, 2, "a", {}, nullptr, 500ms));
+  ASSERT_FALSE(down);
+
+  std::promise<Result<HostPort>> relisten;
+  asio::post(io_, [&] {
+    server_ = std::make_unique<Server>(io_, io_.get_executor());
+    server_->route<proto::LookupRequest, proto::AttrReply>(
+        proto::LOOKUP, [](CallContext&, proto::LookupRequest& request)
+                           -> awaitable<Result<proto::AttrReply>> {
+          proto::AttrReply reply;
+          reply.mutable_attr()->set_ino(request.parent() + 1000);
+          co_return reply;
+        });
+    relisten.set_value(server_->listen(address_));
+  });
+  ASSERT_TRUE(relisten.get_future().get());
+  auto back = run(lookup(client, 3, "a"));
+  ASSERT_TRUE(back) << back.error().toString();
+  EXPECT_EQ(back->attr().ino(), 1003u);
+}
+
+}  // namespace
+}  // namespace dfs::rpc
