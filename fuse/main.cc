@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   context.client = client->get();
+  context.session = session;
   fuse_set_signal_handlers(session);
   spdlog::info("mounted {} at {} (session {})", args.master, mount_point, (*client)->sessionId());
 

@@ -179,8 +179,11 @@ void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   dfsClient(req).spawn<proto::Attr>(dfsClient(req).open(ino, fi->flags),
                                     [req, info](Result<proto::Attr> attr) mutable {
     if (!attr) return replyError(req, attr.error());
+    // Close-to-open: attributes and pages the kernel cached before this open may be stale.
+    // (A negative offset invalidates attributes only, which takes no page locks.)
+    fuse_lowlevel_notify_inval_inode(context(req).session, attr->ino(), -1, 0);
     info.fh = static_cast<uint64_t>(info.flags);
-    info.keep_cache = 0;  // close-to-open: pages cached before this open may be stale
+    info.keep_cache = 0;
     fuse_reply_open(req, &info);
   });
 }
@@ -307,8 +310,7 @@ void onReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void onFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
-  // Metadata replies are given after the master applied them; durability comes with its journal.
-  fuse_reply_err(req, 0);
+  dfsClient(req).spawn(dfsClient(req).syncMetadata(), emptyReply(req));
 }
 
 void onStatfs(fuse_req_t req, fuse_ino_t) {

@@ -12,6 +12,7 @@ namespace dfs::fuse {
 
 struct MountContext {
   client::DfsClient* client = nullptr;
+  fuse_session* session = nullptr;
   double attr_timeout = 1.0;
   double entry_timeout = 1.0;
 };

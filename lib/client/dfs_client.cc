@@ -22,7 +22,8 @@ DfsClient::DfsClient(ClientOptions options)
       io_(1),
       work_(io_.get_executor()),
       master_(rpc::Client::create(io_.get_executor(), options_.master)),
-      keep_alive_timer_(io_) {}
+      keep_alive_timer_(io_),
+      chunkservers_(io_.get_executor()) {}
 
 Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
   std::unique_ptr<DfsClient> client(new DfsClient(std::move(options)));
@@ -51,7 +52,7 @@ DfsClient::~DfsClient() {
     stopping_ = true;
     keep_alive_timer_.cancel();
     master_->close();
-    for (auto& [address, client] : chunkservers_) client->close();
+    chunkservers_.closeAll();
   });
   work_.reset();
   // With connections closed every operation ends soon; one that does not is abandoned.
@@ -84,16 +85,6 @@ awaitable<void> DfsClient::keepAliveLoop() {
     auto reply = co_await masterCall<proto::KeepAliveReply>(proto::KEEP_ALIVE, request);
     if (!reply && reply.error().code() == Code::kNotFound) (void)co_await openSession();
   }
-}
-
-std::shared_ptr<rpc::Client> DfsClient::chunkserver(const std::string& address) {
-  auto it = chunkservers_.find(address);
-  if (it != chunkservers_.end()) return it->second;
-  auto parsed = parseHostPort(address);
-  if (!parsed) return nullptr;
-  auto client = rpc::Client::create(io_.get_executor(), *parsed);
-  chunkservers_.emplace(address, client);
-  return client;
 }
 
 DfsClient::FileState& DfsClient::file(uint64_t ino) {

@@ -23,8 +23,9 @@
 
 #include "lib/base/address.h"
 #include "lib/base/status.h"
-#include "lib/client/async_event.h"
+#include "lib/rpc/async_event.h"
 #include "lib/rpc/client.h"
+#include "lib/rpc/client_pool.h"
 #include "proto/common.pb.h"
 #include "proto/master.pb.h"
 
@@ -108,6 +109,8 @@ class DfsClient {
   Task<void> flush(uint64_t ino);
   // flush, then every replica of every chunk written since the last fsync syncs to disk.
   Task<void> fsync(uint64_t ino);
+  // Returns once every metadata change so far is durable on the master (fsync of a directory).
+  Task<void> syncMetadata();
 
   // ---- paths and administration
   // "/a/b" relative to the cluster root.
@@ -126,7 +129,6 @@ class DfsClient {
   Task<Reply> masterCall(proto::Method method, const google::protobuf::Message& request);
   Task<void> openSession();
   boost::asio::awaitable<void> keepAliveLoop();
-  std::shared_ptr<rpc::Client> chunkserver(const std::string& address);
 
   FileState& file(uint64_t ino);
   void overlayLocalState(proto::Attr* attr);
@@ -152,7 +154,7 @@ class DfsClient {
   uint64_t next_request_id_ = 1;
   bool stopping_ = false;
   boost::asio::steady_timer keep_alive_timer_;
-  std::unordered_map<std::string, std::shared_ptr<rpc::Client>> chunkservers_;
+  rpc::ClientPool chunkservers_;
   std::unordered_map<uint64_t, std::shared_ptr<FileState>> files_;
 };
 

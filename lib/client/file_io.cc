@@ -24,7 +24,7 @@ awaitable<Result<void>> runAll(asio::any_io_executor executor,
     explicit Join(asio::any_io_executor executor) : done(executor) {}
     size_t left = 0;
     Status first_error;
-    AsyncEvent done;
+    rpc::AsyncEvent done;
   };
   auto join = std::make_shared<Join>(executor);
   join->left = tasks.size();
@@ -186,7 +186,7 @@ Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offs
     request.set_offset(offset % kChunkSize);
     request.set_create(state->write_chunks[chunk_index].created);
     for (int i = 1; i < location.replicas_size(); ++i) request.add_chain(location.replicas(i));
-    auto target = chunkserver(location.replicas(0));
+    auto target = chunkservers_.get(location.replicas(0));
     if (!target) co_return makeError(Code::kInternal, "bad replica address");
     rpc::CallOptions call_options;
     call_options.timeout = options_.call_timeout;
@@ -268,7 +268,7 @@ Task<void> DfsClient::fsync(uint64_t ino) {
     auto chunk = state->write_chunks.find(chunk_index);
     if (chunk == state->write_chunks.end()) continue;
     for (const auto& address : chunk->second.location.replicas()) {
-      auto target = chunkserver(address);
+      auto target = chunkservers_.get(address);
       proto::SyncChunkRequest request;
       request.set_chunk_id(chunk->second.location.chunk_id());
       syncs.push_back([](std::shared_ptr<rpc::Client> target,
@@ -279,7 +279,14 @@ Task<void> DfsClient::fsync(uint64_t ino) {
       }(target, request));
     }
   }
-  co_return co_await runAll(io_.get_executor(), std::move(syncs));
+  DFS_CO_RETURN_IF_ERROR(co_await runAll(io_.get_executor(), std::move(syncs)));
+  co_return co_await syncMetadata();
+}
+
+Task<void> DfsClient::syncMetadata() {
+  DFS_CO_RETURN_IF_ERROR(co_await masterCall<proto::SyncMetadataReply>(
+      proto::SYNC_METADATA, proto::SyncMetadataRequest{}));
+  co_return Result<void>{};
 }
 
 Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
@@ -326,7 +333,7 @@ Task<void> DfsClient::truncateTail(FileState& state, uint64_t size) {
       DFS_CO_RETURN_IF_ERROR(
           co_await target->call<proto::TruncateChunkReply>(proto::TRUNCATE_CHUNK, request));
       co_return Result<void>{};
-    }(chunkserver(address), request));
+    }(chunkservers_.get(address), request));
   }
   co_return co_await runAll(io_.get_executor(), std::move(truncations));
 }
@@ -351,16 +358,29 @@ Task<proto::ChunkLocation> DfsClient::readLocation(FileState& state, uint64_t ch
 Task<std::string> DfsClient::readChunkPiece(FileState& state, uint64_t chunk_index,
                                             uint64_t offset, uint32_t length) {
   Status last_error(Code::kIo, "no replica");
+  auto deadline = std::chrono::steady_clock::now() + options_.retry_window;
+  std::chrono::milliseconds backoff(50);
+  bool refresh = false;
   for (int round = 0; round < 2; ++round) {
-    DFS_CO_TRY(auto location, co_await readLocation(state, chunk_index, round > 0));
+    DFS_CO_TRY(auto location, co_await readLocation(state, chunk_index, refresh || round > 0));
+    refresh = false;
     if (location.chunk_id() == 0) co_return std::string(length, '\0');
+    if (location.replicas_size() == 0 && std::chrono::steady_clock::now() < deadline) {
+      // No live replica known (a master that just restarted is still collecting reports).
+      asio::steady_timer timer(io_, backoff);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+      refresh = true;
+      round = -1;
+      continue;
+    }
     proto::ReadChunkRequest request;
     request.set_chunk_id(location.chunk_id());
     request.set_version(location.version());
     request.set_offset(offset);
     request.set_length(length);
     for (const auto& address : location.replicas()) {
-      auto source = chunkserver(address);
+      auto source = chunkservers_.get(address);
       if (!source) continue;
       std::string data;
       rpc::CallOptions call_options;

@@ -8,7 +8,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "lib/client/async_event.h"
+#include "lib/rpc/async_event.h"
 #include "lib/client/dfs_client.h"
 #include "lib/client/extent_buffer.h"
 
@@ -38,7 +38,7 @@ struct DfsClient::FileState {
   std::unordered_map<uint64_t, WriteChunk> write_chunks;                   // leases held
   std::map<uint64_t, std::optional<proto::ChunkLocation>> read_chunks;     // nullopt = hole
   std::set<uint64_t> unsynced_chunks;  // written since the last fsync
-  AsyncEvent changed;                  // writer progress
+  rpc::AsyncEvent changed;                  // writer progress
 
   bool hasUnsentData() const { return !buffer.empty() || !queue.empty() || writer_running; }
 };

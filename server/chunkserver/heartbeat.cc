@@ -92,7 +92,13 @@ awaitable<Result<void>> Heartbeat::beatOnce() {
 awaitable<void> Heartbeat::loop() {
   bool reported_failure = false;
   while (!stopped_) {
-    auto outcome = registered_ ? co_await beatOnce() : co_await registerOnce();
+    // (No co_await inside ?: here: g++ 12 destroys the result early there.)
+    Result<void> outcome;
+    if (registered_) {
+      outcome = co_await beatOnce();
+    } else {
+      outcome = co_await registerOnce();
+    }
     if (!outcome && !reported_failure) {
       spdlog::warn("master {}: {}", options_.master.toString(), outcome.error().toString());
     }

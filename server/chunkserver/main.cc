@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "lib/base/address.h"
+#include "lib/base/files.h"
 #include "lib/base/logging.h"
 #include "lib/rpc/server.h"
 #include "server/chunkserver/chunk_store.h"
@@ -71,12 +72,10 @@ int main(int argc, char** argv) {
     spdlog::error("{}", bound.error().toString());
     return 1;
   }
-  {
-    std::ofstream out(data_dir + "/chunkserver.addr.tmp");
-    out << bound->toString() << "\n";
+  if (auto written = dfs::writeFileAtomically(data_dir + "/chunkserver.addr", bound->toString() + "\n"); !written) {
+    spdlog::error("{}", written.error().toString());
+    return 1;
   }
-  std::error_code ec;
-  std::filesystem::rename(data_dir + "/chunkserver.addr.tmp", data_dir + "/chunkserver.addr", ec);
   spdlog::info("chunkserver listening on {} with {} replicas in {}", bound->toString(),
                (*store)->count(), data_dir);
 

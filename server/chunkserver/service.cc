@@ -27,21 +27,7 @@ void ChunkService::registerRoutes(rpc::Server& server) {
 
 #undef DFS_ROUTE
 
-void ChunkService::stop() {
-  std::lock_guard lock(peers_mutex_);
-  for (auto& [address, client] : peers_) client->close();
-}
-
-std::shared_ptr<rpc::Client> ChunkService::peer(const std::string& address) {
-  std::lock_guard lock(peers_mutex_);
-  auto it = peers_.find(address);
-  if (it != peers_.end()) return it->second;
-  auto parsed = parseHostPort(address);
-  if (!parsed) return nullptr;
-  auto client = rpc::Client::create(io_.get_executor(), *parsed);
-  peers_.emplace(address, client);
-  return client;
-}
+void ChunkService::stop() { peers_.closeAll(); }
 
 awaitable<Result<proto::ReadChunkReply>> ChunkService::readChunk(Ctx& ctx,
                                                                  proto::ReadChunkRequest& request) {
@@ -58,7 +44,7 @@ awaitable<Result<void>> ChunkService::forward(proto::WriteChunkRequest request,
                                               std::chrono::milliseconds timeout) {
   std::string next = request.chain(0);
   request.mutable_chain()->erase(request.mutable_chain()->begin());
-  auto client = peer(next);
+  auto client = peers_.get(next);
   if (!client) co_return makeError(Code::kInvalid, "bad chain address " + next);
   rpc::CallOptions options;
   options.timeout = timeout;
@@ -73,26 +59,31 @@ awaitable<Result<void>> ChunkService::forward(proto::WriteChunkRequest request,
 
 awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunk(
     Ctx& ctx, proto::WriteChunkRequest& request) {
-  auto write_locally = [&]() -> awaitable<Result<void>> {
-    co_return store_.write(request.chunk_id(), request.version(), request.offset(), ctx.payload,
-                           request.create(), request.sync());
-  };
   Result<void> local, forwarded;
   if (request.chain_size() == 0) {
-    local = co_await write_locally();
+    local = store_.write(request.chunk_id(), request.version(), request.offset(), ctx.payload,
+                         request.create(), request.sync());
   } else {
     // The forward starts first and waits on the network while the local write runs.
     auto timeout = ctx.deadline() > std::chrono::milliseconds(500)
                        ? ctx.deadline() - std::chrono::milliseconds(200)
                        : ctx.deadline();
-    std::tie(forwarded, local) =
-        co_await (forward(request, ctx.payload, timeout) && write_locally());
+    // (A member coroutine, not a capturing lambda: g++ 12 double-frees those in co_await.)
+    auto both = co_await (forward(request, ctx.payload, timeout) && writeLocal(request, ctx));
+    forwarded = std::move(std::get<0>(both));
+    local = std::move(std::get<1>(both));
   }
   if (!local) {
     co_return makeError(local.error().code(), "replica (first of chain): " + local.error().message());
   }
   if (!forwarded) co_return std::unexpected(forwarded.error());
   co_return proto::WriteChunkReply{};
+}
+
+awaitable<Result<void>> ChunkService::writeLocal(const proto::WriteChunkRequest& request,
+                                                 const Ctx& ctx) {
+  co_return store_.write(request.chunk_id(), request.version(), request.offset(), ctx.payload,
+                         request.create(), request.sync());
 }
 
 awaitable<Result<proto::SetChunkVersionReply>> ChunkService::setChunkVersion(

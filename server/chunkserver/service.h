@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "lib/rpc/client.h"
+#include "lib/rpc/client_pool.h"
 #include "lib/rpc/server.h"
 #include "proto/chunk.pb.h"
 #include "server/chunkserver/chunk_store.h"
@@ -19,7 +20,8 @@ namespace dfs::chunkserver {
 
 class ChunkService {
  public:
-  ChunkService(boost::asio::io_context& io, ChunkStore& store) : io_(io), store_(store) {}
+  ChunkService(boost::asio::io_context& io, ChunkStore& store)
+      : store_(store), peers_(io.get_executor()) {}
   void registerRoutes(rpc::Server& server);
   void stop();
 
@@ -28,11 +30,12 @@ class ChunkService {
   template <class T>
   using Reply = boost::asio::awaitable<Result<T>>;
 
-  std::shared_ptr<rpc::Client> peer(const std::string& address);
   boost::asio::awaitable<Result<void>> forward(proto::WriteChunkRequest request,
                                                std::string payload,
                                                std::chrono::milliseconds timeout);
 
+  boost::asio::awaitable<Result<void>> writeLocal(const proto::WriteChunkRequest& request,
+                                                  const Ctx& ctx);
   Reply<proto::ReadChunkReply> readChunk(Ctx&, proto::ReadChunkRequest&);
   Reply<proto::WriteChunkReply> writeChunk(Ctx&, proto::WriteChunkRequest&);
   Reply<proto::SetChunkVersionReply> setChunkVersion(Ctx&, proto::SetChunkVersionRequest&);
@@ -40,10 +43,8 @@ class ChunkService {
   Reply<proto::DeleteChunkReply> deleteChunk(Ctx&, proto::DeleteChunkRequest&);
   Reply<proto::SyncChunkReply> syncChunk(Ctx&, proto::SyncChunkRequest&);
 
-  boost::asio::io_context& io_;
   ChunkStore& store_;
-  std::mutex peers_mutex_;  // guards peers_
-  std::unordered_map<std::string, std::shared_ptr<rpc::Client>> peers_;
+  rpc::ClientPool peers_;
 };
 
 }  // namespace dfs::chunkserver

@@ -3,13 +3,56 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "lib/base/address.h"
+#include "lib/base/files.h"
 #include "lib/base/logging.h"
 #include "lib/rpc/server.h"
+#include "server/master/recovery.h"
 #include "server/master/service.h"
+
+namespace {
+
+// dfs-master --check-metadata DIR: verify a metadata directory without changing it.
+int checkMetadata(const std::string& dir) {
+  auto recovered = dfs::master::recoverMetadata(dir, dfs::master::RecoveryMode::kCheckOnly);
+  if (!recovered) {
+    std::fprintf(stderr, "metadata in %s is damaged: %s\n", dir.c_str(),
+                 recovered.error().toString().c_str());
+    return 1;
+  }
+  dfs::master::Namespace& ns = *recovered->checkpoint.ns;
+  for (const auto& record : recovered->records) {
+    if (record.has_open_session() || record.has_close_session()) continue;
+    auto applied = ns.apply(record);
+    if (!applied) {
+      std::fprintf(stderr, "metadata in %s is damaged: journal record %llu does not apply: %s\n",
+                   dir.c_str(), static_cast<unsigned long long>(record.seq()),
+                   applied.error().toString().c_str());
+      return 1;
+    }
+  }
+  if (auto consistent = ns.checkConsistency(); !consistent.isOk()) {
+    std::fprintf(stderr, "metadata in %s is inconsistent: %s\n", dir.c_str(),
+                 consistent.toString().c_str());
+    return 1;
+  }
+  for (const auto& warning : recovered->warnings) std::printf("warning: %s\n", warning.c_str());
+  std::printf("checkpoint: %s\njournal: %zu segments, %zu records after the checkpoint, last "
+              "record %llu\nnamespace: %llu files, %llu directories, %llu chunks\nok\n",
+              recovered->checkpoint_path.empty() ? "none" : recovered->checkpoint_path.c_str(),
+              recovered->segments, recovered->records.size(),
+              static_cast<unsigned long long>(recovered->last_seq),
+              static_cast<unsigned long long>(ns.fileCount()),
+              static_cast<unsigned long long>(ns.directoryCount()),
+              static_cast<unsigned long long>(ns.chunkCount()));
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"dfs-master: namespace, chunk map and sessions of a DFS cluster"};
@@ -27,8 +70,21 @@ int main(int argc, char** argv) {
                  "silence after which a chunkserver is dead");
   app.add_option("--session-lease-ms", options.session_lease_ms,
                  "silence after which a client session expires");
+  std::string journal_sync = "group";
+  app.add_option("--journal-sync", journal_sync,
+                 "group: fsync by group commit, fsync calls wait for it; always: every reply waits")
+      ->check(CLI::IsMember({"group", "always"}));
+  app.add_option("--checkpoint-records", options.checkpoint_records,
+                 "journal records between checkpoints");
+  int64_t checkpoint_interval_s = options.checkpoint_interval_ms / 1000;
+  app.add_option("--checkpoint-interval-s", checkpoint_interval_s, "seconds between checkpoints");
+  std::string check_dir;
+  app.add_option("--check-metadata", check_dir, "verify the metadata in DIR, print a summary, exit");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
+  if (!check_dir.empty()) return checkMetadata(check_dir);
+  options.journal_sync_always = journal_sync == "always";
+  options.checkpoint_interval_ms = checkpoint_interval_s * 1000;
   dfs::setupLogging("master", log_level);
 
   auto address = dfs::parseHostPort(listen, /*allow_zero_port=*/true);
@@ -43,8 +99,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  options.data_dir = data_dir;
   boost::asio::io_context io(1);
   dfs::master::MasterService service(io, options);
+  if (auto recovered = service.recover(); !recovered) {
+    spdlog::error("cannot start: {}", recovered.error().toString());
+    return 1;
+  }
   dfs::rpc::Server server(io, io.get_executor());
   service.registerRoutes(server);
   auto bound = server.listen(*address);
@@ -53,19 +114,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Launchers and tests learn a picked port from this file.
-  {
-    std::ofstream out(data_dir + "/master.addr.tmp");
-    out << bound->toString() << "\n";
+  if (auto written = dfs::writeFileAtomically(data_dir + "/master.addr", bound->toString() + "\n"); !written) {
+    spdlog::error("{}", written.error().toString());
+    return 1;
   }
-  std::filesystem::rename(data_dir + "/master.addr.tmp", data_dir + "/master.addr", ec);
   spdlog::info("master listening on {} (goal {})", bound->toString(), options.goal);
   service.start();
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     spdlog::info("signal {}: shutting down", signal);
-    service.stop();
     server.stop();
+    if (auto saved = service.checkpointNow(); !saved) {
+      spdlog::error("final checkpoint: {}", saved.error().toString());
+    }
+    service.stop();
     io.stop();
   });
   io.run();

@@ -334,4 +334,77 @@ Result<ApplyOutcome> Namespace::purgeInode(const proto::PurgeInodeOp& op) {
   return outcome;
 }
 
+void Namespace::clearForRestore() {
+  inodes_.clear();
+  chunks_.clear();
+  files_ = directories_ = 0;
+  next_ino_ = kRootIno + 1;
+  next_chunk_id_ = 1;
+}
+
+Status Namespace::restoreInode(std::unique_ptr<Inode> inode,
+                               const std::vector<uint64_t>& chunk_versions) {
+  if (inode->ino == 0 || inodes_.contains(inode->ino)) {
+    return Status(Code::kCorrupt, fmt::format("inode {} twice", inode->ino));
+  }
+  if (chunk_versions.size() != inode->chunks.size()) {
+    return Status(Code::kCorrupt, fmt::format("inode {}: chunk versions do not match", inode->ino));
+  }
+  for (size_t index = 0; index < inode->chunks.size(); ++index) {
+    if (uint64_t id = inode->chunks[index]) {
+      chunks_[id] = ChunkMeta{inode->ino, index, chunk_versions[index]};
+    }
+  }
+  if (inode->isDir()) {
+    directories_++;
+  } else {
+    files_++;
+  }
+  next_ino_ = std::max(next_ino_, inode->ino + 1);
+  inodes_.emplace(inode->ino, std::move(inode));
+  return Status::ok();
+}
+
+Status Namespace::restoreEntries(uint64_t dir,
+                                 const std::vector<std::pair<std::string, uint64_t>>& entries) {
+  auto it = inodes_.find(dir);
+  if (it == inodes_.end() || !it->second->isDir()) {
+    return Status(Code::kCorrupt, fmt::format("entries for {}, not a directory", dir));
+  }
+  for (const auto& [name, ino] : entries) it->second->entries.emplace(name, ino);
+  return Status::ok();
+}
+
+void Namespace::restoreCounters(uint64_t next_ino, uint64_t next_chunk_id) {
+  next_ino_ = std::max(next_ino_, next_ino);
+  next_chunk_id_ = std::max(next_chunk_id_, next_chunk_id);
+}
+
+Status Namespace::checkConsistency() const {
+  if (!find(kRootIno) || !find(kRootIno)->isDir()) return Status(Code::kCorrupt, "no root directory");
+  std::unordered_map<uint64_t, uint32_t> links;
+  for (const auto& [ino, inode] : inodes_) {
+    for (const auto& [name, child] : inode->entries) {
+      const Inode* target = find(child);
+      if (!target) {
+        return Status(Code::kCorrupt, fmt::format("entry '{}' of {} names missing inode {}", name,
+                                                  ino, child));
+      }
+      if (target->isDir() && target->parent != ino) {
+        return Status(Code::kCorrupt, fmt::format("directory {} under {} says its parent is {}",
+                                                  child, ino, target->parent));
+      }
+      links[child]++;
+    }
+  }
+  for (const auto& [ino, inode] : inodes_) {
+    if (inode->isDir() || ino == kRootIno) continue;
+    if (inode->nlink != links[ino]) {
+      return Status(Code::kCorrupt, fmt::format("inode {} has nlink {} but {} entries", ino,
+                                                inode->nlink, links[ino]));
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace dfs::master

@@ -77,6 +77,18 @@ class Namespace {
 
   static Status checkName(const std::string& name);
 
+  // Checkpoints: iterate, and rebuild a namespace from scratch (clear, then restore).
+  template <class Visit>
+  void forEachInode(Visit visit) const {
+    for (const auto& [ino, inode] : inodes_) visit(*inode);
+  }
+  void clearForRestore();
+  Status restoreInode(std::unique_ptr<Inode> inode, const std::vector<uint64_t>& chunk_versions);
+  Status restoreEntries(uint64_t dir, const std::vector<std::pair<std::string, uint64_t>>& entries);
+  void restoreCounters(uint64_t next_ino, uint64_t next_chunk_id);
+  // Every directory entry names an existing inode; link counts match the entries.
+  Status checkConsistency() const;
+
  private:
   Result<ApplyOutcome> createInode(const proto::CreateInodeOp& op, int64_t now);
   Result<ApplyOutcome> unlink(const proto::UnlinkOp& op, int64_t now);

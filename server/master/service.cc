@@ -3,10 +3,15 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <filesystem>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "lib/base/clock.h"
+#include "lib/base/files.h"
+#include "server/master/checkpoint.h"
+#include "server/master/recovery.h"
 
 namespace dfs::master {
 
@@ -18,7 +23,9 @@ MasterService::MasterService(asio::io_context& io, MasterOptions options)
       options_(options),
       chunks_(options.chunkserver_dead_ms),
       sessions_(options.session_lease_ms),
-      tick_(io) {}
+      chunkservers_(io.get_executor()),
+      tick_(io),
+      started_ms_(monoNowMs()) {}
 
 #define DFS_ROUTE(METHOD, REQUEST, REPLY, HANDLER)                              \
   server.route<proto::REQUEST, proto::REPLY>(                                   \
@@ -51,6 +58,7 @@ void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(REPORT_WRITE_FAILURE, ReportWriteFailureRequest, GetWriteChunkReply,
             reportWriteFailure);
   DFS_ROUTE(CLUSTER_STATUS, ClusterStatusRequest, ClusterStatusReply, clusterStatus);
+  DFS_ROUTE(SYNC_METADATA, SyncMetadataRequest, SyncMetadataReply, syncMetadata);
   DFS_ROUTE(REGISTER_CHUNKSERVER, RegisterChunkserverRequest, RegisterChunkserverReply,
             registerChunkserver);
   DFS_ROUTE(CHUNKSERVER_HEARTBEAT, ChunkserverHeartbeatRequest, ChunkserverHeartbeatReply,
@@ -64,7 +72,7 @@ void MasterService::start() { asio::co_spawn(io_, tickLoop(), asio::detached); }
 void MasterService::stop() {
   stopped_ = true;
   tick_.cancel();
-  for (auto& [address, client] : chunkserver_clients_) client->close();
+  chunkservers_.closeAll();
 }
 
 awaitable<void> MasterService::tickLoop() {
@@ -76,9 +84,105 @@ awaitable<void> MasterService::tickLoop() {
     chunks_.expireDead(now);
     for (const Session& expired : sessions_.expire(now)) {
       spdlog::info("session {} of {} (pid {}) expired", expired.id, expired.host, expired.pid);
+      proto::MetaRecord record;
+      record.mutable_close_session()->set_session_id(expired.id);
+      (void)commitNow(std::move(record));
       endSession(expired);
     }
+    if (journal_ && records_since_checkpoint_ > 0 &&
+        (records_since_checkpoint_ >= options_.checkpoint_records ||
+         now - last_checkpoint_ms_ >= options_.checkpoint_interval_ms)) {
+      startCheckpoint();
+    }
   }
+}
+
+Result<void> MasterService::recover() {
+  int64_t started = monoNowMs();
+  DFS_TRY(RecoveredMetadata recovered, recoverMetadata(options_.data_dir, RecoveryMode::kRepair));
+  for (const auto& warning : recovered.warnings) spdlog::warn("{}", warning);
+  ns_ = std::move(*recovered.checkpoint.ns);
+  sessions_.restoreNextId(recovered.checkpoint.next_session_id);
+  int64_t now = monoNowMs();
+  // Sessions come back with a fresh lease: their clients get that long to reconnect.
+  for (const auto& session : recovered.checkpoint.sessions) {
+    sessions_.add(session.id(), session.host(), session.pid(), session.mount_point(), now);
+  }
+  for (const auto& record : recovered.records) {
+    auto applied = applyRecord(record);
+    if (!applied) {
+      return makeError(Code::kCorrupt, fmt::format("journal record {} does not apply: {}",
+                                                   record.seq(), applied.error().toString()));
+    }
+  }
+  DFS_RETURN_IF_ERROR(toResult(ns_.checkConsistency()));
+  DFS_TRY(journal_, Journal::open(options_.data_dir, recovered.last_seq + 1, io_.get_executor()));
+  records_since_checkpoint_ = recovered.records.size();
+  last_checkpoint_ms_ = monoNowMs();
+  spdlog::info("metadata recovered in {} ms: {} ({} files, {} directories, {} chunks), {} journal "
+               "records replayed from {} segments, {} sessions resumed",
+               monoNowMs() - started,
+               recovered.checkpoint_path.empty() ? "no checkpoint" : recovered.checkpoint_path,
+               ns_.fileCount(), ns_.directoryCount(), ns_.chunkCount(), recovered.records.size(),
+               recovered.segments, sessions_.size());
+  return {};
+}
+
+bool MasterService::startCheckpoint() {
+  if (checkpoint_running_ || !journal_) return false;
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  checkpoint_running_ = true;
+  int64_t started = monoNowMs();
+  uint64_t seq = journal_->lastSeq();
+  // The state is serialized here, between two records; the journal moves to a new segment so
+  // that everything after seq lands in segments the checkpoint does not replace.
+  auto bytes = std::make_shared<std::string>(encodeCheckpoint(ns_, sessions_, seq));
+  if (auto rotated = journal_->rotate(); !rotated) {
+    spdlog::error("checkpoint: {}", rotated.error().toString());
+    checkpoint_running_ = false;
+    return false;
+  }
+  records_since_checkpoint_ = 0;
+  last_checkpoint_ms_ = started;
+  std::string path = checkpointPath(options_.data_dir, seq);
+  checkpoint_thread_ = std::thread([this, bytes, path, seq, started] {
+    auto written = writeFileAtomically(path, *bytes, /*sync=*/true);
+    asio::post(io_, [this, seq, written, started] { finishCheckpoint(seq, written, started); });
+  });
+  return true;
+}
+
+void MasterService::finishCheckpoint(uint64_t seq, Result<void> written, int64_t started_ms) {
+  checkpoint_running_ = false;
+  if (!written) {
+    spdlog::error("checkpoint at record {} failed: {}", seq, written.error().toString());
+    return;
+  }
+  // The checkpoint is durable: the journal before it and older checkpoints are not needed.
+  journal_->removeSegmentsBefore(seq + 1);
+  for (const auto& [old_seq, path] : listCheckpoints(options_.data_dir)) {
+    if (old_seq < seq) std::filesystem::remove(path);
+  }
+  spdlog::info("checkpoint at record {} written in {} ms ({} inodes)", seq,
+               monoNowMs() - started_ms, ns_.fileCount() + ns_.directoryCount());
+}
+
+Result<void> MasterService::checkpointNow() {
+  if (!journal_) return {};
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  checkpoint_running_ = false;
+  if (journal_->lastSeq() == 0 && listCheckpoints(options_.data_dir).empty()) return {};
+  uint64_t seq = journal_->lastSeq();
+  int64_t started = monoNowMs();
+  auto bytes = encodeCheckpoint(ns_, sessions_, seq);
+  DFS_RETURN_IF_ERROR(journal_->rotate());
+  auto written = writeFileAtomically(checkpointPath(options_.data_dir, seq), bytes, true);
+  finishCheckpoint(seq, written, started);
+  return written;
+}
+
+MasterService::~MasterService() {
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
 }
 
 void MasterService::endSession(const Session& session) {
@@ -88,16 +192,67 @@ void MasterService::endSession(const Session& session) {
     if (inode && inode->nlink == 0 && !sessions_.isOpen(ino)) {
       proto::MetaRecord record;
       record.mutable_purge_inode()->set_ino(ino);
-      (void)commit(std::move(record));
+      (void)commitNow(std::move(record));
     }
   }
 }
 
-Result<ApplyOutcome> MasterService::commit(proto::MetaRecord record) {
+Result<ApplyOutcome> MasterService::applyRecord(const proto::MetaRecord& record) {
+  Result<ApplyOutcome> outcome;
+  switch (record.op_case()) {
+    case proto::MetaRecord::kOpenSession: {
+      const auto& op = record.open_session();
+      sessions_.add(op.session_id(), op.host(), op.pid(), op.mount_point(), monoNowMs());
+      outcome = ApplyOutcome{};
+      break;
+    }
+    case proto::MetaRecord::kCloseSession:
+      sessions_.close(record.close_session().session_id());
+      answered_.erase(record.close_session().session_id());
+      outcome = ApplyOutcome{};
+      break;
+    default:
+      outcome = ns_.apply(record);
+  }
+  if (outcome && record.session_id() != 0 && record.request_id() != 0) {
+    auto& answers = answered_[record.session_id()];
+    answers[record.request_id()] = outcome->ino;
+    if (answers.size() > 1024) answers.erase(answers.begin());
+  }
+  return outcome;
+}
+
+Result<ApplyOutcome> MasterService::commitNow(proto::MetaRecord record, const Ctx* ctx) {
+  if (ctx && ctx->header->session_id() != 0 && ctx->header->request_id() != 0) {
+    auto session = answered_.find(ctx->header->session_id());
+    if (session != answered_.end()) {
+      auto answer = session->second.find(ctx->header->request_id());
+      if (answer != session->second.end()) return ApplyOutcome{.ino = answer->second};
+    }
+    record.set_session_id(ctx->header->session_id());
+    record.set_request_id(ctx->header->request_id());
+  }
   if (record.time_ns() == 0) record.set_time_ns(wallNowNs());
-  DFS_TRY(ApplyOutcome outcome, ns_.apply(record));
+  DFS_TRY(ApplyOutcome outcome, applyRecord(record));
+  if (journal_) {
+    auto appended = journal_->append(record);
+    if (!appended) {
+      // Memory is ahead of the journal: serving it could acknowledge what a restart forgets.
+      spdlog::critical("cannot journal record: {}; stopping", appended.error().toString());
+      std::abort();
+    }
+    records_since_checkpoint_++;
+  }
   settle(outcome);
   return outcome;
+}
+
+awaitable<Result<ApplyOutcome>> MasterService::commit(proto::MetaRecord record, const Ctx* ctx) {
+  DFS_CO_TRY(ApplyOutcome outcome, commitNow(std::move(record), ctx));
+  if (journal_ && options_.journal_sync_always) {
+    DFS_CO_RETURN_IF_ERROR(co_await journal_->durable(journal_->lastSeq()));
+  }
+  co_return outcome;
 }
 
 void MasterService::settle(const ApplyOutcome& outcome) {
@@ -106,7 +261,7 @@ void MasterService::settle(const ApplyOutcome& outcome) {
     if (sessions_.isOpen(ino)) continue;  // purged by the last release
     proto::MetaRecord purge;
     purge.mutable_purge_inode()->set_ino(ino);
-    (void)commit(std::move(purge));
+    (void)commitNow(std::move(purge));
   }
 }
 
@@ -124,18 +279,12 @@ Result<Session*> MasterService::session(const Ctx& ctx) {
   return session;
 }
 
-uint32_t MasterService::minWriteReplicas() const {
-  return std::min(options_.goal, options_.write_min_replicas);
+bool MasterService::inStartupGrace() const {
+  return monoNowMs() - started_ms_ < options_.chunkserver_dead_ms;
 }
 
-std::shared_ptr<rpc::Client> MasterService::chunkserverClient(const std::string& address) {
-  auto it = chunkserver_clients_.find(address);
-  if (it != chunkserver_clients_.end()) return it->second;
-  auto parsed = parseHostPort(address);
-  if (!parsed) return nullptr;
-  auto client = rpc::Client::create(io_.get_executor(), *parsed);
-  chunkserver_clients_.emplace(address, client);
-  return client;
+uint32_t MasterService::minWriteReplicas() const {
+  return std::min(options_.goal, options_.write_min_replicas);
 }
 
 awaitable<std::vector<uint32_t>> MasterService::bumpVersion(uint64_t chunk_id, uint64_t version,
@@ -145,7 +294,7 @@ awaitable<std::vector<uint32_t>> MasterService::bumpVersion(uint64_t chunk_id, u
   for (uint32_t id : servers) {
     const ChunkserverInfo* info = chunks_.server(id);
     if (!info) continue;
-    auto client = chunkserverClient(info->address);
+    auto client = chunkservers_.get(info->address);
     if (!client) continue;
     proto::SetChunkVersionRequest request;
     request.set_chunk_id(chunk_id);
@@ -170,7 +319,14 @@ awaitable<std::vector<uint32_t>> MasterService::bumpVersion(uint64_t chunk_id, u
 
 awaitable<Result<proto::CreateSessionReply>> MasterService::createSession(
     Ctx& ctx, proto::CreateSessionRequest& request) {
-  uint64_t id = sessions_.create(request.host(), request.pid(), request.mount_point(), monoNowMs());
+  uint64_t id = sessions_.allocateId();
+  proto::MetaRecord record;
+  auto* op = record.mutable_open_session();
+  op->set_session_id(id);
+  op->set_host(request.host());
+  op->set_pid(request.pid());
+  op->set_mount_point(request.mount_point());
+  DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record)));
   spdlog::info("session {} opened by {} pid {} ({})", id, request.host(), request.pid(),
                request.mount_point());
   proto::CreateSessionReply reply;
@@ -187,10 +343,14 @@ awaitable<Result<proto::KeepAliveReply>> MasterService::keepAlive(Ctx& ctx,
 
 awaitable<Result<proto::CloseSessionReply>> MasterService::closeSession(
     Ctx& ctx, proto::CloseSessionRequest& request) {
-  if (auto closed = sessions_.close(request.session_id())) {
-    spdlog::info("session {} of {} closed", closed->id, closed->host);
-    endSession(*closed);
-  }
+  Session* session = sessions_.find(request.session_id());
+  if (!session) co_return proto::CloseSessionReply{};
+  Session closing = *session;
+  proto::MetaRecord record;
+  record.mutable_close_session()->set_session_id(request.session_id());
+  DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record)));
+  spdlog::info("session {} of {} closed", closing.id, closing.host);
+  endSession(closing);
   co_return proto::CloseSessionReply{};
 }
 
@@ -210,7 +370,7 @@ awaitable<Result<proto::AttrReply>> MasterService::setAttr(Ctx& ctx,
                                                            proto::SetAttrRequest& request) {
   proto::MetaRecord record;
   *record.mutable_set_attr()->mutable_attr() = request;
-  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   co_return attrReply(outcome.ino);
 }
 
@@ -232,7 +392,7 @@ awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodR
   op->set_uid(request.uid());
   op->set_gid(request.gid());
   op->set_rdev(request.rdev());
-  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   if (opener) sessions_.open(*opener, outcome.ino);
   co_return attrReply(outcome.ino);
 }
@@ -246,7 +406,7 @@ awaitable<Result<proto::AttrReply>> MasterService::mkdir(Ctx& ctx, proto::MkdirR
   op->set_mode(S_IFDIR | (request.mode() & 07777));
   op->set_uid(request.uid());
   op->set_gid(request.gid());
-  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   co_return attrReply(outcome.ino);
 }
 
@@ -255,7 +415,7 @@ awaitable<Result<proto::UnlinkReply>> MasterService::unlink(Ctx& ctx,
   proto::MetaRecord record;
   record.mutable_unlink()->set_parent(request.parent());
   record.mutable_unlink()->set_name(request.name());
-  DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+  DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
   co_return proto::UnlinkReply{};
 }
 
@@ -265,7 +425,7 @@ awaitable<Result<proto::UnlinkReply>> MasterService::rmdir(Ctx& ctx,
   record.mutable_unlink()->set_parent(request.parent());
   record.mutable_unlink()->set_name(request.name());
   record.mutable_unlink()->set_directory(true);
-  DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+  DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
   co_return proto::UnlinkReply{};
 }
 
@@ -278,7 +438,7 @@ awaitable<Result<proto::RenameReply>> MasterService::rename(Ctx& ctx,
   op->set_new_parent(request.new_parent());
   op->set_new_name(request.new_name());
   op->set_flags(request.flags());
-  DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+  DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
   co_return proto::RenameReply{};
 }
 
@@ -287,7 +447,7 @@ awaitable<Result<proto::AttrReply>> MasterService::link(Ctx& ctx, proto::LinkReq
   record.mutable_link()->set_ino(request.ino());
   record.mutable_link()->set_new_parent(request.new_parent());
   record.mutable_link()->set_new_name(request.new_name());
-  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   co_return attrReply(outcome.ino);
 }
 
@@ -305,7 +465,7 @@ awaitable<Result<proto::AttrReply>> MasterService::symlink(Ctx& ctx,
   op->set_uid(request.uid());
   op->set_gid(request.gid());
   op->set_symlink_target(request.target());
-  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   co_return attrReply(outcome.ino);
 }
 
@@ -373,7 +533,7 @@ awaitable<Result<proto::ReleaseReply>> MasterService::release(Ctx& ctx,
     if (inode && inode->nlink == 0) {
       proto::MetaRecord record;
       record.mutable_purge_inode()->set_ino(request.ino());
-      DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+      DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
     }
   }
   co_return proto::ReleaseReply{};
@@ -411,6 +571,9 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
 
   if (chunk_id == 0) {
     auto servers = chunks_.place(options_.goal, {});
+    if ((servers.size() < minWriteReplicas() || servers.empty()) && inStartupGrace()) {
+      co_return makeError(Code::kUnavailable, "waiting for chunkservers to register");
+    }
     if (servers.size() < minWriteReplicas() || servers.empty()) {
       co_return makeError(Code::kNoSpace, fmt::format("{} chunkservers can take a new chunk, {} needed",
                                                       servers.size(), minWriteReplicas()));
@@ -421,7 +584,7 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
     op->set_ino(request.ino());
     op->set_chunk_index(request.chunk_index());
     op->set_chunk_id(chunk_id);
-    DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+    DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
     chunks_.setReplicas(chunk_id, servers);
     chunks_.acquireLease(chunk_id, session_id, now, options_.write_lease_ms);
     chunks_.fillLocation(chunk_id, request.chunk_index(), 1, reply.mutable_chunk());
@@ -450,13 +613,16 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
   }
   if (live.size() < minWriteReplicas() || live.empty()) {
     chunks_.releaseLeases(session_id, {chunk_id});
+    if (inStartupGrace()) {
+      co_return makeError(Code::kUnavailable, "waiting for chunkservers to report chunks");
+    }
     co_return makeError(Code::kIo, fmt::format("chunk {:#x}: {} replicas reachable, {} needed",
                                                chunk_id, live.size(), minWriteReplicas()));
   }
   proto::MetaRecord record;
   record.mutable_set_chunk_version()->set_chunk_id(chunk_id);
   record.mutable_set_chunk_version()->set_version(version + 1);
-  DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+  DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
   chunks_.setReplicas(chunk_id, live);
   chunks_.fillLocation(chunk_id, request.chunk_index(), version + 1, reply.mutable_chunk());
   co_return reply;
@@ -468,7 +634,7 @@ awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
   record.mutable_commit_write()->set_ino(request.ino());
   record.mutable_commit_write()->set_min_size(request.min_size());
   record.mutable_commit_write()->set_mtime_ns(request.mtime_ns());
-  DFS_CO_TRY(ApplyOutcome outcome, commit(std::move(record)));
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   if (request.release_leases()) {
     if (const Inode* inode = ns_.find(request.ino())) {
       chunks_.releaseLeases(ctx.header->session_id(), inode->chunks);
@@ -511,12 +677,18 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::reportWriteFailure(
   proto::MetaRecord record;
   record.mutable_set_chunk_version()->set_chunk_id(request.chunk_id());
   record.mutable_set_chunk_version()->set_version(version + 1);
-  DFS_CO_RETURN_IF_ERROR(commit(std::move(record)));
+  DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
   chunks_.setReplicas(request.chunk_id(), live);
   proto::GetWriteChunkReply reply;
   chunks_.fillLocation(request.chunk_id(), request.chunk_index(), version + 1,
                        reply.mutable_chunk());
   co_return reply;
+}
+
+awaitable<Result<proto::SyncMetadataReply>> MasterService::syncMetadata(
+    Ctx& ctx, proto::SyncMetadataRequest&) {
+  if (journal_) DFS_CO_RETURN_IF_ERROR(co_await journal_->durable(journal_->lastSeq()));
+  co_return proto::SyncMetadataReply{};
 }
 
 awaitable<Result<proto::ClusterStatusReply>> MasterService::clusterStatus(

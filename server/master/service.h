@@ -11,16 +11,22 @@
 #include <unordered_map>
 
 #include "lib/rpc/client.h"
+#include "lib/rpc/client_pool.h"
 #include "lib/rpc/server.h"
 #include "proto/chunk.pb.h"
 #include "proto/master.pb.h"
 #include "server/master/chunk_manager.h"
+#include "server/master/journal.h"
 #include "server/master/namespace.h"
 #include "server/master/sessions.h"
 
 namespace dfs::master {
 
 struct MasterOptions {
+  std::string data_dir;
+  bool journal_sync_always = false;           // every reply waits for the journal's fdatasync
+  uint64_t checkpoint_records = 200000;        // a checkpoint after this many records...
+  int64_t checkpoint_interval_ms = 3600000;    // ...or this long, whichever comes first
   uint32_t goal = 3;
   uint32_t write_min_replicas = 2;
   int64_t chunkserver_dead_ms = 10000;
@@ -31,6 +37,12 @@ struct MasterOptions {
 class MasterService {
  public:
   MasterService(boost::asio::io_context& io, MasterOptions options);
+  ~MasterService();
+  // Loads the newest checkpoint, replays the journal after it and opens a new journal
+  // segment. Call before serving.
+  Result<void> recover();
+  // Writes a checkpoint and waits for it (clean shutdown).
+  Result<void> checkpointNow();
   void registerRoutes(rpc::Server& server);
   // Starts the periodic work: dead chunkservers, expired sessions.
   void start();
@@ -41,13 +53,24 @@ class MasterService {
   template <class T>
   using Reply = boost::asio::awaitable<Result<T>>;
 
-  Result<ApplyOutcome> commit(proto::MetaRecord record);
+  // The one function every state change goes through, live and in replay.
+  Result<ApplyOutcome> applyRecord(const proto::MetaRecord& record);
+  // Applies, journals and settles a record (or answers a retried call from the de-duplication
+  // table); a journal that cannot be written stops the master.
+  Result<ApplyOutcome> commitNow(proto::MetaRecord record, const Ctx* ctx = nullptr);
+  // commitNow, then, with --journal-sync=always, waits until the record is durable.
+  boost::asio::awaitable<Result<ApplyOutcome>> commit(proto::MetaRecord record,
+                                                      const Ctx* ctx = nullptr);
+  // Serializes the state and starts writing it in the background; false when one is running.
+  bool startCheckpoint();
+  void finishCheckpoint(uint64_t seq, Result<void> written, int64_t started_ms);
   // Releases what an applied record freed: chunk replicas, and orphans nobody has open.
   void settle(const ApplyOutcome& outcome);
   Result<proto::AttrReply> attrReply(uint64_t ino) const;
   Result<Session*> session(const Ctx& ctx);
   uint32_t minWriteReplicas() const;
-  std::shared_ptr<rpc::Client> chunkserverClient(const std::string& address);
+  // Right after start-up, chunkservers are still registering: missing replicas may come back.
+  bool inStartupGrace() const;
   // Moves the chunk to new_version on each of servers; returns the ones that acknowledged.
   boost::asio::awaitable<std::vector<uint32_t>> bumpVersion(uint64_t chunk_id, uint64_t version,
                                                             uint64_t new_version,
@@ -79,6 +102,7 @@ class MasterService {
   Reply<proto::AttrReply> commitWrite(Ctx&, proto::CommitWriteRequest&);
   Reply<proto::GetWriteChunkReply> reportWriteFailure(Ctx&, proto::ReportWriteFailureRequest&);
   Reply<proto::ClusterStatusReply> clusterStatus(Ctx&, proto::ClusterStatusRequest&);
+  Reply<proto::SyncMetadataReply> syncMetadata(Ctx&, proto::SyncMetadataRequest&);
   Reply<proto::RegisterChunkserverReply> registerChunkserver(Ctx&,
                                                              proto::RegisterChunkserverRequest&);
   Reply<proto::ChunkserverHeartbeatReply> chunkserverHeartbeat(Ctx&,
@@ -89,9 +113,17 @@ class MasterService {
   Namespace ns_;
   ChunkManager chunks_;
   SessionTable sessions_;
-  std::unordered_map<std::string, std::shared_ptr<rpc::Client>> chunkserver_clients_;
+  rpc::ClientPool chunkservers_;
   boost::asio::steady_timer tick_;
   bool stopped_ = false;
+  std::unique_ptr<Journal> journal_;
+  // (session, request id) -> inode of the outcome, for calls retried after a lost reply.
+  std::unordered_map<uint64_t, std::map<uint64_t, uint64_t>> answered_;
+  uint64_t records_since_checkpoint_ = 0;
+  int64_t last_checkpoint_ms_ = 0;
+  bool checkpoint_running_ = false;
+  std::thread checkpoint_thread_;
+  int64_t started_ms_;
 };
 
 }  // namespace dfs::master

@@ -4,15 +4,19 @@
 
 namespace dfs::master {
 
-uint64_t SessionTable::create(std::string host, uint32_t pid, std::string mount_point,
-                              int64_t now_ms) {
-  if (next_id_ == 1) {
-    // Session ids differ across master restarts, so a client never resumes a stranger's session.
-    next_id_ = (std::random_device{}() & 0xffffff) << 24 | 1;
+uint64_t SessionTable::allocateId() {
+  if (next_id_ == 0) {
+    // Ids of a master that starts from nothing differ from those of an earlier one, so a
+    // client never resumes a stranger's session.
+    next_id_ = (uint64_t{std::random_device{}()} & 0xffffff) << 24 | 1;
   }
-  uint64_t id = next_id_++;
+  return next_id_++;
+}
+
+void SessionTable::add(uint64_t id, std::string host, uint32_t pid, std::string mount_point,
+                       int64_t now_ms) {
   sessions_[id] = Session{id, std::move(host), pid, std::move(mount_point), now_ms + lease_ms_, {}};
-  return id;
+  next_id_ = std::max(next_id_, id + 1);
 }
 
 Status SessionTable::renew(uint64_t id, int64_t now_ms) {

@@ -3,6 +3,7 @@
 // opener releases it or dies. Not thread-safe: owned by the master's state thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,7 +27,21 @@ class SessionTable {
  public:
   explicit SessionTable(int64_t lease_ms) : lease_ms_(lease_ms) {}
 
-  uint64_t create(std::string host, uint32_t pid, std::string mount_point, int64_t now_ms);
+  // A fresh id; ids differ across masters that start from nothing.
+  uint64_t allocateId();
+  // Adds a session with a known id (live: from allocateId; replay: from the journal).
+  void add(uint64_t id, std::string host, uint32_t pid, std::string mount_point, int64_t now_ms);
+  uint64_t create(std::string host, uint32_t pid, std::string mount_point, int64_t now_ms) {
+    uint64_t id = allocateId();
+    add(id, std::move(host), pid, std::move(mount_point), now_ms);
+    return id;
+  }
+  uint64_t nextId() const { return next_id_; }
+  void restoreNextId(uint64_t next_id) { next_id_ = std::max(next_id_, next_id); }
+  template <class Visit>
+  void forEach(Visit visit) const {
+    for (const auto& [id, session] : sessions_) visit(session);
+  }
   Status renew(uint64_t id, int64_t now_ms);
   Session* find(uint64_t id);
   // Removes expired sessions and returns them (their opens still listed) for cleanup.
@@ -45,7 +60,7 @@ class SessionTable {
   bool dropOpen(uint64_t ino, uint32_t count);
 
   int64_t lease_ms_;
-  uint64_t next_id_ = 1;
+  uint64_t next_id_ = 0;  // 0: not chosen yet
   std::unordered_map<uint64_t, Session> sessions_;
   std::unordered_map<uint64_t, uint32_t> open_counts_;  // inode -> opens over all sessions
 };

@@ -6,7 +6,7 @@
 
 #include <chrono>
 
-namespace dfs::client {
+namespace dfs::rpc {
 
 class AsyncEvent {
  public:
@@ -22,4 +22,4 @@ class AsyncEvent {
   boost::asio::steady_timer timer_;
 };
 
-}  // namespace dfs::client
+}  // namespace dfs::rpc

@@ -1,0 +1,220 @@
+#include "tests/integration/cluster.h"
+
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace dfs::testing {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return condition();
+}
+
+ShellResult sh(const std::string& command) {
+  ShellResult result;
+  std::FILE* pipe = ::popen(("(" + command + ") 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+void writeFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
+bool isMounted(const std::string& mount_point) {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string source, target, type, rest;
+  while (mounts >> source >> target >> type && std::getline(mounts, rest)) {
+    if (target == mount_point && type == "fuse.dfs") return true;
+  }
+  return false;
+}
+
+void dropCaches() {
+  ::sync();
+  std::ofstream("/proc/sys/vm/drop_caches") << "3\n";
+}
+
+std::string Cluster::binary(const std::string& relative_path) {
+  return std::string(DFS_BUILD_DIR) + "/" + relative_path;
+}
+
+Cluster::Cluster(ClusterOptions options) : options_(options) {
+  char pattern[] = "/tmp/dfs-test.XXXXXX";
+  if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+  dir_ = pattern;
+  // Mounts live inside: other users (permission tests) must be able to reach them.
+  fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                            fs::perms::others_read | fs::perms::others_exec);
+  startMaster();
+  chunkserver_pids_.assign(options_.chunkservers, -1);
+  for (int i = 0; i < options_.chunkservers; ++i) startChunkserver(i);
+  // Ready when every chunkserver has registered.
+  std::string ready = "chunkservers: " + std::to_string(options_.chunkservers) + " up of";
+  bool registered = waitFor([&] {
+    auto status = sh(binary("tools/dfs") + " --master " + master_address_ + " status");
+    return status.output.find(ready) != std::string::npos;
+  }, 20s);
+  if (!registered) {
+    dumpLogs();
+    throw std::runtime_error("chunkservers did not register");
+  }
+}
+
+Cluster::~Cluster() {
+  if (::testing::Test::HasFailure()) dumpLogs();
+  for (auto& [mount_point, pid] : mounts_) {
+    sh("fusermount3 -u -z " + mount_point);
+    stop(pid);
+  }
+  for (pid_t pid : chunkserver_pids_) stop(pid);
+  stop(master_pid_);
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+pid_t Cluster::spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    std::vector<char*> args;
+    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void Cluster::stop(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+void Cluster::startMaster() {
+  std::string data = dir_ + "/master";
+  fs::create_directories(data);
+  master_pid_ = spawn({binary("server/master/dfs-master"), "--listen", "127.0.0.1:0",
+                       "--data-dir", data, "--goal", std::to_string(options_.goal),
+                       "--chunkserver-dead-ms", std::to_string(options_.chunkserver_dead_ms)},
+                      dir_ + "/master.log");
+  if (!waitFor([&] { return fs::exists(data + "/master.addr"); }, 10s)) {
+    throw std::runtime_error("master did not start");
+  }
+  master_address_ = readFile(data + "/master.addr");
+  while (!master_address_.empty() && master_address_.back() == '\n') master_address_.pop_back();
+}
+
+std::string Cluster::chunkserverDir(int index) const {
+  return dir_ + "/cs" + std::to_string(index);
+}
+
+std::string Cluster::chunkserverAddress(int index) const {
+  std::string address = readFile(chunkserverDir(index) + "/chunkserver.addr");
+  while (!address.empty() && address.back() == '\n') address.pop_back();
+  return address;
+}
+
+void Cluster::startChunkserver(int index) {
+  std::string data = chunkserverDir(index);
+  fs::create_directories(data);
+  // A restart keeps its port, as a real machine would keep its address.
+  std::string listen = "127.0.0.1:0";
+  if (fs::exists(data + "/chunkserver.addr")) listen = chunkserverAddress(index);
+  fs::remove(data + "/chunkserver.addr");
+  chunkserver_pids_[index] =
+      spawn({binary("server/chunkserver/dfs-chunkserver"), "--listen", listen, "--data-dir", data,
+             "--master", master_address_},
+            dir_ + "/cs" + std::to_string(index) + ".log");
+  if (!waitFor([&] { return fs::exists(data + "/chunkserver.addr"); }, 10s)) {
+    throw std::runtime_error("chunkserver did not start");
+  }
+}
+
+void Cluster::killChunkserver(int index) {
+  stop(chunkserver_pids_[index]);
+  chunkserver_pids_[index] = -1;
+}
+
+std::string Cluster::mount(const std::string& name) {
+  std::string mount_point = dir_ + "/" + name;
+  fs::create_directories(mount_point);
+  pid_t pid = spawn({binary("fuse/mount.dfs"), master_address_, mount_point, "-f"},
+                    dir_ + "/mount-" + name + ".log");
+  mounts_[mount_point] = pid;
+  if (!waitFor([&] { return isMounted(mount_point); }, 15s)) {
+    throw std::runtime_error("mount at " + mount_point + " did not come up");
+  }
+  return mount_point;
+}
+
+void Cluster::unmount(const std::string& mount_point) {
+  sh("fusermount3 -u " + mount_point);
+  auto it = mounts_.find(mount_point);
+  if (it != mounts_.end()) {
+    waitFor([&] {
+      return ::waitpid(it->second, nullptr, WNOHANG) == it->second;
+    }, 10s);
+    stop(it->second);
+    mounts_.erase(it);
+  }
+}
+
+void Cluster::killMount(const std::string& mount_point) {
+  auto it = mounts_.find(mount_point);
+  if (it == mounts_.end()) return;
+  stop(it->second);
+  sh("fusermount3 -u -z " + mount_point);
+  mounts_.erase(it);
+}
+
+void Cluster::dumpLogs() {
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    if (entry.path().extension() != ".log") continue;
+    std::fprintf(stderr, "---- %s (last lines)\n%s\n", entry.path().c_str(),
+                 sh("tail -n 25 " + entry.path().string()).output.c_str());
+  }
+}
+
+}  // namespace dfs::testing

@@ -1,0 +1,70 @@
+// Losing a chunkserver loses no data: every file reads back whole, and writes go on.
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/cluster.h"
+
+namespace dfs::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string sha256(const std::string& path) {
+  return sh("sha256sum < '" + path + "' | cut -d' ' -f1").output;
+}
+
+TEST(FailureTest, EveryFileReadsBackAfterAnyOneChunkserverIsKilled) {
+  for (int victim = 0; victim < 3; ++victim) {
+    Cluster cluster;
+    std::string m = cluster.mount("m");
+    std::vector<std::string> sources;
+    for (int i = 0; i < 4; ++i) {
+      std::string source = cluster.dir() + "/src" + std::to_string(i);
+      // A multi-chunk file and small ones.
+      std::string size = i == 0 ? "140000000" : std::to_string(1000 + i * 100000);
+      ASSERT_EQ(sh("head -c " + size + " /dev/urandom > " + source).exit_code, 0);
+      ASSERT_EQ(sh("cp " + source + " " + m + "/f" + std::to_string(i)).exit_code, 0);
+      sources.push_back(source);
+    }
+    cluster.killChunkserver(victim);
+    dropCaches();
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(sha256(m + "/f" + std::to_string(i)), sha256(sources[i]))
+          << "file " << i << " with chunkserver " << victim << " dead";
+    }
+    // Writes go on before the master has noticed the death: the dead replica is dropped.
+    ASSERT_EQ(sh("cp " + sources[1] + " " + m + "/during").exit_code, 0);
+    dropCaches();
+    EXPECT_EQ(sha256(m + "/during"), sha256(sources[1]));
+  }
+}
+
+TEST(FailureTest, RestartedChunkserverServesItsReplicasAgain) {
+  Cluster cluster;
+  std::string m = cluster.mount("m");
+  std::string source = cluster.dir() + "/src";
+  ASSERT_EQ(sh("head -c 5000000 /dev/urandom > " + source + " && cp " + source + " " + m + "/f")
+                .exit_code, 0);
+  cluster.killChunkserver(0);
+  cluster.startChunkserver(0);
+  // With the other two gone, only the restarted one can serve the file.
+  cluster.killChunkserver(1);
+  cluster.killChunkserver(2);
+  dropCaches();
+  EXPECT_TRUE(waitFor([&] { return sha256(m + "/f") == sha256(source); }, 20s));
+}
+
+TEST(FailureTest, WriteFailsWithEioWhenTooFewReplicasRemain) {
+  Cluster cluster;
+  std::string m = cluster.mount("m");
+  cluster.killChunkserver(0);
+  cluster.killChunkserver(1);
+  // Goal 3 needs at least 2 replicas for a write; one is left.
+  auto written = sh("dd if=/dev/zero of=" + m + "/f bs=1M count=2 conv=fsync status=none");
+  EXPECT_NE(written.exit_code, 0);
+  EXPECT_NE(written.output.find("Input/output error"), std::string::npos) << written.output;
+}
+
+}  // namespace
+}  // namespace dfs::testing

@@ -1,0 +1,172 @@
+// Ordinary programs and syscalls on real mount.dfs mounts of a real cluster.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/cluster.h"
+
+namespace dfs::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class MountTest : public ::testing::Test {
+ protected:
+  void SetUp() override { a_ = cluster_.mount("a"); }
+  ShellResult run(const std::string& command) {
+    auto result = sh(command);
+    EXPECT_EQ(result.exit_code, 0) << command << "\n" << result.output;
+    return result;
+  }
+  std::string sha256(const std::string& path) {
+    return run("sha256sum < '" + path + "' | cut -d' ' -f1").output;
+  }
+
+  Cluster cluster_;
+  std::string a_;
+};
+
+TEST_F(MountTest, LargeFileCopiedInReadsBackIdenticallyOnBothMounts) {
+  std::string source = cluster_.dir() + "/random.bin";
+  run("head -c 209715200 /dev/urandom > " + source);  // 200 MiB: four chunks
+  run("cp " + source + " " + a_ + "/big");
+  EXPECT_EQ(fs::file_size(a_ + "/big"), 209715200u);
+  dropCaches();
+  std::string expected = sha256(source);
+  EXPECT_EQ(sha256(a_ + "/big"), expected);
+  std::string b = cluster_.mount("b");
+  EXPECT_EQ(sha256(b + "/big"), expected);
+}
+
+TEST_F(MountTest, ListingShowsSizesModesOwnersAndTimes) {
+  run("printf 'hello' > " + a_ + "/f && chmod 640 " + a_ + "/f && chown 1234:5678 " + a_ + "/f");
+  run("touch -d '2001-02-03 04:05:06' " + a_ + "/f");
+  auto listing = run("ls -la --time-style=+%Y-%m-%dT%H:%M:%S " + a_ + " | tr -s ' '").output;
+  EXPECT_NE(listing.find("-rw-r----- 1 1234 5678 5 2001-02-03T04:05:06 f"), std::string::npos)
+      << listing;
+  struct stat st {};
+  ASSERT_EQ(::stat((a_ + "/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 5);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  run("mkdir " + a_ + "/d");
+  ASSERT_EQ(::stat((a_ + "/d").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_LE(std::abs(st.st_mtime - ::time(nullptr)), 5);
+}
+
+TEST_F(MountTest, MkdirParentsMoveAndRemoveTrees) {
+  run("mkdir -p " + a_ + "/a/b/c && echo one > " + a_ + "/a/b/c/f && echo two > " + a_ + "/g");
+  run("mkdir " + a_ + "/x && mv " + a_ + "/a/b " + a_ + "/x/");
+  EXPECT_EQ(readFile(a_ + "/x/b/c/f"), "one\n");
+  EXPECT_FALSE(fs::exists(a_ + "/a/b"));
+  run("mv " + a_ + "/g " + a_ + "/x/b/c/f");  // over an existing file
+  EXPECT_EQ(readFile(a_ + "/x/b/c/f"), "two\n");
+  EXPECT_FALSE(fs::exists(a_ + "/g"));
+  run("rm -r " + a_ + "/x " + a_ + "/a");
+  EXPECT_TRUE(fs::is_empty(a_));
+}
+
+TEST_F(MountTest, HardLinksAndSymlinks) {
+  run("echo data > " + a_ + "/f && ln " + a_ + "/f " + a_ + "/hard && ln -s f " + a_ + "/sym");
+  struct stat st {};
+  ASSERT_EQ(::stat((a_ + "/hard").c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 2u);
+  EXPECT_EQ(fs::read_symlink(a_ + "/sym"), "f");
+  EXPECT_EQ(readFile(a_ + "/sym"), "data\n");
+  run("echo more >> " + a_ + "/hard");
+  EXPECT_EQ(readFile(a_ + "/f"), "data\nmore\n");
+  run("rm " + a_ + "/f");
+  EXPECT_EQ(readFile(a_ + "/hard"), "data\nmore\n");
+  EXPECT_FALSE(fs::exists(a_ + "/sym"));  // dangling now
+  EXPECT_TRUE(fs::is_symlink(a_ + "/sym"));
+}
+
+TEST_F(MountTest, TruncateHolesAppendAndOverwriteInTheMiddle) {
+  std::string f = a_ + "/f";
+  run("printf 'abcdefghij' > " + f);
+  run("truncate -s 4 " + f);
+  EXPECT_EQ(readFile(f), "abcd");
+  run("truncate -s 8 " + f);
+  EXPECT_EQ(readFile(f), std::string("abcd\0\0\0\0", 8));  // no old bytes come back
+  run("printf 'XY' | dd of=" + f + " bs=1 seek=2 conv=notrunc status=none");
+  EXPECT_EQ(readFile(f), std::string("abXY\0\0\0\0", 8));
+  run("printf 'end' >> " + f);
+  EXPECT_EQ(readFile(f), std::string("abXY\0\0\0\0end", 11));
+
+  // A hole spanning a whole chunk and part of the next reads as zeros.
+  std::string sparse = a_ + "/sparse";
+  run("printf 'tail' | dd of=" + sparse + " bs=1M seek=100 status=none");
+  EXPECT_EQ(fs::file_size(sparse), 100u * 1048576 + 4);
+  auto zeros = run("cmp -n 104857600 " + sparse + " /dev/zero && echo same").output;
+  EXPECT_NE(zeros.find("same"), std::string::npos) << zeros;
+  EXPECT_EQ(run("tail -c 4 " + sparse).output, "tail");
+
+  // Truncate down across chunks, then up again: the cut data stays gone.
+  run("head -c 150000000 /dev/urandom > " + f + " && truncate -s 70000000 " + f +
+      " && truncate -s 140000000 " + f);
+  EXPECT_EQ(run("cmp -n 70000000 -i 70000000 " + f + " /dev/zero && echo same").output, "same\n");
+}
+
+TEST_F(MountTest, UnlinkedFileStaysReadableWhileOpen) {
+  std::string f = a_ + "/f";
+  writeFile(f, std::string(3 << 20, 'q'));
+  int fd = ::open(f.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::unlink(f.c_str()), 0);
+  EXPECT_FALSE(fs::exists(f));
+  std::string data(3 << 20, '\0');
+  EXPECT_EQ(::pread(fd, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+  EXPECT_EQ(data, std::string(3 << 20, 'q'));
+  ::close(fd);
+}
+
+TEST_F(MountTest, CloseToOpenBetweenMounts) {
+  std::string b = cluster_.mount("b");
+  writeFile(a_ + "/shared", "first version");
+  EXPECT_EQ(readFile(b + "/shared"), "first version");
+  writeFile(a_ + "/shared", "second, longer version");
+  EXPECT_EQ(readFile(b + "/shared"), "second, longer version");
+  writeFile(b + "/shared", "short");
+  EXPECT_EQ(readFile(a_ + "/shared"), "short");
+  run("mkdir " + b + "/dir_from_b");
+  EXPECT_TRUE(fs::is_directory(a_ + "/dir_from_b"));
+}
+
+TEST_F(MountTest, ConcurrentWritersOfDifferentFiles) {
+  run("for i in $(seq 1 8); do (head -c 3000000 /dev/urandom > " + cluster_.dir() +
+      "/in$i && cp " + cluster_.dir() + "/in$i " + a_ + "/out$i) & done; wait");
+  for (int i = 1; i <= 8; ++i) {
+    std::string n = std::to_string(i);
+    EXPECT_EQ(run("cmp " + cluster_.dir() + "/in" + n + " " + a_ + "/out" + n).exit_code, 0);
+  }
+}
+
+TEST_F(MountTest, FsyncAndStatfsWork) {
+  run("dd if=/dev/urandom of=" + a_ + "/f bs=1M count=3 conv=fsync status=none");
+  auto df = run("df -B1 --output=size,avail " + a_).output;
+  EXPECT_NE(df.find("Avail"), std::string::npos);
+  EXPECT_EQ(run("sync " + a_ + "/f").exit_code, 0);
+}
+
+TEST_F(MountTest, MountHelperDaemonizesAndUnmounts) {
+  std::string point = cluster_.dir() + "/helper";
+  fs::create_directories(point);
+  auto mounted = run(Cluster::binary("fuse/mount.dfs") + " " + cluster_.masterAddress() + " " +
+                     point + " -o log_file=" + cluster_.dir() + "/helper.log");
+  ASSERT_TRUE(isMounted(point));
+  writeFile(point + "/x", "via helper");
+  EXPECT_EQ(readFile(a_ + "/x"), "via helper");
+  run("fusermount3 -u " + point);
+  EXPECT_TRUE(waitFor([&] { return !isMounted(point); }, 5s));
+  auto refused = sh(Cluster::binary("fuse/mount.dfs") + " 127.0.0.1:1 " + point);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("cannot reach master"), std::string::npos) << refused.output;
+}
+
+}  // namespace
+}  // namespace dfs::testing
