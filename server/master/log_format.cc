@@ -81,13 +81,21 @@ bool LogReader::readFragment(Fragment* type, std::string_view* data) {
   return true;
 }
 
-bool LogReader::validFragmentAfter(uint64_t offset) const {
-  for (uint64_t block = offset / kLogBlockSize + 1; block * kLogBlockSize < file_.size(); ++block) {
-    LogReader probe(file_);
-    probe.position_ = block * kLogBlockSize;
-    Fragment type;
-    std::string_view data;
-    if (probe.readFragment(&type, &data)) return true;
+bool LogReader::recordStartsAfter(uint64_t offset) const {
+  // Every later byte offset is a candidate: the damage may have hidden where fragments begin.
+  // Only the start of a record (full or first fragment) with a matching checksum counts;
+  // continuations may be the remains of the damaged record itself.
+  for (uint64_t at = offset + 1; at + kLogHeaderSize <= file_.size(); ++at) {
+    uint8_t type = static_cast<uint8_t>(file_[at + 6]);
+    if (type != 1 && type != 2) continue;
+    size_t length = static_cast<uint8_t>(file_[at + 4]) | (static_cast<uint8_t>(file_[at + 5]) << 8);
+    if (at % kLogBlockSize + kLogHeaderSize + length > kLogBlockSize ||
+        at + kLogHeaderSize + length > file_.size()) {
+      continue;
+    }
+    uint32_t crc;
+    std::memcpy(&crc, file_.data() + at, 4);
+    if (fragmentCrc(type, file_.substr(at + kLogHeaderSize, length)) == crc) return true;
   }
   return false;
 }
@@ -95,7 +103,7 @@ bool LogReader::validFragmentAfter(uint64_t offset) const {
 LogReader::Outcome LogReader::damaged(uint64_t at, std::string reason) {
   error_offset_ = at;
   error_reason_ = std::move(reason);
-  return validFragmentAfter(at) ? Outcome::kCorrupt : Outcome::kTornTail;
+  return recordStartsAfter(at) ? Outcome::kCorrupt : Outcome::kTornTail;
 }
 
 LogReader::Outcome LogReader::next(std::string* record) {

@@ -43,8 +43,8 @@ class LogReader {
   enum class Fragment { kFull = 1, kFirst = 2, kMiddle = 3, kLast = 4 };
   // Reads one fragment at position_; false on damage (reason set).
   bool readFragment(Fragment* type, std::string_view* data);
-  // True when a valid fragment header+CRC starts at some block boundary after offset.
-  bool validFragmentAfter(uint64_t offset) const;
+  // True when a whole record's first fragment starts somewhere after offset.
+  bool recordStartsAfter(uint64_t offset) const;
   Outcome damaged(uint64_t at, std::string reason);
 
   std::string_view file_;

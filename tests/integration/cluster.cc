@@ -133,17 +133,31 @@ void Cluster::stop(pid_t pid) {
 }
 
 void Cluster::startMaster() {
-  std::string data = dir_ + "/master";
+  std::string data = masterDir();
   fs::create_directories(data);
-  master_pid_ = spawn({binary("server/master/dfs-master"), "--listen", "127.0.0.1:0",
-                       "--data-dir", data, "--goal", std::to_string(options_.goal),
-                       "--chunkserver-dead-ms", std::to_string(options_.chunkserver_dead_ms)},
-                      dir_ + "/master.log");
+  std::vector<std::string> argv = {
+      binary("server/master/dfs-master"), "--listen",
+      master_address_.empty() ? "127.0.0.1:0" : master_address_, "--data-dir", data, "--goal",
+      std::to_string(options_.goal), "--chunkserver-dead-ms",
+      std::to_string(options_.chunkserver_dead_ms)};
+  argv.insert(argv.end(), options_.master_flags.begin(), options_.master_flags.end());
+  fs::remove(data + "/master.addr");
+  master_pid_ = spawn(argv, dir_ + "/master.log");
   if (!waitFor([&] { return fs::exists(data + "/master.addr"); }, 10s)) {
     throw std::runtime_error("master did not start");
   }
   master_address_ = readFile(data + "/master.addr");
   while (!master_address_.empty() && master_address_.back() == '\n') master_address_.pop_back();
+}
+
+void Cluster::killMaster() {
+  stop(master_pid_);
+  master_pid_ = -1;
+}
+
+void Cluster::restartMaster() {
+  if (master_pid_ > 0) killMaster();
+  startMaster();
 }
 
 std::string Cluster::chunkserverDir(int index) const {

@@ -18,6 +18,7 @@ struct ClusterOptions {
   int chunkservers = 3;
   int goal = 3;
   int chunkserver_dead_ms = 10000;
+  std::vector<std::string> master_flags;
 };
 
 class Cluster {
@@ -37,6 +38,11 @@ class Cluster {
   std::string mount(const std::string& name);
   void unmount(const std::string& mount_point);
   void killMount(const std::string& mount_point);
+
+  // kill -9 of the master, and a start on the same address and metadata directory.
+  void killMaster();
+  void restartMaster();
+  std::string masterDir() const { return dir_ + "/master"; }
 
   void killChunkserver(int index);
   void startChunkserver(int index);
