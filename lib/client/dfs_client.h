@@ -119,6 +119,7 @@ class DfsClient {
   Task<proto::ClusterStatusReply> clusterStatus();
 
   uint64_t sessionId() const { return session_id_; }
+  boost::asio::any_io_executor executor() { return io_.get_executor(); }
   const ClientOptions& options() const { return options_; }
 
  private:

@@ -33,7 +33,17 @@ uint32_t ChunkManager::registerChunkserver(const proto::RegisterChunkserverReque
   size_t stale = 0;
   for (const auto& report : request.chunks()) {
     const ChunkMeta* meta = ns.chunk(report.chunk_id());
-    if (!meta) continue;  // not referenced (yet): left alone until garbage collection decides
+    if (!meta) {
+      // Not referenced: deleted while this chunkserver was away, or a leftover. It goes once
+      // the grace period has passed without a file claiming it.
+      auto& leftover = unreferenced_[report.chunk_id()];
+      if (leftover.first_seen_ms == 0) leftover.first_seen_ms = now_ms;
+      if (std::find(leftover.servers.begin(), leftover.servers.end(), info->id) ==
+          leftover.servers.end()) {
+        leftover.servers.push_back(info->id);
+      }
+      continue;
+    }
     if (report.version() < meta->version) {
       info->pending_deletes.push_back(report.chunk_id());
       stale++;
@@ -76,6 +86,28 @@ int ChunkManager::expireDead(int64_t now_ms) {
     }
   }
   return changed;
+}
+
+size_t ChunkManager::collectUnreferenced(const Namespace& ns, int64_t now_ms, int64_t grace_ms) {
+  size_t queued = 0;
+  for (auto it = unreferenced_.begin(); it != unreferenced_.end();) {
+    if (ns.chunk(it->first)) {
+      it = unreferenced_.erase(it);
+      continue;
+    }
+    if (now_ms - it->second.first_seen_ms < grace_ms) {
+      ++it;
+      continue;
+    }
+    for (uint32_t id : it->second.servers) {
+      auto server = servers_.find(id);
+      if (server != servers_.end()) server->second.pending_deletes.push_back(it->first);
+      queued++;
+    }
+    it = unreferenced_.erase(it);
+  }
+  if (queued) spdlog::info("deleting {} unreferenced replicas", queued);
+  return queued;
 }
 
 std::vector<uint32_t> ChunkManager::place(uint32_t count,
@@ -191,9 +223,9 @@ uint64_t ChunkManager::totalFree() const {
   return total;
 }
 
-uint64_t ChunkManager::underReplicated(uint32_t goal) const {
+uint64_t ChunkManager::underReplicated(const Namespace& ns, uint32_t goal) const {
   uint64_t count = 0;
-  for (const auto& [chunk_id, servers] : replicas_) {
+  for (const auto& [chunk_id, meta] : ns.chunks()) {
     if (liveReplicas(chunk_id).size() < goal) count++;
   }
   return count;

@@ -49,6 +49,11 @@ class ChunkManager {
                                           int64_t now_ms);
   // Marks chunkservers silent for too long as dead; returns how many changed.
   int expireDead(int64_t now_ms);
+  // Replicas that block reports showed but no file references: once unreferenced for grace_ms,
+  // they are queued for deletion. Returns how many were.
+  size_t collectUnreferenced(const Namespace& ns, int64_t now_ms, int64_t grace_ms);
+  // A chunk id some chunkserver holds a leftover replica of: never allocate it.
+  bool isLeftover(uint64_t chunk_id) const { return unreferenced_.contains(chunk_id); }
 
   // Distinct live chunkservers for a new chunk, most free space first.
   std::vector<uint32_t> place(uint32_t count, const std::vector<uint32_t>& exclude) const;
@@ -73,7 +78,8 @@ class ChunkManager {
 
   uint64_t totalCapacity() const;
   uint64_t totalFree() const;
-  uint64_t underReplicated(uint32_t goal) const;
+  // Chunks of the namespace with fewer than goal live replicas (none known counts too).
+  uint64_t underReplicated(const Namespace& ns, uint32_t goal) const;
 
  private:
   int64_t dead_after_ms_;
@@ -81,6 +87,11 @@ class ChunkManager {
   std::map<uint32_t, ChunkserverInfo> servers_;
   std::unordered_map<uint64_t, std::vector<uint32_t>> replicas_;
   std::unordered_map<uint64_t, WriteLease> leases_;
+  struct Unreferenced {
+    int64_t first_seen_ms = 0;
+    std::vector<uint32_t> servers;
+  };
+  std::unordered_map<uint64_t, Unreferenced> unreferenced_;
 };
 
 }  // namespace dfs::master

@@ -82,6 +82,13 @@ awaitable<void> MasterService::tickLoop() {
     if (stopped_) co_return;
     int64_t now = monoNowMs();
     chunks_.expireDead(now);
+    chunks_.collectUnreferenced(ns_, now, options_.unreferenced_chunk_grace_ms);
+    if (!reported_under_goal_ && !inStartupGrace()) {
+      reported_under_goal_ = true;
+      if (uint64_t under = chunks_.underReplicated(ns_, options_.goal)) {
+        spdlog::warn("{} chunks have fewer than {} live replicas", under, options_.goal);
+      }
+    }
     for (const Session& expired : sessions_.expire(now)) {
       spdlog::info("session {} of {} (pid {}) expired", expired.id, expired.host, expired.pid);
       proto::MetaRecord record;
@@ -579,6 +586,7 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
                                                       servers.size(), minWriteReplicas()));
     }
     chunk_id = ns_.nextChunkId();
+    while (chunks_.isLeftover(chunk_id)) chunk_id++;
     proto::MetaRecord record;
     auto* op = record.mutable_alloc_chunk();
     op->set_ino(request.ino());
@@ -708,7 +716,7 @@ awaitable<Result<proto::ClusterStatusReply>> MasterService::clusterStatus(
   reply.set_files(ns_.fileCount());
   reply.set_directories(ns_.directoryCount());
   reply.set_chunks(ns_.chunkCount());
-  reply.set_under_replicated_chunks(chunks_.underReplicated(options_.goal));
+  reply.set_under_replicated_chunks(chunks_.underReplicated(ns_, options_.goal));
   reply.set_sessions(sessions_.size());
   reply.set_goal(options_.goal);
   co_return reply;

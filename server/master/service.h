@@ -32,6 +32,7 @@ struct MasterOptions {
   int64_t chunkserver_dead_ms = 10000;
   int64_t session_lease_ms = 30000;
   int64_t write_lease_ms = 60000;
+  int64_t unreferenced_chunk_grace_ms = 60000;  // before a replica no file references is deleted
 };
 
 class MasterService {
@@ -124,6 +125,7 @@ class MasterService {
   bool checkpoint_running_ = false;
   std::thread checkpoint_thread_;
   int64_t started_ms_;
+  bool reported_under_goal_ = false;
 };
 
 }  // namespace dfs::master

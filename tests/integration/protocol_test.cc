@@ -43,7 +43,7 @@ std::vector<std::string> hostileInputs() {
   }
   return {
       std::string("\xff\xff\xff\xff\x00\x00\x00\x04", 8),            // 4 GiB frame
-      std::string("\x00\x00\x00\x08\x00\x01\x00\x00abcd", 12),       // header bigger than frame
+      std::string("\x00\x00\x00\x08\x00\x01\x00\x00" "abcd", 12),       // header bigger than frame
       std::string("\x00\x00\x00\x0c\x00\x00\x00\x08\xff\xff\xff\xff\xff\xff\xff\xff", 16),
       "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
       random,

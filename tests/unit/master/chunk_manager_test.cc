@@ -86,6 +86,24 @@ TEST(ChunkManagerTest, BlockReportKeepsCurrentAndDeletesStaleReplicas) {
   EXPECT_EQ(chunks.heartbeat(beat, 2).value(), std::vector<uint64_t>{1});
 }
 
+TEST(ChunkManagerTest, UnreferencedReplicasAreDeletedAfterTheGracePeriod) {
+  Namespace ns;
+  ChunkManager chunks(100000);
+  auto request = registration("h:1", 10);
+  auto* report = request.add_chunks();
+  report->set_chunk_id(500);
+  report->set_version(3);
+  uint32_t id = chunks.registerChunkserver(request, ns, 1000);
+  EXPECT_TRUE(chunks.isLeftover(500));
+  EXPECT_EQ(chunks.collectUnreferenced(ns, 1500, 1000), 0u);  // still in its grace period
+  proto::ChunkserverHeartbeatRequest beat;
+  beat.set_chunkserver_id(id);
+  EXPECT_TRUE(chunks.heartbeat(beat, 1500)->empty());
+  EXPECT_EQ(chunks.collectUnreferenced(ns, 2000, 1000), 1u);
+  EXPECT_EQ(chunks.heartbeat(beat, 2000).value(), std::vector<uint64_t>{500});
+  EXPECT_FALSE(chunks.isLeftover(500));
+}
+
 TEST(ChunkManagerTest, OneWriterPerChunk) {
   ChunkManager chunks(10000);
   EXPECT_TRUE(chunks.acquireLease(5, /*session=*/1, 0, 1000));
