@@ -1,7 +1,7 @@
 // dfs-bench: measures a cluster through the client library (no FUSE).
 //   dfs-bench meta --master HOST:PORT [--clients N] [--files N] [--depth N]
 //       creates, stats, renames and deletes files from N clients (each its own session), with
-//       --depth calls in flight per client; prints operations per second.
+//       --depth calls in flight per client; prints operations per second. --keep: create only.
 //   dfs-bench io --master HOST:PORT [--streams N] [--size BYTES] [--random-reads N]
 //       N parallel sequential writers and readers, then 4 KiB random reads; MiB/s and IOPS.
 #include <sys/stat.h>
@@ -94,9 +94,9 @@ void phase(const std::string& name, std::vector<std::unique_ptr<DfsClient>>& cli
     });
   }
   for (auto& driver : drivers) driver.join();
+  double elapsed = seconds(start);
   finished = true;
   progress.join();
-  double elapsed = seconds(start);
   double rate = static_cast<double>(done.load()) / elapsed;
   std::fprintf(stderr, "  %s: %lld operations in %.2f s%s\n", name.c_str(),
                static_cast<long long>(done.load()), elapsed,
@@ -104,7 +104,7 @@ void phase(const std::string& name, std::vector<std::unique_ptr<DfsClient>>& cli
   rows.push_back({name, rate, "ops/s"});
 }
 
-int meta(const std::string& master, int client_count, int files, int depth) {
+int meta(const std::string& master, int client_count, int files, int depth, bool keep) {
   auto clients = connectClients(master, client_count);
   std::vector<uint64_t> dirs(client_count);
   std::string run = fmt::format("bench-{}-{}", ::getpid(), std::time(nullptr));
@@ -125,6 +125,7 @@ int meta(const std::string& master, int client_count, int files, int depth) {
           inos[c][i] = attr->ino();
           co_return co_await client.release(attr->ino());
         });
+  if (keep) return 0;  // leave the files, e.g. to measure a large namespace
   phase("stat", clients, files, depth,
         [&](DfsClient& client, int c, int i) -> asio::awaitable<Result<void>> {
           auto attr = co_await client.lookup(dirs[c], "f" + std::to_string(i));
@@ -223,13 +224,15 @@ int main(int argc, char** argv) {
   meta_cmd->add_option("--clients", clients, "concurrent clients (sessions)");
   meta_cmd->add_option("--files", files, "files per client");
   meta_cmd->add_option("--depth", depth, "calls in flight per client");
+  bool keep = false;
+  meta_cmd->add_flag("--keep", keep, "create only, and leave the files");
   auto* io_cmd = app.add_subcommand("io", "sequential and random throughput");
   io_cmd->add_option("--streams", streams, "parallel streams");
   io_cmd->add_option("--size", size, "bytes per stream");
   io_cmd->add_option("--random-reads", random_reads, "4 KiB random reads per stream");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
-  int rc = meta_cmd->parsed() ? meta(master, clients, files, depth)
+  int rc = meta_cmd->parsed() ? meta(master, clients, files, depth, keep)
                               : io(master, streams, size, random_reads);
   std::printf("%-16s %14s  %s\n", "workload", "value", "unit");
   for (const auto& row : rows) std::printf("%-16s %14.1f  %s\n", row.name.c_str(), row.value, row.unit.c_str());
