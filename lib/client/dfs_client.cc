@@ -72,18 +72,45 @@ Task<void> DfsClient::openSession() {
   if (session_id_ != 0) spdlog::warn("session {} was lost; now session {}", session_id_,
                                      reply.session_id());
   session_id_ = reply.session_id();
+  master_instance_ = reply.master_instance();
+  keep_alive_interval_ = std::clamp(std::chrono::milliseconds(reply.lease_ms() / 3),
+                                    std::chrono::milliseconds(100), std::chrono::milliseconds(10000));
   co_return Result<void>{};
 }
 
 awaitable<void> DfsClient::keepAliveLoop() {
   while (!stopping_) {
-    keep_alive_timer_.expires_after(std::chrono::seconds(5));
+    keep_alive_timer_.expires_after(keep_alive_interval_);
     co_await keep_alive_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (stopping_) break;
     proto::KeepAliveRequest request;
     request.set_session_id(session_id_);
     auto reply = co_await masterCall<proto::KeepAliveReply>(proto::KEEP_ALIVE, request);
     if (!reply && reply.error().code() == Code::kNotFound) (void)co_await openSession();
+    if (reply && reply->master_instance() != master_instance_) {
+      spdlog::info("master restarted; registering {} open files again", files_.size());
+      master_instance_ = reply->master_instance();
+      co_await reopenFiles();
+    }
+  }
+}
+
+awaitable<void> DfsClient::reopenFiles() {
+  std::vector<std::pair<uint64_t, uint32_t>> open_files;
+  for (const auto& [ino, state] : files_) {
+    if (state->opens > 0) open_files.emplace_back(ino, state->opens);
+  }
+  for (const auto& [ino, opens] : open_files) {
+    for (uint32_t i = 0; i < opens; ++i) {
+      proto::OpenRequest request;
+      request.set_ino(ino);
+      auto reopened = co_await masterCall<proto::AttrReply>(proto::OPEN, request);
+      if (!reopened) {
+        spdlog::warn("inode {} is gone after the master restart: {}", ino,
+                     reopened.error().toString());
+        break;
+      }
+    }
   }
 }
 

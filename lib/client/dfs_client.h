@@ -130,6 +130,8 @@ class DfsClient {
   Task<Reply> masterCall(proto::Method method, const google::protobuf::Message& request);
   Task<void> openSession();
   boost::asio::awaitable<void> keepAliveLoop();
+  // Tells a restarted master which files this client has open.
+  boost::asio::awaitable<void> reopenFiles();
 
   FileState& file(uint64_t ino);
   void overlayLocalState(proto::Attr* attr);
@@ -152,6 +154,8 @@ class DfsClient {
   std::future<void> stopped_;  // ready when the client's thread has left io_.run()
   std::shared_ptr<rpc::Client> master_;
   uint64_t session_id_ = 0;
+  uint64_t master_instance_ = 0;
+  std::chrono::milliseconds keep_alive_interval_{5000};  // a third of the session lease
   uint64_t next_request_id_ = 1;
   bool stopping_ = false;
   boost::asio::steady_timer keep_alive_timer_;

@@ -42,13 +42,18 @@ awaitable<Result<void>> runAll(asio::any_io_executor executor,
   co_return toResult(join->first_error);
 }
 
-// The replica a chain write failed on: chunkservers prefix errors with "replica ADDRESS:".
+// The replica a chain write failed on: chunkservers name it ("replica HOST:PORT: ..."); an
+// error without a name (no answer at all) is the first replica's.
 std::string failedReplica(const Status& error, const proto::ChunkLocation& location) {
   const std::string& message = error.message();
-  if (message.starts_with("replica ") && !message.starts_with("replica (first")) {
-    auto end = message.find(':', 8);
-    end = message.find(':', end + 1);  // HOST:PORT holds one colon itself
-    if (end != std::string::npos) return message.substr(8, end - 8);
+  if (message.starts_with("replica ")) {
+    auto end = message.find(": ", 8);
+    if (end != std::string::npos) {
+      std::string address = message.substr(8, end - 8);
+      for (const auto& replica : location.replicas()) {
+        if (replica == address) return address;
+      }
+    }
   }
   return location.replicas(0);
 }

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
     spdlog::error("{}", written.error().toString());
     return 1;
   }
+  service.setAddress(bound->toString());
   spdlog::info("chunkserver listening on {} with {} replicas in {}", bound->toString(),
                (*store)->count(), data_dir);
 

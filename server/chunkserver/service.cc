@@ -51,7 +51,9 @@ awaitable<Result<void>> ChunkService::forward(proto::WriteChunkRequest request,
   auto reply = co_await client->call<proto::WriteChunkReply>(proto::WRITE_CHUNK, request, options,
                                                              std::move(payload));
   if (!reply) {
-    // Name the replica that failed, so the client can report exactly that one.
+    // Write errors name the replica that failed ("replica HOST:PORT: ..."), so the client can
+    // report exactly that one; an error from further down the chain already does.
+    if (reply.error().message().starts_with("replica ")) co_return std::unexpected(reply.error());
     co_return makeError(reply.error().code(), "replica " + next + ": " + reply.error().message());
   }
   co_return Result<void>{};
@@ -74,7 +76,7 @@ awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunk(
     local = std::move(std::get<1>(both));
   }
   if (!local) {
-    co_return makeError(local.error().code(), "replica (first of chain): " + local.error().message());
+    co_return makeError(local.error().code(), "replica " + address_ + ": " + local.error().message());
   }
   if (!forwarded) co_return std::unexpected(forwarded.error());
   co_return proto::WriteChunkReply{};

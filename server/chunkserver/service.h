@@ -23,6 +23,8 @@ class ChunkService {
   ChunkService(boost::asio::io_context& io, ChunkStore& store)
       : store_(store), peers_(io.get_executor()) {}
   void registerRoutes(rpc::Server& server);
+  // The address clients reach this chunkserver at, used to name it in write errors.
+  void setAddress(std::string address) { address_ = std::move(address); }
   void stop();
 
  private:
@@ -45,6 +47,7 @@ class ChunkService {
 
   ChunkStore& store_;
   rpc::ClientPool peers_;
+  std::string address_;
 };
 
 }  // namespace dfs::chunkserver

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <random>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -25,7 +26,8 @@ MasterService::MasterService(asio::io_context& io, MasterOptions options)
       sessions_(options.session_lease_ms),
       chunkservers_(io.get_executor()),
       tick_(io),
-      started_ms_(monoNowMs()) {}
+      started_ms_(monoNowMs()),
+      instance_((uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {}
 
 #define DFS_ROUTE(METHOD, REQUEST, REPLY, HANDLER)                              \
   server.route<proto::REQUEST, proto::REPLY>(                                   \
@@ -83,6 +85,10 @@ awaitable<void> MasterService::tickLoop() {
     int64_t now = monoNowMs();
     chunks_.expireDead(now);
     chunks_.collectUnreferenced(ns_, now, options_.unreferenced_chunk_grace_ms);
+    if (!orphans_checked_ && now - started_ms_ > options_.session_lease_ms) {
+      orphans_checked_ = true;
+      purgeUnopenedOrphans();
+    }
     if (!reported_under_goal_ && !inStartupGrace()) {
       reported_under_goal_ = true;
       if (uint64_t under = chunks_.underReplicated(ns_, options_.goal)) {
@@ -102,6 +108,19 @@ awaitable<void> MasterService::tickLoop() {
       startCheckpoint();
     }
   }
+}
+
+void MasterService::purgeUnopenedOrphans() {
+  std::vector<uint64_t> orphans;
+  ns_.forEachInode([&](const Inode& inode) {
+    if (inode.nlink == 0 && !sessions_.isOpen(inode.ino)) orphans.push_back(inode.ino);
+  });
+  for (uint64_t ino : orphans) {
+    proto::MetaRecord record;
+    record.mutable_purge_inode()->set_ino(ino);
+    (void)commitNow(std::move(record));
+  }
+  spdlog::info("after restart: purged {} unlinked files nobody has open", orphans.size());
 }
 
 Result<void> MasterService::recover() {
@@ -125,6 +144,8 @@ Result<void> MasterService::recover() {
   DFS_RETURN_IF_ERROR(toResult(ns_.checkConsistency()));
   DFS_TRY(journal_, Journal::open(options_.data_dir, recovered.last_seq + 1, io_.get_executor()));
   records_since_checkpoint_ = recovered.records.size();
+  // Only a master that restarted can hold unlinked files whose openers it has forgotten.
+  orphans_checked_ = recovered.records.empty() && recovered.checkpoint_path.empty();
   last_checkpoint_ms_ = monoNowMs();
   spdlog::info("metadata recovered in {} ms: {} ({} files, {} directories, {} chunks), {} journal "
                "records replayed from {} segments, {} sessions resumed",
@@ -339,13 +360,16 @@ awaitable<Result<proto::CreateSessionReply>> MasterService::createSession(
   proto::CreateSessionReply reply;
   reply.set_session_id(id);
   reply.set_lease_ms(static_cast<uint32_t>(sessions_.leaseMs()));
+  reply.set_master_instance(instance_);
   co_return reply;
 }
 
 awaitable<Result<proto::KeepAliveReply>> MasterService::keepAlive(Ctx& ctx,
                                                                   proto::KeepAliveRequest& request) {
   DFS_CO_RETURN_IF_ERROR(toResult(sessions_.renew(request.session_id(), monoNowMs())));
-  co_return proto::KeepAliveReply{};
+  proto::KeepAliveReply reply;
+  reply.set_master_instance(instance_);
+  co_return reply;
 }
 
 awaitable<Result<proto::CloseSessionReply>> MasterService::closeSession(
@@ -522,6 +546,7 @@ awaitable<Result<proto::AttrReply>> MasterService::open(Ctx& ctx, proto::OpenReq
     co_return makeError(Code::kIsDir, fmt::format("inode {}", request.ino()));
   }
   sessions_.open(*opener, inode->ino);
+  spdlog::debug("session {} opened inode {}", opener->id, inode->ino);
   co_return attrReply(inode->ino);
 }
 
@@ -529,6 +554,8 @@ awaitable<Result<proto::ReleaseReply>> MasterService::release(Ctx& ctx,
                                                               proto::ReleaseRequest& request) {
   DFS_CO_TRY(Session * opener, session(ctx));
   bool last_anywhere = sessions_.release(*opener, request.ino());
+  spdlog::debug("session {} released inode {} (last open anywhere: {})", opener->id, request.ino(),
+                last_anywhere);
   if (!opener->open_inodes.contains(request.ino())) {
     // This client closed the file: its write leases on the file end with it.
     if (const Inode* inode = ns_.find(request.ino())) {

@@ -77,6 +77,9 @@ class MasterService {
                                                             uint64_t new_version,
                                                             std::vector<uint32_t> servers);
   boost::asio::awaitable<void> tickLoop();
+  // After a restart, clients re-register their open files within a keep-alive; unlinked files
+  // none of them holds open are then purged.
+  void purgeUnopenedOrphans();
 
   Reply<proto::CreateSessionReply> createSession(Ctx&, proto::CreateSessionRequest&);
   Reply<proto::KeepAliveReply> keepAlive(Ctx&, proto::KeepAliveRequest&);
@@ -125,6 +128,8 @@ class MasterService {
   bool checkpoint_running_ = false;
   std::thread checkpoint_thread_;
   int64_t started_ms_;
+  uint64_t instance_;               // random per start, so clients notice a restart
+  bool orphans_checked_ = false;    // unlinked files left open before a restart, purged once
   bool reported_under_goal_ = false;
 };
 

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -117,6 +118,8 @@ pid_t Cluster::spawn(const std::vector<std::string>& argv, const std::string& lo
     ::dup2(log, 2);
     int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
+    // Descriptors of the test (files open on a mount, say) must not live on in the servers.
+    ::close_range(3, ~0u, 0);
     std::vector<char*> args;
     for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);

@@ -140,6 +140,34 @@ TEST(MasterRestartTest, NothingAcknowledgedIsLostAcrossKillNine) {
   EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
+TEST(MasterRestartTest, UnlinkedOpenFileSurvivesARestartAndGoesAfterClose) {
+  ClusterOptions options;
+  options.master_flags = {"--session-lease-ms", "2000"};
+  Cluster cluster(options);
+  std::string m = cluster.mount("m");
+  writeFile(m + "/f", std::string(100000, 'z'));
+  int fd = ::open((m + "/f").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::unlink((m + "/f").c_str()), 0);
+  cluster.killMaster();
+  cluster.restartMaster();
+  // Past the point where the master purges unlinked files nobody re-registered as open.
+  EXPECT_TRUE(waitFor([&] {
+    return readFile(cluster.dir() + "/master.log").find("after restart: purged 0") !=
+           std::string::npos;
+  }, 20s)) << readFile(cluster.dir() + "/master.log");
+  std::string data(100000, '\0');
+  EXPECT_EQ(::pread(fd, data.data(), data.size(), 0), 100000);
+  EXPECT_EQ(data, std::string(100000, 'z'));
+  ::close(fd);
+  auto status = [&] {
+    return sh(Cluster::binary("tools/dfs") + " --master " + cluster.masterAddress() + " status")
+        .output;
+  };
+  EXPECT_TRUE(waitFor([&] { return status().find("files: 0,") != std::string::npos; }, 10s))
+      << status();
+}
+
 TEST(MasterRestartTest, CleanShutdownWritesACheckpointThatRestartLoads) {
   Cluster cluster;
   std::string m = cluster.mount("m");
