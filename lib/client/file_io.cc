@@ -165,7 +165,10 @@ Task<void> DfsClient::writeBatch(std::shared_ptr<FileState> state,
 
 Task<proto::ChunkLocation> DfsClient::writeLocation(FileState& state, uint64_t chunk_index) {
   auto cached = state.write_chunks.find(chunk_index);
-  if (cached != state.write_chunks.end()) co_return cached->second.location;
+  if (cached != state.write_chunks.end() &&
+      std::chrono::steady_clock::now() - cached->second.leased_at < std::chrono::seconds(20)) {
+    co_return cached->second.location;
+  }
   proto::GetWriteChunkRequest request;
   request.set_ino(state.ino);
   request.set_chunk_index(chunk_index);

@@ -17,6 +17,9 @@ namespace dfs::client {
 struct WriteChunk {
   proto::ChunkLocation location;
   bool created = false;  // replicas may not exist yet: writes create them
+  // The master's lease lasts 60 s; it is renewed well before, so that no repair copies a chunk
+  // this client is still writing.
+  std::chrono::steady_clock::time_point leased_at = std::chrono::steady_clock::now();
 };
 
 // What this client knows and holds of one file. Lives on the client's thread.

@@ -341,6 +341,66 @@ Result<void> ChunkStore::remove(uint64_t chunk_id) {
   return {};
 }
 
+Result<void> ChunkStore::install(uint64_t chunk_id, uint64_t version, std::string_view data) {
+  if (data.size() > kChunkSize || version == 0) return makeError(Code::kInvalid, "bad replica");
+  std::string path = pathOf(chunk_id);
+  std::string temporary = path + ".copy";
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  int fd = ::open(temporary.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return std::unexpected(ioError("create copy", chunk_id));
+  Replica staged;
+  staged.chunk_id = chunk_id;
+  staged.version = version;
+  staged.fd = fd;
+  staged.crcs.fill(zeroBlockCrc());
+  for (uint64_t block = 0; block * kBlockSize < data.size(); ++block) {
+    std::string piece(data.substr(block * kBlockSize, kBlockSize));
+    piece.resize(kBlockSize, '\0');
+    staged.crcs[block] = crc32c(piece);
+  }
+  auto written = writeHeader(staged);
+  if (written) written = writeCrcs(staged, 0, kBlocksPerChunk);
+  if (written) written = pwriteFull(fd, data.data(), data.size(), kDataOffset);
+  if (written && ::fsync(fd) != 0) written = std::unexpected(ioError("fsync copy", chunk_id));
+  staged.fd = -1;
+  ::close(fd);
+  if (!written) {
+    ::unlink(temporary.c_str());
+    return written;
+  }
+  auto existing = find(chunk_id);
+  std::unique_lock<std::mutex> existing_lock;
+  if (existing) existing_lock = std::unique_lock(existing->mutex);
+  if (existing && !existing->removed && existing->version >= version) {
+    ::unlink(temporary.c_str());
+    return makeError(Code::kExists, fmt::format("chunk {:#x} is already at v{}", chunk_id,
+                                                existing->version));
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    return std::unexpected(ioError("rename copy", chunk_id));
+  }
+  auto replica = std::make_shared<Replica>();
+  replica->chunk_id = chunk_id;
+  replica->version = version;
+  if (existing) {
+    existing->removed = true;  // its file was replaced by the rename
+    if (existing->fd >= 0) ::close(existing->fd);
+    existing->fd = -1;
+  }
+  std::lock_guard map_lock(map_mutex_);
+  replicas_[chunk_id] = std::move(replica);
+  return {};
+}
+
+Result<uint64_t> ChunkStore::length(uint64_t chunk_id) {
+  struct stat st {};
+  if (::stat(pathOf(chunk_id).c_str(), &st) != 0) {
+    return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+  }
+  return st.st_size > static_cast<off_t>(kDataOffset) ? st.st_size - kDataOffset : 0;
+}
+
 Result<void> ChunkStore::sync(uint64_t chunk_id) {
   auto replica = find(chunk_id);
   if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));

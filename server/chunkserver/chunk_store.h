@@ -56,6 +56,11 @@ class ChunkStore {
   // Zeros everything at and past length.
   Result<void> truncate(uint64_t chunk_id, uint64_t version, uint64_t length);
   Result<void> remove(uint64_t chunk_id);
+  // Installs a whole replica (a copy from a peer): written to a temporary file, synced and
+  // renamed, so a copy cut short never looks like a replica. Replaces an older version.
+  Result<void> install(uint64_t chunk_id, uint64_t version, std::string_view data);
+  // Bytes of data a replica holds.
+  Result<uint64_t> length(uint64_t chunk_id);
   Result<void> sync(uint64_t chunk_id);
 
   std::vector<ReplicaInfo> list();

@@ -23,6 +23,7 @@ void ChunkService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(TRUNCATE_CHUNK, TruncateChunkRequest, TruncateChunkReply, truncateChunk);
   DFS_ROUTE(DELETE_CHUNK, DeleteChunkRequest, DeleteChunkReply, deleteChunk);
   DFS_ROUTE(SYNC_CHUNK, SyncChunkRequest, SyncChunkReply, syncChunk);
+  DFS_ROUTE(REPLICATE_CHUNK, ReplicateChunkRequest, ReplicateChunkReply, replicateChunk);
 }
 
 #undef DFS_ROUTE
@@ -36,7 +37,9 @@ awaitable<Result<proto::ReadChunkReply>> ChunkService::readChunk(Ctx& ctx,
   }
   DFS_CO_TRY(ctx.reply_payload,
              store_.read(request.chunk_id(), request.version(), request.offset(), request.length()));
-  co_return proto::ReadChunkReply{};
+  proto::ReadChunkReply reply;
+  if (auto length = store_.length(request.chunk_id())) reply.set_chunk_length(*length);
+  co_return reply;
 }
 
 awaitable<Result<void>> ChunkService::forward(proto::WriteChunkRequest request,
@@ -106,6 +109,34 @@ awaitable<Result<proto::DeleteChunkReply>> ChunkService::deleteChunk(
     Ctx& ctx, proto::DeleteChunkRequest& request) {
   DFS_CO_RETURN_IF_ERROR(store_.remove(request.chunk_id()));
   co_return proto::DeleteChunkReply{};
+}
+
+awaitable<Result<proto::ReplicateChunkReply>> ChunkService::replicateChunk(
+    Ctx& ctx, proto::ReplicateChunkRequest& request) {
+  auto source = peers_.get(request.source());
+  if (!source) co_return makeError(Code::kInvalid, "bad source " + request.source());
+  // The whole chunk is gathered before anything is written: a copy is installed whole or not at
+  // all. Pieces are checked by the source's CRCs as they are read.
+  constexpr uint32_t kPiece = 4 << 20;
+  std::string data;
+  uint64_t length = kChunkSize;
+  for (uint64_t offset = 0; offset < length; offset += kPiece) {
+    proto::ReadChunkRequest read;
+    read.set_chunk_id(request.chunk_id());
+    read.set_version(request.version());
+    read.set_offset(offset);
+    read.set_length(static_cast<uint32_t>(std::min<uint64_t>(kPiece, length - offset)));
+    std::string piece;
+    rpc::CallOptions options;
+    options.timeout = std::chrono::milliseconds(30000);
+    DFS_CO_TRY(auto reply, co_await source->call<proto::ReadChunkReply>(proto::READ_CHUNK, read,
+                                                                       options, {}, &piece));
+    length = std::min<uint64_t>(reply.chunk_length(), kChunkSize);
+    data += piece;
+  }
+  data.resize(std::min<uint64_t>(data.size(), length));
+  DFS_CO_RETURN_IF_ERROR(store_.install(request.chunk_id(), request.version(), data));
+  co_return proto::ReplicateChunkReply{};
 }
 
 awaitable<Result<proto::SyncChunkReply>> ChunkService::syncChunk(Ctx& ctx,

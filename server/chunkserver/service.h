@@ -44,6 +44,7 @@ class ChunkService {
   Reply<proto::TruncateChunkReply> truncateChunk(Ctx&, proto::TruncateChunkRequest&);
   Reply<proto::DeleteChunkReply> deleteChunk(Ctx&, proto::DeleteChunkRequest&);
   Reply<proto::SyncChunkReply> syncChunk(Ctx&, proto::SyncChunkRequest&);
+  Reply<proto::ReplicateChunkReply> replicateChunk(Ctx&, proto::ReplicateChunkRequest&);
 
   ChunkStore& store_;
   rpc::ClientPool peers_;

@@ -147,6 +147,61 @@ std::vector<uint32_t> ChunkManager::liveReplicas(uint64_t chunk_id) const {
   return live;
 }
 
+void ChunkManager::addReplica(uint64_t chunk_id, uint32_t server) {
+  auto& servers = replicas_[chunk_id];
+  if (std::find(servers.begin(), servers.end(), server) == servers.end()) servers.push_back(server);
+}
+
+void ChunkManager::dropReplica(uint64_t chunk_id, uint32_t server) {
+  auto it = replicas_.find(chunk_id);
+  if (it != replicas_.end()) std::erase(it->second, server);
+  queueDelete(server, chunk_id);
+}
+
+void ChunkManager::queueDelete(uint32_t server, uint64_t chunk_id) {
+  auto it = servers_.find(server);
+  if (it != servers_.end()) it->second.pending_deletes.push_back(chunk_id);
+}
+
+bool ChunkManager::leaseHeld(uint64_t chunk_id, int64_t now_ms) const {
+  auto it = leases_.find(chunk_id);
+  return it != leases_.end() && it->second.expiry_ms > now_ms;
+}
+
+ChunkManager::RepairPlan ChunkManager::planRepairs(const Namespace& ns, uint32_t goal,
+                                                   size_t max_copies,
+                                                   const std::unordered_set<uint64_t>& busy,
+                                                   int64_t now_ms) const {
+  RepairPlan plan;
+  std::vector<std::pair<size_t, uint64_t>> below;  // (live replicas, chunk)
+  for (const auto& [chunk_id, meta] : ns.chunks()) {
+    if (busy.contains(chunk_id) || leaseHeld(chunk_id, now_ms)) continue;
+    auto live = liveReplicas(chunk_id);
+    if (live.empty()) continue;  // nothing left to copy from: fsck reports it
+    if (live.size() < goal) below.emplace_back(live.size(), chunk_id);
+    if (live.size() > goal) {
+      // Drop from the fullest chunkservers.
+      std::sort(live.begin(), live.end(), [&](uint32_t a, uint32_t b) {
+        return servers_.at(a).freeBytes() < servers_.at(b).freeBytes();
+      });
+      for (size_t i = 0; i < live.size() - goal; ++i) plan.extra.emplace_back(chunk_id, live[i]);
+    }
+  }
+  // The most endangered first: one replica left before two.
+  std::sort(below.begin(), below.end());
+  std::unordered_map<uint32_t, int> copies_to;  // one copy per target at a time
+  for (const auto& [count, chunk_id] : below) {
+    if (plan.copies.size() >= max_copies) break;
+    std::vector<uint32_t> exclude = replicas(chunk_id);  // dead ones too: they may come back
+    for (const auto& [target, n] : copies_to) exclude.push_back(target);
+    auto targets = place(1, exclude);
+    if (targets.empty()) continue;
+    copies_to[targets[0]]++;
+    plan.copies.push_back({chunk_id, liveReplicas(chunk_id).front(), targets[0]});
+  }
+  return plan;
+}
+
 void ChunkManager::release(uint64_t chunk_id) {
   auto it = replicas_.find(chunk_id);
   if (it != replicas_.end()) {

@@ -59,6 +59,11 @@ class ChunkManager {
   std::vector<uint32_t> place(uint32_t count, const std::vector<uint32_t>& exclude) const;
 
   void setReplicas(uint64_t chunk_id, std::vector<uint32_t> servers);
+  void addReplica(uint64_t chunk_id, uint32_t server);
+  // Forgets one replica of the chunk and queues its deletion on that server.
+  void dropReplica(uint64_t chunk_id, uint32_t server);
+  void queueDelete(uint32_t server, uint64_t chunk_id);
+  bool leaseHeld(uint64_t chunk_id, int64_t now_ms) const;
   const std::vector<uint32_t>& replicas(uint64_t chunk_id) const;
   std::vector<uint32_t> liveReplicas(uint64_t chunk_id) const;
   // Forgets the chunk and queues its replicas for deletion.
@@ -78,6 +83,20 @@ class ChunkManager {
 
   uint64_t totalCapacity() const;
   uint64_t totalFree() const;
+  // Replication work for one pass: chunks below goal (fewest live replicas first, each with a
+  // source and a target chunkserver) and replicas above goal to drop. Chunks being written or
+  // already being repaired are left for a later pass.
+  struct Repair {
+    uint64_t chunk_id;
+    uint32_t source;
+    uint32_t target;
+  };
+  struct RepairPlan {
+    std::vector<Repair> copies;
+    std::vector<std::pair<uint64_t, uint32_t>> extra;  // (chunk, server) to drop
+  };
+  RepairPlan planRepairs(const Namespace& ns, uint32_t goal, size_t max_copies,
+                         const std::unordered_set<uint64_t>& busy, int64_t now_ms) const;
   // Chunks of the namespace with fewer than goal live replicas (none known counts too).
   uint64_t underReplicated(const Namespace& ns, uint32_t goal) const;
 

@@ -85,6 +85,7 @@ awaitable<void> MasterService::tickLoop() {
     int64_t now = monoNowMs();
     chunks_.expireDead(now);
     chunks_.collectUnreferenced(ns_, now, options_.unreferenced_chunk_grace_ms);
+    if (!inStartupGrace()) scheduleRepairs();
     if (!orphans_checked_ && now - started_ms_ > options_.session_lease_ms) {
       orphans_checked_ = true;
       purgeUnopenedOrphans();
@@ -108,6 +109,54 @@ awaitable<void> MasterService::tickLoop() {
       startCheckpoint();
     }
   }
+}
+
+void MasterService::scheduleRepairs() {
+  if (repairing_.size() >= options_.max_concurrent_repairs) return;
+  auto plan = chunks_.planRepairs(ns_, options_.goal,
+                                  options_.max_concurrent_repairs - repairing_.size(), repairing_,
+                                  monoNowMs());
+  for (const auto& [chunk_id, server] : plan.extra) {
+    spdlog::info("chunk {:#x} is above goal {}: dropping its replica on chunkserver {}", chunk_id,
+                 options_.goal, server);
+    chunks_.dropReplica(chunk_id, server);
+  }
+  for (const auto& copy : plan.copies) {
+    repairing_.insert(copy.chunk_id);
+    asio::co_spawn(io_, repair(copy, ns_.chunk(copy.chunk_id)->version), asio::detached);
+  }
+}
+
+awaitable<void> MasterService::repair(ChunkManager::Repair copy, uint64_t version) {
+  const ChunkserverInfo* source = chunks_.server(copy.source);
+  const ChunkserverInfo* target = chunks_.server(copy.target);
+  auto client = target ? chunkservers_.get(target->address) : nullptr;
+  Result<proto::ReplicateChunkReply> copied = makeError(Code::kUnavailable, "no target");
+  if (source && client) {
+    proto::ReplicateChunkRequest request;
+    request.set_chunk_id(copy.chunk_id);
+    request.set_version(version);
+    request.set_source(source->address);
+    rpc::CallOptions options;
+    options.timeout = std::chrono::milliseconds(120000);
+    copied = co_await client->call<proto::ReplicateChunkReply>(proto::REPLICATE_CHUNK, request,
+                                                               options);
+  }
+  repairing_.erase(copy.chunk_id);
+  if (!copied) {
+    spdlog::warn("copy of chunk {:#x} v{} to chunkserver {} failed: {}", copy.chunk_id, version,
+                 copy.target, copied.error().toString());
+    co_return;
+  }
+  const ChunkMeta* meta = ns_.chunk(copy.chunk_id);
+  if (!meta || meta->version != version) {
+    // Deleted or written meanwhile: the copy is of an old version.
+    chunks_.queueDelete(copy.target, copy.chunk_id);
+    co_return;
+  }
+  chunks_.addReplica(copy.chunk_id, copy.target);
+  spdlog::info("chunk {:#x} v{} copied to chunkserver {}: {} live replicas", copy.chunk_id,
+               version, copy.target, chunks_.liveReplicas(copy.chunk_id).size());
 }
 
 void MasterService::purgeUnopenedOrphans() {

@@ -32,7 +32,8 @@ struct MasterOptions {
   int64_t chunkserver_dead_ms = 10000;
   int64_t session_lease_ms = 30000;
   int64_t write_lease_ms = 60000;
-  int64_t unreferenced_chunk_grace_ms = 60000;  // before a replica no file references is deleted
+  int64_t unreferenced_chunk_grace_ms = 60000;
+  size_t max_concurrent_repairs = 2;  // chunk copies at once, so client I/O keeps the bandwidth  // before a replica no file references is deleted
 };
 
 class MasterService {
@@ -80,6 +81,9 @@ class MasterService {
   // After a restart, clients re-register their open files within a keep-alive; unlinked files
   // none of them holds open are then purged.
   void purgeUnopenedOrphans();
+  // Starts copies of chunks below goal and drops replicas above it.
+  void scheduleRepairs();
+  boost::asio::awaitable<void> repair(ChunkManager::Repair repair, uint64_t version);
 
   Reply<proto::CreateSessionReply> createSession(Ctx&, proto::CreateSessionRequest&);
   Reply<proto::KeepAliveReply> keepAlive(Ctx&, proto::KeepAliveRequest&);
@@ -131,6 +135,7 @@ class MasterService {
   uint64_t instance_;               // random per start, so clients notice a restart
   bool orphans_checked_ = false;    // unlinked files left open before a restart, purged once
   bool reported_under_goal_ = false;
+  std::unordered_set<uint64_t> repairing_;
 };
 
 }  // namespace dfs::master

@@ -104,6 +104,51 @@ TEST(ChunkManagerTest, UnreferencedReplicasAreDeletedAfterTheGracePeriod) {
   EXPECT_FALSE(chunks.isLeftover(500));
 }
 
+TEST(ChunkManagerTest, RepairPlanCopiesTheMostEndangeredFirstAndTrimsExtras) {
+  Namespace ns;
+  proto::MetaRecord create;
+  create.mutable_create_inode()->set_parent(kRootIno);
+  create.mutable_create_inode()->set_name("f");
+  create.mutable_create_inode()->set_ino(ns.nextIno());
+  create.mutable_create_inode()->set_mode(S_IFREG | 0644);
+  uint64_t ino = ns.apply(create)->ino;
+  std::vector<uint64_t> ids;
+  for (uint64_t index = 0; index < 4; ++index) {
+    proto::MetaRecord alloc;
+    alloc.mutable_alloc_chunk()->set_ino(ino);
+    alloc.mutable_alloc_chunk()->set_chunk_index(index);
+    alloc.mutable_alloc_chunk()->set_chunk_id(ns.nextChunkId());
+    ids.push_back(alloc.alloc_chunk().chunk_id());
+    ASSERT_TRUE(ns.apply(alloc));
+  }
+  ChunkManager chunks(10000);
+  uint32_t a = chunks.registerChunkserver(registration("h:1", 10), ns, 0);
+  uint32_t b = chunks.registerChunkserver(registration("h:2", 20), ns, 0);
+  uint32_t c = chunks.registerChunkserver(registration("h:3", 30), ns, 0);
+  uint32_t d = chunks.registerChunkserver(registration("h:4", 40), ns, 0);
+  chunks.setReplicas(ids[0], {a, b});        // 2 of 3
+  chunks.setReplicas(ids[1], {a});           // 1 of 3: first
+  chunks.setReplicas(ids[2], {a, b, c, d});  // 4 of 3: trim the fullest (a)
+  chunks.setReplicas(ids[3], {b});           // 1 of 3, but being written
+  ASSERT_TRUE(chunks.acquireLease(ids[3], 1, 0, 60000));
+
+  auto plan = chunks.planRepairs(ns, 3, 2, {}, 100);
+  ASSERT_EQ(plan.copies.size(), 2u);
+  EXPECT_EQ(plan.copies[0].chunk_id, ids[1]);
+  EXPECT_EQ(plan.copies[0].source, a);
+  EXPECT_EQ(plan.copies[0].target, d);  // most free space
+  EXPECT_EQ(plan.copies[1].chunk_id, ids[0]);
+  EXPECT_NE(plan.copies[1].target, d);  // one copy per target at a time
+  EXPECT_NE(plan.copies[1].target, a);
+  EXPECT_NE(plan.copies[1].target, b);
+  ASSERT_EQ(plan.extra.size(), 1u);
+  EXPECT_EQ(plan.extra[0], std::make_pair(ids[2], a));
+
+  // Chunks already being copied wait for the copy to finish.
+  auto next = chunks.planRepairs(ns, 3, 5, {ids[0], ids[1]}, 100);
+  EXPECT_TRUE(next.copies.empty());
+}
+
 TEST(ChunkManagerTest, OneWriterPerChunk) {
   ChunkManager chunks(10000);
   EXPECT_TRUE(chunks.acquireLease(5, /*session=*/1, 0, 1000));

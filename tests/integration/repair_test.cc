@@ -1,0 +1,90 @@
+// Replicas return to their goal on their own: chunks of a dead chunkserver are copied elsewhere,
+// and replicas above the goal (a chunkserver that comes back) are dropped.
+#include <regex>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/cluster.h"
+
+namespace dfs::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Live replica addresses of every chunk of the file, from `dfs info`.
+std::vector<std::vector<std::string>> replicasOf(const Cluster& cluster, const std::string& path) {
+  auto info = sh(Cluster::binary("tools/dfs") + " info " + path).output;
+  std::vector<std::vector<std::string>> chunks;
+  std::istringstream lines(info);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto colon = line.find("replicas ");
+    if (line.find("  chunk ") != 0 || colon == std::string::npos) continue;
+    std::istringstream addresses(line.substr(line.find(": ", colon) + 2));
+    std::vector<std::string> replicas;
+    for (std::string address; addresses >> address;) {
+      if (address != "(none)") replicas.push_back(address);
+    }
+    chunks.push_back(replicas);
+  }
+  return chunks;
+}
+
+bool allChunksHave(const Cluster& cluster, const std::string& path, size_t count,
+                   const std::string& without = "") {
+  auto chunks = replicasOf(cluster, path);
+  if (chunks.empty()) return false;
+  for (const auto& replicas : chunks) {
+    if (replicas.size() != count) return false;
+    if (!without.empty() && std::find(replicas.begin(), replicas.end(), without) != replicas.end()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST(RepairTest, ChunksOfADeadChunkserverReturnToGoalAndExtrasAreTrimmed) {
+  ClusterOptions options;
+  options.chunkservers = 4;
+  options.chunkserver_dead_ms = 1500;
+  Cluster cluster(options);
+  std::string m = cluster.mount("m");
+  std::string source = cluster.dir() + "/src";
+  ASSERT_EQ(sh("head -c 150000000 /dev/urandom > " + source + " && cp " + source + " " + m +
+               "/big && echo small > " + m + "/small").exit_code, 0);
+  ASSERT_TRUE(allChunksHave(cluster, m + "/big", 3));
+
+  // Kill a chunkserver that holds replicas of the file.
+  std::string victim = replicasOf(cluster, m + "/big")[0][0];
+  int victim_index = -1;
+  for (int i = 0; i < 4; ++i) {
+    if (cluster.chunkserverAddress(i) == victim) victim_index = i;
+  }
+  ASSERT_GE(victim_index, 0);
+  cluster.killChunkserver(victim_index);
+  EXPECT_TRUE(waitFor([&] { return allChunksHave(cluster, m + "/big", 3, victim); }, 60s))
+      << sh(Cluster::binary("tools/dfs") + " info " + m + "/big").output;
+  EXPECT_TRUE(waitFor([&] { return allChunksHave(cluster, m + "/small", 3, victim); }, 60s));
+
+  // The copies are real: with one more chunkserver gone the file still reads back whole.
+  std::string second = replicasOf(cluster, m + "/big")[0][0];
+  for (int i = 0; i < 4; ++i) {
+    if (cluster.chunkserverAddress(i) == second) cluster.killChunkserver(i);
+  }
+  dropCaches();
+  EXPECT_EQ(sh("cmp " + source + " " + m + "/big").exit_code, 0);
+
+  // The first victim comes back: chunks it still holds are above goal until trimmed.
+  cluster.startChunkserver(victim_index);
+  EXPECT_TRUE(waitFor([&] {
+    auto status = sh(Cluster::binary("tools/dfs") + " status " + m).output;
+    return status.find("under goal 3: 0)") != std::string::npos &&
+           allChunksHave(cluster, m + "/big", 3);
+  }, 60s)) << sh(Cluster::binary("tools/dfs") + " info " + m + "/big").output;
+  dropCaches();
+  EXPECT_EQ(sh("cmp " + source + " " + m + "/big").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace dfs::testing
