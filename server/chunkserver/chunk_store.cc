@@ -86,6 +86,11 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir) {
   if (ec) return makeError(Code::kIo, "create " + dir + "/chunks: " + ec.message());
   std::unique_ptr<ChunkStore> store(new ChunkStore(dir));
   for (const auto& entry : fs::recursive_directory_iterator(fs::path(dir) / "chunks", ec)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".copy") {
+      std::error_code ignored;
+      fs::remove(entry.path(), ignored);  // a copy cut short by a crash
+      continue;
+    }
     if (!entry.is_regular_file() || entry.path().extension() != ".chunk") continue;
     int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
     char header[kHeaderBytes];

@@ -123,6 +123,22 @@ TEST_F(ChunkStoreTest, RemoveDeletesTheFile) {
   EXPECT_TRUE(store_->remove(10));  // idempotent
 }
 
+TEST_F(ChunkStoreTest, InstalledCopyIsWholeAndReplacesOnlyOlderVersions) {
+  std::string data = randomBytes(3 * kBlockSize + 123, 11);
+  ASSERT_TRUE(store_->install(12, 4, data));
+  EXPECT_EQ(store_->read(12, 4, 0, static_cast<uint32_t>(data.size())).value(), data);
+  EXPECT_EQ(store_->length(12).value(), data.size());
+  EXPECT_EQ(store_->install(12, 4, "other").error().code(), Code::kExists);
+  ASSERT_TRUE(store_->install(12, 5, "newer"));
+  EXPECT_EQ(store_->read(12, 5, 0, 5).value(), "newer");
+  EXPECT_EQ(store_->read(12, 4, 0, 5).error().code(), Code::kStale);
+  EXPECT_FALSE(std::filesystem::exists(store_->pathOf(12) + ".copy"));
+  // It survives a reopen like any replica.
+  store_.reset();
+  store_ = std::move(ChunkStore::open(dir_).value());
+  EXPECT_EQ(store_->read(12, 5, 0, 5).value(), "newer");
+}
+
 TEST_F(ChunkStoreTest, WritesPastTheChunkEndAreRejected) {
   EXPECT_EQ(store_->write(11, 1, kChunkSize - 1, "ab", true, false).error().code(), Code::kInvalid);
 }
