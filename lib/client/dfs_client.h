@@ -117,6 +117,9 @@ class DfsClient {
   Task<proto::Attr> resolve(std::string path);
   Task<proto::GetChunksReply> chunks(uint64_t ino);
   Task<proto::ClusterStatusReply> clusterStatus();
+  // Reads from one given replica (fsck --verify); the chunkserver checks the block CRCs.
+  Task<std::string> readReplica(const std::string& address, uint64_t chunk_id, uint64_t version,
+                                uint64_t offset, uint32_t length);
 
   uint64_t sessionId() const { return session_id_; }
   boost::asio::any_io_executor executor() { return io_.get_executor(); }

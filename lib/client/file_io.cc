@@ -405,6 +405,23 @@ Task<std::string> DfsClient::readChunkPiece(FileState& state, uint64_t chunk_ind
                                              state.ino, chunk_index, last_error.toString()));
 }
 
+Task<std::string> DfsClient::readReplica(const std::string& address, uint64_t chunk_id,
+                                         uint64_t version, uint64_t offset, uint32_t length) {
+  auto source = chunkservers_.get(address);
+  if (!source) co_return makeError(Code::kInvalid, "bad replica address " + address);
+  proto::ReadChunkRequest request;
+  request.set_chunk_id(chunk_id);
+  request.set_version(version);
+  request.set_offset(offset);
+  request.set_length(length);
+  std::string data;
+  rpc::CallOptions call_options;
+  call_options.timeout = options_.call_timeout;
+  DFS_CO_RETURN_IF_ERROR(co_await source->call<proto::ReadChunkReply>(
+      proto::READ_CHUNK, request, call_options, {}, &data));
+  co_return data;
+}
+
 Task<std::string> DfsClient::read(uint64_t ino, uint64_t offset, uint32_t size) {
   auto state = (file(ino), files_.at(ino));
   if (state->hasUnsentData()) DFS_CO_RETURN_IF_ERROR(co_await drain(*state));

@@ -74,6 +74,23 @@ TEST_F(CliTest, MasterFlagNamesTheClusterDirectly) {
   EXPECT_EQ(got.output, "world");
 }
 
+TEST_F(CliTest, FsckFindsCorruptReplicasWithVerify) {
+  ASSERT_EQ(sh("head -c 5000000 /dev/urandom > " + m_ + "/f && echo x > " + m_ + "/g").exit_code, 0);
+  auto clean = dfs("fsck " + m_ + " --verify");
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_NE(clean.output.find("2 files, 2 chunks verified: 0 problems"), std::string::npos)
+      << clean.output;
+  // Flip a byte of one replica's data on disk.
+  auto replica = sh("ls " + cluster_.chunkserverDir(0) + "/chunks/*/*.chunk | head -1").output;
+  replica.pop_back();
+  ASSERT_EQ(sh("printf '\\377' | dd of=" + replica +
+               " bs=1 seek=9000 count=1 conv=notrunc status=none").exit_code, 0);
+  auto damaged = dfs("fsck " + m_ + " --verify");
+  EXPECT_EQ(damaged.exit_code, 1) << damaged.output;
+  EXPECT_NE(damaged.output.find("crc mismatch"), std::string::npos) << damaged.output;
+  EXPECT_NE(damaged.output.find(cluster_.chunkserverAddress(0)), std::string::npos);
+}
+
 TEST_F(CliTest, ErrorsAreOneLineAndNonZero) {
   auto missing = dfs("stat " + m_ + "/nope");
   EXPECT_EQ(missing.exit_code, 1);

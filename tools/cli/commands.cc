@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "lib/client/dfs_client.h"
+#include "lib/checksum/sha256.h"
 #include "lib/client/mount_table.h"
 
 namespace dfs::cli {
@@ -352,6 +353,99 @@ Result<void> status(const GlobalOptions& global, const std::string& path) {
               static_cast<unsigned long long>(status.sessions()));
   bool healthy = alive > 0 && status.under_replicated_chunks() == 0;
   std::printf("health: %s\n", healthy ? "ok" : "DEGRADED");
+  return {};
+}
+
+namespace {
+
+struct FsckTotals {
+  uint64_t files = 0;
+  uint64_t chunks = 0;
+  uint64_t problems = 0;
+};
+
+void problem(FsckTotals& totals, const std::string& path, const std::string& what) {
+  totals.problems++;
+  std::printf("%s: %s\n", path.c_str(), what.c_str());
+}
+
+Result<void> fsckFile(DfsClient& client, const std::string& path, const proto::Attr& attr,
+                      bool verify, FsckTotals& totals) {
+  totals.files++;
+  DFS_TRY(auto chunks, client.run(client.chunks(attr.ino())));
+  for (const auto& chunk : chunks.chunks()) {
+    totals.chunks++;
+    std::string where = fmt::format("chunk {} ({:#x} v{})", chunk.chunk_index(), chunk.chunk_id(),
+                                    chunk.version());
+    if (chunk.replicas_size() == 0) {
+      problem(totals, path, where + ": MISSING, no live replica");
+      continue;
+    }
+    if (static_cast<uint32_t>(chunk.replicas_size()) < attr.goal()) {
+      problem(totals, path, fmt::format("{}: under goal, {} of {} replicas", where,
+                                        chunk.replicas_size(), attr.goal()));
+    }
+    if (!verify) continue;
+    uint64_t start = chunk.chunk_index() * client::kChunkSize;
+    uint64_t length = chunks.size() > start ? std::min(chunks.size() - start, client::kChunkSize) : 0;
+    std::string first_digest;
+    for (const auto& replica : chunk.replicas()) {
+      Sha256 digest;
+      Status failure;
+      for (uint64_t offset = 0; offset < length && failure.isOk(); offset += kIoSize) {
+        auto data = client.run(client.readReplica(
+            replica, chunk.chunk_id(), chunk.version(), offset,
+            static_cast<uint32_t>(std::min<uint64_t>(kIoSize, length - offset))));
+        if (data) {
+          digest.update(*data);
+        } else {
+          failure = data.error();
+        }
+      }
+      if (!failure.isOk()) {
+        problem(totals, path, fmt::format("{}: replica on {} is bad: {}", where, replica,
+                                          failure.toString()));
+        continue;
+      }
+      std::string hex = digest.hexDigest();
+      if (first_digest.empty()) {
+        first_digest = hex;
+      } else if (hex != first_digest) {
+        problem(totals, path, fmt::format("{}: replica on {} differs from the others", where,
+                                          replica));
+      }
+    }
+  }
+  return {};
+}
+
+Result<void> fsckTree(DfsClient& client, const std::string& path, const proto::Attr& attr,
+                      bool verify, FsckTotals& totals) {
+  if (S_ISREG(attr.mode())) return fsckFile(client, path, attr, verify, totals);
+  if (!S_ISDIR(attr.mode())) return {};
+  DFS_TRY(auto entries, client.run(client.readDir(attr.ino())));
+  for (const auto& entry : entries) {
+    std::string child = (path == "/" ? "" : path) + "/" + entry.name();
+    DFS_RETURN_IF_ERROR(fsckTree(client, child, entry.attr(), verify, totals));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<void> fsck(const GlobalOptions& global, const std::string& path, bool verify) {
+  DFS_TRY(auto target, connectFor(global, path));
+  auto& client = *target.client;
+  DFS_TRY(auto attr, client.run(client.resolve(target.path)));
+  FsckTotals totals;
+  DFS_RETURN_IF_ERROR(fsckTree(client, target.path, attr, verify, totals));
+  std::printf("%llu files, %llu chunks%s: %llu problems\n",
+              static_cast<unsigned long long>(totals.files),
+              static_cast<unsigned long long>(totals.chunks), verify ? " verified" : "",
+              static_cast<unsigned long long>(totals.problems));
+  if (totals.problems > 0) {
+    return makeError(Code::kCorrupt, fmt::format("{} problems found", totals.problems));
+  }
   return {};
 }
 

@@ -66,6 +66,11 @@ int main(int argc, char** argv) {
   status->add_option("path", path, "a path on the cluster's mount (or use --master)");
   status->callback([&] { action = [&] { return dfs::cli::status(global, path); }; });
 
+  auto* fsck = app.add_subcommand("fsck", "check files' chunks (--verify: read every replica)");
+  fsck->add_option("path", path, "a path on a DFS mount (or a cluster path with --master)");
+  fsck->add_flag("--verify", flag, "read every replica, check CRCs and compare SHA-256");
+  fsck->callback([&] { action = [&] { return dfs::cli::fsck(global, path.empty() ? "/" : path, flag); }; });
+
   CLI11_PARSE(app, argc, argv);
   name = app.get_subcommands().front()->get_name();
   auto result = action();
