@@ -202,16 +202,23 @@ ChunkManager::RepairPlan ChunkManager::planRepairs(const Namespace& ns, uint32_t
   return plan;
 }
 
-void ChunkManager::release(uint64_t chunk_id) {
+void ChunkManager::release(uint64_t chunk_id, int64_t now_ms) {
   auto it = replicas_.find(chunk_id);
   if (it != replicas_.end()) {
     for (uint32_t id : it->second) {
-      auto server = servers_.find(id);
-      if (server != servers_.end()) server->second.pending_deletes.push_back(chunk_id);
+      delayed_deletes_.push_back({now_ms + deleted_grace_ms_, id, chunk_id});
     }
     replicas_.erase(it);
   }
   leases_.erase(chunk_id);
+  releaseDue(now_ms);
+}
+
+void ChunkManager::releaseDue(int64_t now_ms) {
+  while (!delayed_deletes_.empty() && delayed_deletes_.front().due_ms <= now_ms) {
+    queueDelete(delayed_deletes_.front().server, delayed_deletes_.front().chunk_id);
+    delayed_deletes_.pop_front();
+  }
 }
 
 void ChunkManager::fillLocation(uint64_t chunk_id, uint64_t index, uint64_t version,

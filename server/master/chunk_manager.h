@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -38,7 +39,9 @@ struct WriteLease {
 
 class ChunkManager {
  public:
-  explicit ChunkManager(int64_t dead_after_ms) : dead_after_ms_(dead_after_ms) {}
+  // Replicas of released chunks are deleted deleted_grace_ms after the release.
+  explicit ChunkManager(int64_t dead_after_ms, int64_t deleted_grace_ms = 0)
+      : dead_after_ms_(dead_after_ms), deleted_grace_ms_(deleted_grace_ms) {}
 
   // A chunkserver (re)joins with its block report; replicas at the version the namespace knows
   // count, older ones are queued for deletion.
@@ -66,8 +69,10 @@ class ChunkManager {
   bool leaseHeld(uint64_t chunk_id, int64_t now_ms) const;
   const std::vector<uint32_t>& replicas(uint64_t chunk_id) const;
   std::vector<uint32_t> liveReplicas(uint64_t chunk_id) const;
-  // Forgets the chunk and queues its replicas for deletion.
-  void release(uint64_t chunk_id);
+  // Forgets the chunk; its replicas are deleted once the grace period has passed.
+  void release(uint64_t chunk_id, int64_t now_ms);
+  // Moves deletions whose grace period has passed to their chunkservers' queues.
+  void releaseDue(int64_t now_ms);
 
   void fillLocation(uint64_t chunk_id, uint64_t index, uint64_t version,
                     proto::ChunkLocation* location) const;
@@ -102,6 +107,13 @@ class ChunkManager {
 
  private:
   int64_t dead_after_ms_;
+  int64_t deleted_grace_ms_;
+  struct DelayedDelete {
+    int64_t due_ms;
+    uint32_t server;
+    uint64_t chunk_id;
+  };
+  std::deque<DelayedDelete> delayed_deletes_;  // in due order
   uint32_t next_id_ = 1;
   std::map<uint32_t, ChunkserverInfo> servers_;
   std::unordered_map<uint64_t, std::vector<uint32_t>> replicas_;

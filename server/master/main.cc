@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
                  "fewest replicas a write may complete on")->check(CLI::Range(1, 16));
   app.add_option("--chunkserver-dead-ms", options.chunkserver_dead_ms,
                  "silence after which a chunkserver is dead");
+  app.add_option("--deleted-chunk-grace-ms", options.deleted_chunk_grace_ms,
+                 "how long replicas of deleted or truncated-away data are kept");
   app.add_option("--unreferenced-chunk-grace-ms", options.unreferenced_chunk_grace_ms,
                  "how long a replica no file references is kept before deletion");
   app.add_option("--session-lease-ms", options.session_lease_ms,

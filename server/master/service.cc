@@ -22,7 +22,7 @@ using asio::awaitable;
 MasterService::MasterService(asio::io_context& io, MasterOptions options)
     : io_(io),
       options_(options),
-      chunks_(options.chunkserver_dead_ms),
+      chunks_(options.chunkserver_dead_ms, options.deleted_chunk_grace_ms),
       sessions_(options.session_lease_ms),
       chunkservers_(io.get_executor()),
       tick_(io),
@@ -84,6 +84,7 @@ awaitable<void> MasterService::tickLoop() {
     if (stopped_) co_return;
     int64_t now = monoNowMs();
     chunks_.expireDead(now);
+    chunks_.releaseDue(now);
     chunks_.collectUnreferenced(ns_, now, options_.unreferenced_chunk_grace_ms);
     if (!inStartupGrace()) scheduleRepairs();
     if (!orphans_checked_ && now - started_ms_ > options_.session_lease_ms) {
@@ -333,7 +334,7 @@ awaitable<Result<ApplyOutcome>> MasterService::commit(proto::MetaRecord record, 
 }
 
 void MasterService::settle(const ApplyOutcome& outcome) {
-  for (uint64_t chunk_id : outcome.freed_chunks) chunks_.release(chunk_id);
+  for (uint64_t chunk_id : outcome.freed_chunks) chunks_.release(chunk_id, monoNowMs());
   for (uint64_t ino : outcome.unlinked) {
     if (sessions_.isOpen(ino)) continue;  // purged by the last release
     proto::MetaRecord purge;

@@ -33,6 +33,7 @@ struct MasterOptions {
   int64_t session_lease_ms = 30000;
   int64_t write_lease_ms = 60000;
   int64_t unreferenced_chunk_grace_ms = 60000;
+  int64_t deleted_chunk_grace_ms = 10000;  // before replicas of deleted data are removed
   size_t max_concurrent_repairs = 2;  // chunk copies at once, so client I/O keeps the bandwidth  // before a replica no file references is deleted
 };
 

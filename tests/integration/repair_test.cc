@@ -1,5 +1,6 @@
 // Replicas return to their goal on their own: chunks of a dead chunkserver are copied elsewhere,
 // and replicas above the goal (a chunkserver that comes back) are dropped.
+#include <filesystem>
 #include <regex>
 #include <sstream>
 
@@ -84,6 +85,41 @@ TEST(RepairTest, ChunksOfADeadChunkserverReturnToGoalAndExtrasAreTrimmed) {
   }, 60s)) << sh(Cluster::binary("tools/dfs") + " info " + m + "/big").output;
   dropCaches();
   EXPECT_EQ(sh("cmp " + source + " " + m + "/big").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace dfs::testing
+
+namespace dfs::testing {
+namespace {
+
+size_t replicaFiles(const Cluster& cluster, int index) {
+  size_t count = 0;
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(cluster.chunkserverDir(index) + "/chunks", ec)) {
+    if (entry.path().extension() == ".chunk") count++;
+  }
+  return count;
+}
+
+TEST(RepairTest, DeletedDataLeavesEveryChunkserverAfterTheGracePeriod) {
+  ClusterOptions options;
+  options.master_flags = {"--deleted-chunk-grace-ms", "3000"};
+  Cluster cluster(options);
+  std::string m = cluster.mount("m");
+  ASSERT_EQ(sh("head -c 100000000 /dev/zero > " + m + "/big && echo x > " + m + "/small && " +
+               "head -c 150000000 /dev/zero > " + m + "/cut").exit_code, 0);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(replicaFiles(cluster, i), 6u);  // 2 + 1 + 3 chunks
+  ASSERT_EQ(sh("rm " + m + "/big " + m + "/small && truncate -s 1000 " + m + "/cut").exit_code, 0);
+  // Within the grace period the replicas are still there...
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(replicaFiles(cluster, i), 6u);
+  // ...and then only the one chunk that /cut still references is left.
+  EXPECT_TRUE(waitFor([&] {
+    return replicaFiles(cluster, 0) == 1 && replicaFiles(cluster, 1) == 1 &&
+           replicaFiles(cluster, 2) == 1;
+  }, 20s));
+  EXPECT_EQ(readFile(m + "/cut"), std::string(1000, '\0'));
 }
 
 }  // namespace

@@ -82,8 +82,22 @@ TEST(ChunkManagerTest, BlockReportKeepsCurrentAndDeletesStaleReplicas) {
   proto::ChunkserverHeartbeatRequest beat;
   beat.set_chunkserver_id(id);
   EXPECT_EQ(chunks.heartbeat(beat, 1).value(), std::vector<uint64_t>{2});
-  chunks.release(1);
+  chunks.release(1, 2);
   EXPECT_EQ(chunks.heartbeat(beat, 2).value(), std::vector<uint64_t>{1});
+}
+
+TEST(ChunkManagerTest, ReleasedChunksAreDeletedAfterTheGracePeriod) {
+  Namespace ns;
+  ChunkManager chunks(100000, /*deleted_grace_ms=*/5000);
+  uint32_t id = chunks.registerChunkserver(registration("h:1", 10), ns, 0);
+  chunks.setReplicas(9, {id});
+  chunks.release(9, 1000);
+  proto::ChunkserverHeartbeatRequest beat;
+  beat.set_chunkserver_id(id);
+  chunks.releaseDue(5999);
+  EXPECT_TRUE(chunks.heartbeat(beat, 5999)->empty());
+  chunks.releaseDue(6000);
+  EXPECT_EQ(chunks.heartbeat(beat, 6000).value(), std::vector<uint64_t>{9});
 }
 
 TEST(ChunkManagerTest, UnreferencedReplicasAreDeletedAfterTheGracePeriod) {
