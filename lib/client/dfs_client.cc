@@ -304,6 +304,15 @@ Task<proto::GetChunksReply> DfsClient::chunks(uint64_t ino) {
   co_return all;
 }
 
+Task<proto::Attr> DfsClient::setGoal(uint64_t ino, uint32_t goal, bool recursive) {
+  proto::SetGoalRequest request;
+  request.set_ino(ino);
+  request.set_goal(goal);
+  request.set_recursive(recursive);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::SET_GOAL, request));
+  co_return reply.attr();
+}
+
 Task<proto::ClusterStatusReply> DfsClient::clusterStatus() {
   co_return co_await masterCall<proto::ClusterStatusReply>(proto::CLUSTER_STATUS,
                                                            proto::ClusterStatusRequest{});

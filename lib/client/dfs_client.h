@@ -117,6 +117,8 @@ class DfsClient {
   Task<proto::Attr> resolve(std::string path);
   Task<proto::GetChunksReply> chunks(uint64_t ino);
   Task<proto::ClusterStatusReply> clusterStatus();
+  // Replicas per chunk of a file, or of what a directory holds (recursive) and will hold.
+  Task<proto::Attr> setGoal(uint64_t ino, uint32_t goal, bool recursive);
   // Reads from one given replica (fsck --verify); the chunkserver checks the block CRCs.
   Task<std::string> readReplica(const std::string& address, uint64_t chunk_id, uint64_t version,
                                 uint64_t offset, uint32_t length);

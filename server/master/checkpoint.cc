@@ -66,6 +66,7 @@ std::string encodeCheckpoint(const Namespace& ns, const SessionTable& sessions, 
     record->set_rdev(inode.rdev);
     record->set_symlink_target(inode.symlink_target);
     record->set_parent(inode.parent);
+    record->set_goal(inode.goal);
     for (uint64_t id : inode.chunks) {
       record->add_chunks(id);
       const ChunkMeta* meta = id ? ns.chunk(id) : nullptr;
@@ -147,6 +148,7 @@ Result<CheckpointState> decodeCheckpoint(std::string_view bytes, const std::stri
         inode->rdev = in.rdev();
         inode->symlink_target = in.symlink_target();
         inode->parent = in.parent();
+        inode->goal = in.goal();
         inode->chunks.assign(in.chunks().begin(), in.chunks().end());
         std::vector<uint64_t> versions(in.chunk_versions().begin(), in.chunk_versions().end());
         if (auto restored = state.ns->restoreInode(std::move(inode), versions); !restored.isOk()) {

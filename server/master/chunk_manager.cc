@@ -168,7 +168,7 @@ bool ChunkManager::leaseHeld(uint64_t chunk_id, int64_t now_ms) const {
   return it != leases_.end() && it->second.expiry_ms > now_ms;
 }
 
-ChunkManager::RepairPlan ChunkManager::planRepairs(const Namespace& ns, uint32_t goal,
+ChunkManager::RepairPlan ChunkManager::planRepairs(const Namespace& ns, uint32_t default_goal,
                                                    size_t max_copies,
                                                    const std::unordered_set<uint64_t>& busy,
                                                    int64_t now_ms) const {
@@ -176,6 +176,7 @@ ChunkManager::RepairPlan ChunkManager::planRepairs(const Namespace& ns, uint32_t
   std::vector<std::pair<size_t, uint64_t>> below;  // (live replicas, chunk)
   for (const auto& [chunk_id, meta] : ns.chunks()) {
     if (busy.contains(chunk_id) || leaseHeld(chunk_id, now_ms)) continue;
+    uint32_t goal = ns.chunkGoal(chunk_id, default_goal);
     auto live = liveReplicas(chunk_id);
     if (live.empty()) continue;  // nothing left to copy from: fsck reports it
     if (live.size() < goal) below.emplace_back(live.size(), chunk_id);
@@ -285,10 +286,10 @@ uint64_t ChunkManager::totalFree() const {
   return total;
 }
 
-uint64_t ChunkManager::underReplicated(const Namespace& ns, uint32_t goal) const {
+uint64_t ChunkManager::underReplicated(const Namespace& ns, uint32_t default_goal) const {
   uint64_t count = 0;
   for (const auto& [chunk_id, meta] : ns.chunks()) {
-    if (liveReplicas(chunk_id).size() < goal) count++;
+    if (liveReplicas(chunk_id).size() < ns.chunkGoal(chunk_id, default_goal)) count++;
   }
   return count;
 }

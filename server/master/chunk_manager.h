@@ -100,10 +100,10 @@ class ChunkManager {
     std::vector<Repair> copies;
     std::vector<std::pair<uint64_t, uint32_t>> extra;  // (chunk, server) to drop
   };
-  RepairPlan planRepairs(const Namespace& ns, uint32_t goal, size_t max_copies,
+  RepairPlan planRepairs(const Namespace& ns, uint32_t default_goal, size_t max_copies,
                          const std::unordered_set<uint64_t>& busy, int64_t now_ms) const;
   // Chunks of the namespace with fewer than goal live replicas (none known counts too).
-  uint64_t underReplicated(const Namespace& ns, uint32_t goal) const;
+  uint64_t underReplicated(const Namespace& ns, uint32_t default_goal) const;
 
  private:
   int64_t dead_after_ms_;

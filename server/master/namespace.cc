@@ -85,6 +85,7 @@ Result<ApplyOutcome> Namespace::apply(const proto::MetaRecord& record) {
     case proto::MetaRecord::kSetChunkVersion: return setChunkVersion(record.set_chunk_version());
     case proto::MetaRecord::kCommitWrite: return commitWrite(record.commit_write(), now);
     case proto::MetaRecord::kPurgeInode: return purgeInode(record.purge_inode());
+    case proto::MetaRecord::kSetGoal: return setGoal(record.set_goal());
     case proto::MetaRecord::OP_NOT_SET: break;
   }
   return makeError(Code::kInvalid, "metadata record without an operation");
@@ -121,6 +122,7 @@ Result<ApplyOutcome> Namespace::createInode(const proto::CreateInodeOp& op, int6
   inode->gid = op.gid();
   inode->rdev = op.rdev();
   inode->symlink_target = op.symlink_target();
+  inode->goal = op.goal();
   inode->atime_ns = inode->mtime_ns = inode->ctime_ns = now;
   if (inode->isDir()) {
     inode->nlink = 2;
@@ -316,6 +318,28 @@ Result<ApplyOutcome> Namespace::commitWrite(const proto::CommitWriteOp& op, int6
   inode.mtime_ns = op.mtime_ns() ? op.mtime_ns() : now;
   inode.ctime_ns = now;
   return ApplyOutcome{.ino = inode.ino};
+}
+
+uint32_t Namespace::chunkGoal(uint64_t chunk_id, uint32_t default_goal) const {
+  const ChunkMeta* meta = chunk(chunk_id);
+  const Inode* inode = meta ? find(meta->ino) : nullptr;
+  return inode ? goalOf(*inode, default_goal) : default_goal;
+}
+
+Result<ApplyOutcome> Namespace::setGoal(const proto::SetGoalOp& op) {
+  if (op.goal() > 16) return makeError(Code::kInvalid, "goal above 16");
+  auto it = inodes_.find(op.ino());
+  if (it == inodes_.end()) return makeError(Code::kNotFound, fmt::format("inode {}", op.ino()));
+  std::vector<Inode*> pending{it->second.get()};
+  while (!pending.empty()) {
+    Inode* inode = pending.back();
+    pending.pop_back();
+    inode->goal = op.goal();
+    if (op.recursive() && inode->isDir()) {
+      for (const auto& [name, child] : inode->entries) pending.push_back(inodes_.at(child).get());
+    }
+  }
+  return ApplyOutcome{.ino = op.ino()};
 }
 
 Result<ApplyOutcome> Namespace::purgeInode(const proto::PurgeInodeOp& op) {

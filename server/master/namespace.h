@@ -38,6 +38,7 @@ struct Inode {
   uint64_t parent = 0;                        // directories: the one directory holding them
   std::map<std::string, uint64_t> entries;    // directories: name -> inode, sorted bytewise
   std::vector<uint64_t> chunks;               // regular files: chunk id per index, 0 = hole
+  uint32_t goal = 0;                          // replicas per chunk; 0: the cluster's default
 
   bool isDir() const;
   bool isRegular() const;
@@ -66,6 +67,11 @@ class Namespace {
   Result<const Inode*> get(uint64_t ino) const;
   Result<const Inode*> lookup(uint64_t parent, const std::string& name) const;
   const ChunkMeta* chunk(uint64_t chunk_id) const;
+  // The goal that applies to an inode, or to the file a chunk belongs to.
+  uint32_t goalOf(const Inode& inode, uint32_t default_goal) const {
+    return inode.goal ? inode.goal : default_goal;
+  }
+  uint32_t chunkGoal(uint64_t chunk_id, uint32_t default_goal) const;
   void fillAttr(const Inode& inode, proto::Attr* attr) const;
 
   uint64_t nextIno() const { return next_ino_; }
@@ -99,6 +105,7 @@ class Namespace {
   Result<ApplyOutcome> setChunkVersion(const proto::SetChunkVersionOp& op);
   Result<ApplyOutcome> commitWrite(const proto::CommitWriteOp& op, int64_t now);
   Result<ApplyOutcome> purgeInode(const proto::PurgeInodeOp& op);
+  Result<ApplyOutcome> setGoal(const proto::SetGoalOp& op);
 
   Result<Inode*> mutableDir(uint64_t ino);
   // True when dir is ancestor or the same as ino (walking parents up to the root).

@@ -61,6 +61,7 @@ void MasterService::registerRoutes(rpc::Server& server) {
             reportWriteFailure);
   DFS_ROUTE(CLUSTER_STATUS, ClusterStatusRequest, ClusterStatusReply, clusterStatus);
   DFS_ROUTE(SYNC_METADATA, SyncMetadataRequest, SyncMetadataReply, syncMetadata);
+  DFS_ROUTE(SET_GOAL, SetGoalRequest, AttrReply, setGoal);
   DFS_ROUTE(REGISTER_CHUNKSERVER, RegisterChunkserverRequest, RegisterChunkserverReply,
             registerChunkserver);
   DFS_ROUTE(CHUNKSERVER_HEARTBEAT, ChunkserverHeartbeatRequest, ChunkserverHeartbeatReply,
@@ -347,7 +348,7 @@ Result<proto::AttrReply> MasterService::attrReply(uint64_t ino) const {
   DFS_TRY(const Inode* inode, ns_.get(ino));
   proto::AttrReply reply;
   ns_.fillAttr(*inode, reply.mutable_attr());
-  reply.mutable_attr()->set_goal(options_.goal);
+  reply.mutable_attr()->set_goal(ns_.goalOf(*inode, options_.goal));
   return reply;
 }
 
@@ -361,8 +362,13 @@ bool MasterService::inStartupGrace() const {
   return monoNowMs() - started_ms_ < options_.chunkserver_dead_ms;
 }
 
-uint32_t MasterService::minWriteReplicas() const {
-  return std::min(options_.goal, options_.write_min_replicas);
+uint32_t MasterService::minWriteReplicas(uint32_t goal) const {
+  return std::min(goal, options_.write_min_replicas);
+}
+
+uint32_t MasterService::inheritedGoal(uint64_t parent) const {
+  const Inode* dir = ns_.find(parent);
+  return dir ? dir->goal : 0;
 }
 
 awaitable<std::vector<uint32_t>> MasterService::bumpVersion(uint64_t chunk_id, uint64_t version,
@@ -473,6 +479,7 @@ awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodR
   op->set_uid(request.uid());
   op->set_gid(request.gid());
   op->set_rdev(request.rdev());
+  op->set_goal(inheritedGoal(request.parent()));
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   if (opener) sessions_.open(*opener, outcome.ino);
   co_return attrReply(outcome.ino);
@@ -487,6 +494,7 @@ awaitable<Result<proto::AttrReply>> MasterService::mkdir(Ctx& ctx, proto::MkdirR
   op->set_mode(S_IFDIR | (request.mode() & 07777));
   op->set_uid(request.uid());
   op->set_gid(request.gid());
+  op->set_goal(inheritedGoal(request.parent()));
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   co_return attrReply(outcome.ino);
 }
@@ -572,7 +580,7 @@ awaitable<Result<proto::ReadDirReply>> MasterService::readDir(Ctx& ctx,
     entry->set_name(it->first);
     if (const Inode* child = ns_.find(it->second)) {
       ns_.fillAttr(*child, entry->mutable_attr());
-      entry->mutable_attr()->set_goal(options_.goal);
+      entry->mutable_attr()->set_goal(ns_.goalOf(*child, options_.goal));
     }
   }
   reply.set_end(it == dir->entries.end());
@@ -648,19 +656,20 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
   DFS_CO_TRY(const Inode* inode, ns_.get(request.ino()));
   if (!inode->isRegular()) co_return makeError(Code::kInvalid, "write to a non-regular file");
   if (request.chunk_index() >= (1ull << 20)) co_return makeError(Code::kFileTooBig, "chunk index");
+  uint32_t goal = ns_.goalOf(*inode, options_.goal);
   int64_t now = monoNowMs();
   uint64_t chunk_id =
       request.chunk_index() < inode->chunks.size() ? inode->chunks[request.chunk_index()] : 0;
   proto::GetWriteChunkReply reply;
 
   if (chunk_id == 0) {
-    auto servers = chunks_.place(options_.goal, {});
-    if ((servers.size() < minWriteReplicas() || servers.empty()) && inStartupGrace()) {
+    auto servers = chunks_.place(goal, {});
+    if ((servers.size() < minWriteReplicas(goal) || servers.empty()) && inStartupGrace()) {
       co_return makeError(Code::kUnavailable, "waiting for chunkservers to register");
     }
-    if (servers.size() < minWriteReplicas() || servers.empty()) {
+    if (servers.size() < minWriteReplicas(goal) || servers.empty()) {
       co_return makeError(Code::kNoSpace, fmt::format("{} chunkservers can take a new chunk, {} needed",
-                                                      servers.size(), minWriteReplicas()));
+                                                      servers.size(), minWriteReplicas(goal)));
     }
     chunk_id = ns_.nextChunkId();
     while (chunks_.isLeftover(chunk_id)) chunk_id++;
@@ -696,13 +705,13 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
   if (!meta || meta->version != version) {
     co_return makeError(Code::kBusy, "chunk changed while its version moved; try again");
   }
-  if (live.size() < minWriteReplicas() || live.empty()) {
+  if (live.size() < minWriteReplicas(goal) || live.empty()) {
     chunks_.releaseLeases(session_id, {chunk_id});
     if (inStartupGrace()) {
       co_return makeError(Code::kUnavailable, "waiting for chunkservers to report chunks");
     }
     co_return makeError(Code::kIo, fmt::format("chunk {:#x}: {} replicas reachable, {} needed",
-                                               chunk_id, live.size(), minWriteReplicas()));
+                                               chunk_id, live.size(), minWriteReplicas(goal)));
   }
   proto::MetaRecord record;
   record.mutable_set_chunk_version()->set_chunk_id(chunk_id);
@@ -752,12 +761,13 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::reportWriteFailure(
   spdlog::warn("chunk {:#x} v{}: write failed on {} replica(s), {} remain", request.chunk_id(),
                request.version(), request.failed_size(), remaining.size());
   uint64_t version = meta->version;
+  uint32_t goal = ns_.chunkGoal(request.chunk_id(), options_.goal);
   auto live = co_await bumpVersion(request.chunk_id(), version, version + 1, remaining);
   meta = ns_.chunk(request.chunk_id());
   if (!meta || meta->version != version) co_return makeError(Code::kBusy, "chunk changed");
-  if (live.size() < minWriteReplicas() || live.empty()) {
+  if (live.size() < minWriteReplicas(goal) || live.empty()) {
     co_return makeError(Code::kIo, fmt::format("chunk {:#x}: {} replicas left, {} needed",
-                                               request.chunk_id(), live.size(), minWriteReplicas()));
+                                               request.chunk_id(), live.size(), minWriteReplicas(goal)));
   }
   proto::MetaRecord record;
   record.mutable_set_chunk_version()->set_chunk_id(request.chunk_id());
@@ -768,6 +778,17 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::reportWriteFailure(
   chunks_.fillLocation(request.chunk_id(), request.chunk_index(), version + 1,
                        reply.mutable_chunk());
   co_return reply;
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::setGoal(Ctx& ctx, proto::SetGoalRequest& request) {
+  if (request.goal() > 16) co_return makeError(Code::kInvalid, "goal must be 0 to 16");
+  proto::MetaRecord record;
+  record.mutable_set_goal()->set_ino(request.ino());
+  record.mutable_set_goal()->set_goal(request.goal());
+  record.mutable_set_goal()->set_recursive(request.recursive());
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
+  // The repair pass copies or trims toward the new goal in the background.
+  co_return attrReply(outcome.ino);
 }
 
 awaitable<Result<proto::SyncMetadataReply>> MasterService::syncMetadata(

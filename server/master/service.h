@@ -71,7 +71,9 @@ class MasterService {
   void settle(const ApplyOutcome& outcome);
   Result<proto::AttrReply> attrReply(uint64_t ino) const;
   Result<Session*> session(const Ctx& ctx);
-  uint32_t minWriteReplicas() const;
+  uint32_t minWriteReplicas(uint32_t goal) const;
+  // The goal a new entry of this directory starts with.
+  uint32_t inheritedGoal(uint64_t parent) const;
   // Right after start-up, chunkservers are still registering: missing replicas may come back.
   bool inStartupGrace() const;
   // Moves the chunk to new_version on each of servers; returns the ones that acknowledged.
@@ -112,6 +114,7 @@ class MasterService {
   Reply<proto::GetWriteChunkReply> reportWriteFailure(Ctx&, proto::ReportWriteFailureRequest&);
   Reply<proto::ClusterStatusReply> clusterStatus(Ctx&, proto::ClusterStatusRequest&);
   Reply<proto::SyncMetadataReply> syncMetadata(Ctx&, proto::SyncMetadataRequest&);
+  Reply<proto::AttrReply> setGoal(Ctx&, proto::SetGoalRequest&);
   Reply<proto::RegisterChunkserverReply> registerChunkserver(Ctx&,
                                                              proto::RegisterChunkserverRequest&);
   Reply<proto::ChunkserverHeartbeatReply> chunkserverHeartbeat(Ctx&,

@@ -103,6 +103,30 @@ size_t replicaFiles(const Cluster& cluster, int index) {
   return count;
 }
 
+TEST(RepairTest, GoalsAreInheritedAndChangingThemCopiesOrTrims) {
+  ClusterOptions options;
+  options.chunkservers = 4;
+  Cluster cluster(options);
+  std::string m = cluster.mount("m");
+  auto dfs = [](const std::string& args) { return sh(Cluster::binary("tools/dfs") + " " + args); };
+  ASSERT_EQ(sh("mkdir " + m + "/two").exit_code, 0);
+  ASSERT_EQ(dfs("setgoal 2 " + m + "/two").exit_code, 0);
+  ASSERT_EQ(sh("mkdir " + m + "/two/inner && head -c 3000000 /dev/urandom > " + m +
+               "/two/inner/f").exit_code, 0);
+  EXPECT_EQ(dfs("getgoal " + m + "/two/inner/f").output, "/two/inner/f: 2\n");
+  EXPECT_TRUE(allChunksHave(cluster, m + "/two/inner/f", 2));
+
+  ASSERT_EQ(dfs("setgoal 4 " + m + "/two -r").exit_code, 0);
+  EXPECT_TRUE(waitFor([&] { return allChunksHave(cluster, m + "/two/inner/f", 4); }, 30s))
+      << dfs("info " + m + "/two/inner/f").output;
+  ASSERT_EQ(dfs("setgoal 1 " + m + "/two/inner/f").exit_code, 0);
+  EXPECT_TRUE(waitFor([&] { return allChunksHave(cluster, m + "/two/inner/f", 1); }, 30s))
+      << dfs("info " + m + "/two/inner/f").output;
+  dropCaches();
+  EXPECT_EQ(readFile(m + "/two/inner/f").size(), 3000000u);
+  EXPECT_NE(dfs("setgoal 0 " + m + "/two").exit_code, 0);
+}
+
 TEST(RepairTest, DeletedDataLeavesEveryChunkserverAfterTheGracePeriod) {
   ClusterOptions options;
   options.master_flags = {"--deleted-chunk-grace-ms", "3000"};

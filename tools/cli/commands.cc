@@ -449,4 +449,23 @@ Result<void> fsck(const GlobalOptions& global, const std::string& path, bool ver
   return {};
 }
 
+Result<void> setGoal(const GlobalOptions& global, const std::string& path, uint32_t goal,
+                     bool recursive) {
+  if (goal < 1 || goal > 16) return makeError(Code::kInvalid, "goal must be 1 to 16");
+  DFS_TRY(auto target, connectFor(global, path));
+  auto& client = *target.client;
+  DFS_TRY(auto attr, client.run(client.resolve(target.path)));
+  DFS_TRY(auto updated, client.run(client.setGoal(attr.ino(), goal, recursive)));
+  std::printf("%s: %u\n", target.path.c_str(), updated.goal());
+  return {};
+}
+
+Result<void> getGoal(const GlobalOptions& global, const std::string& path) {
+  DFS_TRY(auto target, connectFor(global, path));
+  auto& client = *target.client;
+  DFS_TRY(auto attr, client.run(client.resolve(target.path)));
+  std::printf("%s: %u\n", target.path.c_str(), attr.goal());
+  return {};
+}
+
 }  // namespace dfs::cli

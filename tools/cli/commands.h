@@ -28,6 +28,9 @@ Result<void> status(const GlobalOptions& global, const std::string& path);
 // Checks every file under path: chunks without a live replica, below their goal, and with
 // verify, replicas that fail their CRCs or differ from each other. Problems make it an error.
 Result<void> fsck(const GlobalOptions& global, const std::string& path, bool verify);
+Result<void> setGoal(const GlobalOptions& global, const std::string& path, uint32_t goal,
+                     bool recursive);
+Result<void> getGoal(const GlobalOptions& global, const std::string& path);
 
 // The one place a Status becomes a message and an exit code.
 int report(const std::string& command, const Status& status);

@@ -71,6 +71,17 @@ int main(int argc, char** argv) {
   fsck->add_flag("--verify", flag, "read every replica, check CRCs and compare SHA-256");
   fsck->callback([&] { action = [&] { return dfs::cli::fsck(global, path.empty() ? "/" : path, flag); }; });
 
+  uint32_t goal = 0;
+  auto* setgoal = app.add_subcommand("setgoal", "set replicas per chunk of a file or directory");
+  setgoal->add_option("goal", goal)->required();
+  setgoal->add_option("path", path)->required();
+  setgoal->add_flag("-r", flag, "a directory and everything below it");
+  setgoal->callback([&] { action = [&] { return dfs::cli::setGoal(global, path, goal, flag); }; });
+
+  auto* getgoal = app.add_subcommand("getgoal", "show replicas per chunk of a file or directory");
+  getgoal->add_option("path", path)->required();
+  getgoal->callback([&] { action = [&] { return dfs::cli::getGoal(global, path); }; });
+
   CLI11_PARSE(app, argc, argv);
   name = app.get_subcommands().front()->get_name();
   auto result = action();

@@ -191,6 +191,30 @@ TEST_F(NamespaceTest, TruncateFreesChunksPastTheEnd) {
   EXPECT_EQ(errorOf(allocChunk(file, 0)), Code::kExists);
 }
 
+TEST_F(NamespaceTest, GoalsApplyRecursivelyAndChunksFollowTheirFile) {
+  uint64_t dir = mkdir(kRootIno, "d");
+  uint64_t sub = mkdir(dir, "s");
+  uint64_t file = mkfile(sub, "f");
+  ASSERT_TRUE(allocChunk(file, 0));
+  uint64_t chunk = ns_.find(file)->chunks[0];
+  EXPECT_EQ(ns_.chunkGoal(chunk, 3), 3u);  // the cluster default
+  proto::MetaRecord record;
+  record.mutable_set_goal()->set_ino(dir);
+  record.mutable_set_goal()->set_goal(2);
+  record.mutable_set_goal()->set_recursive(true);
+  ASSERT_TRUE(ns_.apply(record));
+  EXPECT_EQ(ns_.find(sub)->goal, 2u);
+  EXPECT_EQ(ns_.chunkGoal(chunk, 3), 2u);
+  record.mutable_set_goal()->set_ino(file);
+  record.mutable_set_goal()->set_goal(5);
+  record.mutable_set_goal()->set_recursive(false);
+  ASSERT_TRUE(ns_.apply(record));
+  EXPECT_EQ(ns_.chunkGoal(chunk, 3), 5u);
+  EXPECT_EQ(ns_.find(sub)->goal, 2u);
+  record.mutable_set_goal()->set_goal(17);
+  EXPECT_EQ(errorOf(ns_.apply(record)), Code::kInvalid);
+}
+
 TEST_F(NamespaceTest, ReplayingTheSameRecordsRebuildsTheSameState) {
   std::vector<proto::MetaRecord> journal;
   Namespace live;
