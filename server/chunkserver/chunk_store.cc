@@ -114,6 +114,12 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir) {
   return store;
 }
 
+ChunkStore::OpenForOperation::~OpenForOperation() {
+  if (replica_.fd >= 0) ::close(replica_.fd);
+  replica_.fd = -1;
+  replica_.crcs_loaded = false;
+}
+
 ChunkStore::~ChunkStore() {
   for (auto& [id, replica] : replicas_) {
     if (replica->fd >= 0) ::close(replica->fd);
@@ -223,6 +229,7 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
   }
   DFS_TRY(auto replica, findOrAdd(chunk_id, create));
   std::lock_guard lock(replica->mutex);
+  OpenForOperation open_file(*replica);
   if (replica->version == 0 && !replica->removed) {
     DFS_RETURN_IF_ERROR(createFile(*replica, version));
   }
@@ -275,6 +282,7 @@ Result<std::string> ChunkStore::read(uint64_t chunk_id, uint64_t version, uint64
   auto replica = find(chunk_id);
   if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
   std::lock_guard lock(replica->mutex);
+  OpenForOperation open_file(*replica);
   DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, version)));
   DFS_RETURN_IF_ERROR(load(*replica));
   if (length == 0) return std::string();
@@ -290,6 +298,7 @@ Result<void> ChunkStore::setVersion(uint64_t chunk_id, uint64_t old_version, uin
                                     bool create_if_missing) {
   DFS_TRY(auto replica, findOrAdd(chunk_id, create_if_missing));
   std::lock_guard lock(replica->mutex);
+  OpenForOperation open_file(*replica);
   if (replica->removed) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
   if (replica->version == 0) {
     DFS_RETURN_IF_ERROR(createFile(*replica, new_version));
@@ -310,6 +319,7 @@ Result<void> ChunkStore::truncate(uint64_t chunk_id, uint64_t version, uint64_t 
   auto replica = find(chunk_id);
   if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
   std::lock_guard lock(replica->mutex);
+  OpenForOperation open_file(*replica);
   DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, version)));
   DFS_RETURN_IF_ERROR(load(*replica));
   uint64_t block = length / kBlockSize;
@@ -410,6 +420,7 @@ Result<void> ChunkStore::sync(uint64_t chunk_id) {
   auto replica = find(chunk_id);
   if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
   std::lock_guard lock(replica->mutex);
+  OpenForOperation open_file(*replica);
   DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, 0)));
   DFS_RETURN_IF_ERROR(load(*replica));
   if (::fdatasync(replica->fd) != 0) return std::unexpected(ioError("fdatasync", chunk_id));

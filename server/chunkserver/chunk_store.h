@@ -79,6 +79,19 @@ class ChunkStore {
     std::array<uint32_t, kBlocksPerChunk> crcs{};
   };
 
+  // Holds a replica's file open for one operation only: a chunkserver keeps far more replicas
+  // than it may have files open, and their CRC tables would not all fit in memory either.
+  class OpenForOperation {
+   public:
+    explicit OpenForOperation(Replica& replica) : replica_(replica) {}
+    ~OpenForOperation();
+    OpenForOperation(const OpenForOperation&) = delete;
+    OpenForOperation& operator=(const OpenForOperation&) = delete;
+
+   private:
+    Replica& replica_;
+  };
+
   explicit ChunkStore(std::string dir) : dir_(std::move(dir)) {}
   std::shared_ptr<Replica> find(uint64_t chunk_id);
   // The replica, created in the map (not yet on disk: version 0) when absent and create is set.

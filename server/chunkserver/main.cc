@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -56,6 +58,12 @@ int main(int argc, char** argv) {
   if (!address || !master_address) {
     spdlog::error("{}", (!address ? address.error() : master_address.error()).toString());
     return 2;
+  }
+  // Many clients and peers: take every file descriptor the system allows this process.
+  struct rlimit files {};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
   }
   auto store = dfs::chunkserver::ChunkStore::open(data_dir);
   if (!store) {

@@ -139,6 +139,20 @@ TEST_F(ChunkStoreTest, InstalledCopyIsWholeAndReplacesOnlyOlderVersions) {
   EXPECT_EQ(store_->read(12, 5, 0, 5).value(), "newer");
 }
 
+TEST_F(ChunkStoreTest, ManyReplicasDoNotKeepFilesOpen) {
+  auto open_files = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                         std::filesystem::directory_iterator{});
+  };
+  auto before = open_files();
+  for (uint64_t id = 100; id < 2600; ++id) {  // more replicas than the default fd limit
+    ASSERT_TRUE(store_->write(id, 1, 0, "x", true, false)) << id;
+    ASSERT_TRUE(store_->read(id, 1, 0, 1));
+  }
+  EXPECT_LE(open_files(), before + 2);
+  EXPECT_EQ(store_->read(1234, 1, 0, 1).value(), "x");
+}
+
 TEST_F(ChunkStoreTest, WritesPastTheChunkEndAreRejected) {
   EXPECT_EQ(store_->write(11, 1, kChunkSize - 1, "ab", true, false).error().code(), Code::kInvalid);
 }
