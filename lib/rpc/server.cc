@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "lib/base/files.h"
+
 namespace dfs::rpc {
 
 bool parseStrict(const std::string& body, google::protobuf::Message* message) {
@@ -28,6 +30,13 @@ Result<HostPort> Server::listen(const HostPort& address) {
   }
   asio::co_spawn(io_, acceptLoop(), asio::detached);
   return HostPort{address.host, acceptor_.local_endpoint().port()};
+}
+
+Result<HostPort> Server::listenAndPublish(const HostPort& address,
+                                          const std::string& address_file) {
+  DFS_TRY(HostPort bound, listen(address));
+  DFS_RETURN_IF_ERROR(writeFileAtomically(address_file, bound.toString() + "\n"));
+  return bound;
 }
 
 void Server::stop() {

@@ -59,6 +59,9 @@ class Server {
 
   // Binds and starts accepting; port 0 picks a free port. Returns the bound address.
   Result<HostPort> listen(const HostPort& address);
+  // listen, then writes the bound address to address_file (how launchers and tests learn a
+  // picked port).
+  Result<HostPort> listenAndPublish(const HostPort& address, const std::string& address_file);
   void stop();
   size_t connectionCount();
 

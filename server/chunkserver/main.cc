@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "lib/base/address.h"
-#include "lib/base/files.h"
 #include "lib/base/logging.h"
 #include "lib/rpc/server.h"
 #include "server/chunkserver/chunk_store.h"
@@ -75,13 +74,9 @@ int main(int argc, char** argv) {
   dfs::chunkserver::ChunkService service(io, **store);
   dfs::rpc::Server server(io, io.get_executor());
   service.registerRoutes(server);
-  auto bound = server.listen(*address);
+  auto bound = server.listenAndPublish(*address, data_dir + "/chunkserver.addr");
   if (!bound) {
     spdlog::error("{}", bound.error().toString());
-    return 1;
-  }
-  if (auto written = dfs::writeFileAtomically(data_dir + "/chunkserver.addr", bound->toString() + "\n"); !written) {
-    spdlog::error("{}", written.error().toString());
     return 1;
   }
   service.setAddress(bound->toString());

@@ -8,7 +8,6 @@
 #include <fstream>
 
 #include "lib/base/address.h"
-#include "lib/base/files.h"
 #include "lib/base/logging.h"
 #include "lib/rpc/server.h"
 #include "server/master/recovery.h"
@@ -112,14 +111,9 @@ int main(int argc, char** argv) {
   }
   dfs::rpc::Server server(io, io.get_executor());
   service.registerRoutes(server);
-  auto bound = server.listen(*address);
+  auto bound = server.listenAndPublish(*address, data_dir + "/master.addr");
   if (!bound) {
     spdlog::error("{}", bound.error().toString());
-    return 1;
-  }
-  // Launchers and tests learn a picked port from this file.
-  if (auto written = dfs::writeFileAtomically(data_dir + "/master.addr", bound->toString() + "\n"); !written) {
-    spdlog::error("{}", written.error().toString());
     return 1;
   }
   spdlog::info("master listening on {} (goal {})", bound->toString(), options.goal);
