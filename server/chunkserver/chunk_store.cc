@@ -136,6 +136,18 @@ std::shared_ptr<ChunkStore::Replica> ChunkStore::find(uint64_t chunk_id) {
   return it == replicas_.end() ? nullptr : it->second;
 }
 
+template <class Op>
+auto ChunkStore::withReplica(uint64_t chunk_id, uint64_t version, Op op)
+    -> decltype(op(std::declval<Replica&>())) {
+  auto replica = find(chunk_id);
+  if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
+  std::lock_guard lock(replica->mutex);
+  OpenForOperation open_file(*replica);
+  DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, version)));
+  DFS_RETURN_IF_ERROR(load(*replica));
+  return op(*replica);
+}
+
 Result<std::shared_ptr<ChunkStore::Replica>> ChunkStore::findOrAdd(uint64_t chunk_id, bool create) {
   std::lock_guard lock(map_mutex_);
   auto it = replicas_.find(chunk_id);
@@ -279,19 +291,15 @@ Result<std::string> ChunkStore::read(uint64_t chunk_id, uint64_t version, uint64
                                      uint32_t length) {
   if (offset >= kChunkSize) return std::string();
   length = static_cast<uint32_t>(std::min<uint64_t>(length, kChunkSize - offset));
-  auto replica = find(chunk_id);
-  if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
-  std::lock_guard lock(replica->mutex);
-  OpenForOperation open_file(*replica);
-  DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, version)));
-  DFS_RETURN_IF_ERROR(load(*replica));
-  if (length == 0) return std::string();
-  uint64_t first_block = offset / kBlockSize;
-  uint64_t last_block = (offset + length - 1) / kBlockSize;
-  DFS_TRY(std::string blocks, readBlocks(*replica, first_block, last_block - first_block + 1));
-  uint64_t skip = offset - first_block * kBlockSize;
-  if (skip == 0 && blocks.size() == length) return blocks;
-  return blocks.substr(skip, length);
+  return withReplica(chunk_id, version, [&](Replica& replica) -> Result<std::string> {
+    if (length == 0) return std::string();
+    uint64_t first_block = offset / kBlockSize;
+    uint64_t last_block = (offset + length - 1) / kBlockSize;
+    DFS_TRY(std::string blocks, readBlocks(replica, first_block, last_block - first_block + 1));
+    uint64_t skip = offset - first_block * kBlockSize;
+    if (skip == 0 && blocks.size() == length) return blocks;
+    return blocks.substr(skip, length);
+  });
 }
 
 Result<void> ChunkStore::setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version,
@@ -316,25 +324,21 @@ Result<void> ChunkStore::setVersion(uint64_t chunk_id, uint64_t old_version, uin
 
 Result<void> ChunkStore::truncate(uint64_t chunk_id, uint64_t version, uint64_t length) {
   if (length > kChunkSize) return makeError(Code::kInvalid, "truncate past the chunk end");
-  auto replica = find(chunk_id);
-  if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
-  std::lock_guard lock(replica->mutex);
-  OpenForOperation open_file(*replica);
-  DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, version)));
-  DFS_RETURN_IF_ERROR(load(*replica));
-  uint64_t block = length / kBlockSize;
-  uint64_t keep = length % kBlockSize;
-  std::string partial;
-  if (keep != 0) {
-    DFS_TRY(partial, readBlocks(*replica, block, 1));
-    std::memset(partial.data() + keep, 0, kBlockSize - keep);
-  }
-  if (::ftruncate(replica->fd, static_cast<off_t>(kDataOffset + length)) != 0) {
-    return std::unexpected(ioError("ftruncate", chunk_id));
-  }
-  for (uint64_t i = block; i < kBlocksPerChunk; ++i) replica->crcs[i] = zeroBlockCrc();
-  if (keep != 0) replica->crcs[block] = crc32c(partial);
-  return writeCrcs(*replica, block, kBlocksPerChunk - block);
+  return withReplica(chunk_id, version, [&](Replica& replica) -> Result<void> {
+    uint64_t block = length / kBlockSize;
+    uint64_t keep = length % kBlockSize;
+    std::string partial;
+    if (keep != 0) {
+      DFS_TRY(partial, readBlocks(replica, block, 1));
+      std::memset(partial.data() + keep, 0, kBlockSize - keep);
+    }
+    if (::ftruncate(replica.fd, static_cast<off_t>(kDataOffset + length)) != 0) {
+      return std::unexpected(ioError("ftruncate", chunk_id));
+    }
+    for (uint64_t i = block; i < kBlocksPerChunk; ++i) replica.crcs[i] = zeroBlockCrc();
+    if (keep != 0) replica.crcs[block] = crc32c(partial);
+    return writeCrcs(replica, block, kBlocksPerChunk - block);
+  });
 }
 
 Result<void> ChunkStore::remove(uint64_t chunk_id) {
@@ -417,14 +421,10 @@ Result<uint64_t> ChunkStore::length(uint64_t chunk_id) {
 }
 
 Result<void> ChunkStore::sync(uint64_t chunk_id) {
-  auto replica = find(chunk_id);
-  if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
-  std::lock_guard lock(replica->mutex);
-  OpenForOperation open_file(*replica);
-  DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, 0)));
-  DFS_RETURN_IF_ERROR(load(*replica));
-  if (::fdatasync(replica->fd) != 0) return std::unexpected(ioError("fdatasync", chunk_id));
-  return {};
+  return withReplica(chunk_id, /*version=*/0, [&](Replica& replica) -> Result<void> {
+    if (::fdatasync(replica.fd) != 0) return std::unexpected(ioError("fdatasync", chunk_id));
+    return {};
+  });
 }
 
 std::vector<ReplicaInfo> ChunkStore::list() {

@@ -94,6 +94,11 @@ class ChunkStore {
 
   explicit ChunkStore(std::string dir) : dir_(std::move(dir)) {}
   std::shared_ptr<Replica> find(uint64_t chunk_id);
+  // Runs op(replica) with the replica locked, its file open and its CRC table loaded, after
+  // checking it exists at version (0: any version).
+  template <class Op>
+  auto withReplica(uint64_t chunk_id, uint64_t version, Op op)
+      -> decltype(op(std::declval<Replica&>()));
   // The replica, created in the map (not yet on disk: version 0) when absent and create is set.
   Result<std::shared_ptr<Replica>> findOrAdd(uint64_t chunk_id, bool create);
   // Creates the file of a replica added by findOrAdd; called with its mutex held.

@@ -16,6 +16,26 @@ proto::RegisterChunkserverRequest registration(const std::string& address, uint6
   return request;
 }
 
+// Creates file "f" with count chunks in ns; returns their ids in index order.
+std::vector<uint64_t> fileWithChunks(Namespace& ns, uint64_t count) {
+  proto::MetaRecord create;
+  create.mutable_create_inode()->set_parent(kRootIno);
+  create.mutable_create_inode()->set_name("f");
+  create.mutable_create_inode()->set_ino(ns.nextIno());
+  create.mutable_create_inode()->set_mode(S_IFREG | 0644);
+  uint64_t ino = ns.apply(create).value().ino;
+  std::vector<uint64_t> ids;
+  for (uint64_t index = 0; index < count; ++index) {
+    proto::MetaRecord alloc;
+    alloc.mutable_alloc_chunk()->set_ino(ino);
+    alloc.mutable_alloc_chunk()->set_chunk_index(index);
+    alloc.mutable_alloc_chunk()->set_chunk_id(ns.nextChunkId());
+    ids.push_back(alloc.alloc_chunk().chunk_id());
+    EXPECT_TRUE(ns.apply(alloc));
+  }
+  return ids;
+}
+
 TEST(ChunkManagerTest, PlacesOnDistinctLiveServersMostFreeFirst) {
   Namespace ns;
   ChunkManager chunks(10000);
@@ -48,19 +68,7 @@ TEST(ChunkManagerTest, SilentServersDieAndMustRegisterAgain) {
 
 TEST(ChunkManagerTest, BlockReportKeepsCurrentAndDeletesStaleReplicas) {
   Namespace ns;
-  proto::MetaRecord create;
-  create.mutable_create_inode()->set_parent(kRootIno);
-  create.mutable_create_inode()->set_name("f");
-  create.mutable_create_inode()->set_ino(ns.nextIno());
-  create.mutable_create_inode()->set_mode(S_IFREG | 0644);
-  uint64_t ino = ns.apply(create)->ino;
-  for (uint64_t index = 0; index < 2; ++index) {
-    proto::MetaRecord alloc;
-    alloc.mutable_alloc_chunk()->set_ino(ino);
-    alloc.mutable_alloc_chunk()->set_chunk_index(index);
-    alloc.mutable_alloc_chunk()->set_chunk_id(ns.nextChunkId());
-    ASSERT_TRUE(ns.apply(alloc));
-  }
+  ASSERT_EQ(fileWithChunks(ns, 2), (std::vector<uint64_t>{1, 2}));
   proto::MetaRecord bump;
   bump.mutable_set_chunk_version()->set_chunk_id(2);
   bump.mutable_set_chunk_version()->set_version(3);
@@ -120,21 +128,7 @@ TEST(ChunkManagerTest, UnreferencedReplicasAreDeletedAfterTheGracePeriod) {
 
 TEST(ChunkManagerTest, RepairPlanCopiesTheMostEndangeredFirstAndTrimsExtras) {
   Namespace ns;
-  proto::MetaRecord create;
-  create.mutable_create_inode()->set_parent(kRootIno);
-  create.mutable_create_inode()->set_name("f");
-  create.mutable_create_inode()->set_ino(ns.nextIno());
-  create.mutable_create_inode()->set_mode(S_IFREG | 0644);
-  uint64_t ino = ns.apply(create)->ino;
-  std::vector<uint64_t> ids;
-  for (uint64_t index = 0; index < 4; ++index) {
-    proto::MetaRecord alloc;
-    alloc.mutable_alloc_chunk()->set_ino(ino);
-    alloc.mutable_alloc_chunk()->set_chunk_index(index);
-    alloc.mutable_alloc_chunk()->set_chunk_id(ns.nextChunkId());
-    ids.push_back(alloc.alloc_chunk().chunk_id());
-    ASSERT_TRUE(ns.apply(alloc));
-  }
+  std::vector<uint64_t> ids = fileWithChunks(ns, 4);
   ChunkManager chunks(10000);
   uint32_t a = chunks.registerChunkserver(registration("h:1", 10), ns, 0);
   uint32_t b = chunks.registerChunkserver(registration("h:2", 20), ns, 0);
