@@ -204,7 +204,9 @@ Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offs
       state->unsynced_chunks.insert(chunk_index);
       co_return Result<void>{};
     }
-    if (attempt >= 5 || written.error().code() == Code::kNoSpace) {
+    // A replica whose disk is full is dropped like any failed one and the write goes on with
+    // the others; only when too few are left does the program see ENOSPC.
+    if (attempt >= 5) {
       co_return makeError(written.error().withContext(
           fmt::format("write chunk {:#x} v{}", location.chunk_id(), location.version())));
     }
@@ -228,6 +230,9 @@ Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offs
       state->write_chunks[chunk_index] = WriteChunk{reply->chunk(), false};
       state->read_chunks[chunk_index] = reply->chunk();
     } else if (reply.error().code() == Code::kIo) {
+      if (written.error().code() == Code::kNoSpace) {
+        co_return makeError(Code::kNoSpace, reply.error().message());
+      }
       co_return std::unexpected(reply.error());
     }
   }
@@ -399,6 +404,16 @@ Task<std::string> DfsClient::readChunkPiece(FileState& state, uint64_t chunk_ind
       last_error = reply ? Status(Code::kProtocol, "short read") : reply.error();
       spdlog::warn("read chunk {:#x} v{} from {}: {}", location.chunk_id(), location.version(),
                    address, last_error.toString());
+      if (last_error.code() == Code::kCorrupt) {
+        // The next replica serves this read; the master rebuilds this one.
+        proto::ReportBadReplicaRequest report;
+        report.set_chunk_id(location.chunk_id());
+        report.set_version(location.version());
+        report.set_address(address);
+        auto reported =
+            co_await masterCall<proto::ReportBadReplicaReply>(proto::REPORT_BAD_REPLICA, report);
+        if (!reported) spdlog::warn("report of a damaged replica: {}", reported.error().toString());
+      }
     }
   }
   co_return makeError(Code::kIo, fmt::format("inode {} chunk {}: every replica failed, last: {}",

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -225,6 +226,7 @@ Result<std::string> ChunkStore::readBlocks(Replica& replica, uint64_t first_bloc
   for (uint64_t i = 0; i < block_count; ++i) {
     uint32_t crc = crc32c(data.data() + i * kBlockSize, kBlockSize);
     if (crc != replica.crcs[first_block + i]) {
+      noteDamaged(replica.chunk_id);
       return makeError(Code::kCorrupt,
                        fmt::format("chunk {:#x} v{}: crc mismatch in block {}", replica.chunk_id,
                                    replica.version, first_block + i));
@@ -360,7 +362,30 @@ Result<void> ChunkStore::remove(uint64_t chunk_id) {
   return {};
 }
 
-Result<void> ChunkStore::install(uint64_t chunk_id, uint64_t version, std::string_view data) {
+void ChunkStore::noteDamaged(uint64_t chunk_id) {
+  std::lock_guard lock(damaged_mutex_);
+  if (std::find(damaged_.begin(), damaged_.end(), chunk_id) == damaged_.end()) {
+    damaged_.push_back(chunk_id);
+  }
+}
+
+std::vector<uint64_t> ChunkStore::takeDamaged() {
+  std::lock_guard lock(damaged_mutex_);
+  return std::exchange(damaged_, {});
+}
+
+Result<void> ChunkStore::verify(uint64_t chunk_id, uint64_t first_block, uint64_t block_count) {
+  if (first_block >= kBlocksPerChunk || block_count > kBlocksPerChunk - first_block) {
+    return makeError(Code::kInvalid, "verify past the chunk end");
+  }
+  return withReplica(chunk_id, /*version=*/0, [&](Replica& replica) -> Result<void> {
+    DFS_TRY(auto data, readBlocks(replica, first_block, block_count));
+    return {};
+  });
+}
+
+Result<void> ChunkStore::install(uint64_t chunk_id, uint64_t version, std::string_view data,
+                                 bool replace_same_version) {
   if (data.size() > kChunkSize || version == 0) return makeError(Code::kInvalid, "bad replica");
   std::string path = pathOf(chunk_id);
   std::string temporary = path + ".copy";
@@ -391,7 +416,8 @@ Result<void> ChunkStore::install(uint64_t chunk_id, uint64_t version, std::strin
   auto existing = find(chunk_id);
   std::unique_lock<std::mutex> existing_lock;
   if (existing) existing_lock = std::unique_lock(existing->mutex);
-  if (existing && !existing->removed && existing->version >= version) {
+  if (existing && !existing->removed &&
+      (existing->version > version || (existing->version == version && !replace_same_version))) {
     ::unlink(temporary.c_str());
     return makeError(Code::kExists, fmt::format("chunk {:#x} is already at v{}", chunk_id,
                                                 existing->version));
@@ -407,8 +433,12 @@ Result<void> ChunkStore::install(uint64_t chunk_id, uint64_t version, std::strin
     if (existing->fd >= 0) ::close(existing->fd);
     existing->fd = -1;
   }
-  std::lock_guard map_lock(map_mutex_);
-  replicas_[chunk_id] = std::move(replica);
+  {
+    std::lock_guard map_lock(map_mutex_);
+    replicas_[chunk_id] = std::move(replica);
+  }
+  std::lock_guard damaged_lock(damaged_mutex_);
+  std::erase(damaged_, chunk_id);
   return {};
 }
 

@@ -57,8 +57,15 @@ class ChunkStore {
   Result<void> truncate(uint64_t chunk_id, uint64_t version, uint64_t length);
   Result<void> remove(uint64_t chunk_id);
   // Installs a whole replica (a copy from a peer): written to a temporary file, synced and
-  // renamed, so a copy cut short never looks like a replica. Replaces an older version.
-  Result<void> install(uint64_t chunk_id, uint64_t version, std::string_view data);
+  // renamed, so a copy cut short never looks like a replica. Replaces an older version, or with
+  // replace_same_version a damaged replica of this version.
+  Result<void> install(uint64_t chunk_id, uint64_t version, std::string_view data,
+                       bool replace_same_version = false);
+  // Re-reads block_count blocks from first_block and checks their CRCs (the scrubber).
+  Result<void> verify(uint64_t chunk_id, uint64_t first_block, uint64_t block_count);
+  // Chunks found damaged (a CRC mismatch on any read) since the last call, for the master. A
+  // replica rebuilt meanwhile is not among them.
+  std::vector<uint64_t> takeDamaged();
   // Bytes of data a replica holds.
   Result<uint64_t> length(uint64_t chunk_id);
   Result<void> sync(uint64_t chunk_id);
@@ -110,7 +117,11 @@ class ChunkStore {
   Result<void> writeCrcs(Replica& replica, uint64_t first_block, uint64_t block_count);
   Status checkVersion(const Replica& replica, uint64_t version) const;
 
+  void noteDamaged(uint64_t chunk_id);
+
   std::string dir_;
+  std::mutex damaged_mutex_;
+  std::vector<uint64_t> damaged_;
   std::mutex map_mutex_;  // guards replicas_ (never held while a replica's mutex is taken)
   std::unordered_map<uint64_t, std::shared_ptr<Replica>> replicas_;
 };

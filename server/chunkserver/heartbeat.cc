@@ -2,6 +2,8 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "proto/master.pb.h"
@@ -11,9 +13,11 @@ namespace dfs::chunkserver {
 namespace asio = boost::asio;
 using asio::awaitable;
 
-Heartbeat::Heartbeat(asio::io_context& io, ChunkStore& store, HeartbeatOptions options)
+Heartbeat::Heartbeat(asio::io_context& io, ChunkStore& store, const Scrubber& scrubber,
+                     HeartbeatOptions options)
     : io_(io),
       store_(store),
+      scrubber_(scrubber),
       options_(std::move(options)),
       master_(rpc::Client::create(io.get_executor(), options_.master)),
       timer_(asio::make_strand(io)) {}
@@ -76,8 +80,17 @@ awaitable<Result<void>> Heartbeat::beatOnce() {
   request.set_capacity_bytes(total);
   request.set_used_bytes(used);
   request.set_chunks(store_.count());
+  for (uint64_t chunk_id : store_.takeDamaged()) {
+    if (std::find(damaged_unreported_.begin(), damaged_unreported_.end(), chunk_id) ==
+        damaged_unreported_.end()) {
+      damaged_unreported_.push_back(chunk_id);
+    }
+  }
+  for (uint64_t chunk_id : damaged_unreported_) request.add_corrupt_chunks(chunk_id);
+  request.set_scrubbed_bytes(scrubber_.scrubbedBytes());
   DFS_CO_TRY(auto reply, co_await master_->call<proto::ChunkserverHeartbeatReply>(
                              proto::CHUNKSERVER_HEARTBEAT, request));
+  damaged_unreported_.clear();
   if (reply.reregister()) {
     registered_ = false;
     co_return Result<void>{};

@@ -1,5 +1,5 @@
 // The chunkserver's side of the master link: registers with a block report, heartbeats every
-// second with capacity, carries out the deletions the master queued, and registers again when
+// second with capacity and the replicas found damaged, carries out the deletions the master queued, and registers again when
 // the master has forgotten it (master restart, or it was declared dead).
 #pragma once
 
@@ -11,6 +11,7 @@
 #include "lib/base/address.h"
 #include "lib/rpc/client.h"
 #include "server/chunkserver/chunk_store.h"
+#include "server/chunkserver/scrubber.h"
 
 namespace dfs::chunkserver {
 
@@ -24,7 +25,8 @@ struct HeartbeatOptions {
 
 class Heartbeat {
  public:
-  Heartbeat(boost::asio::io_context& io, ChunkStore& store, HeartbeatOptions options);
+  Heartbeat(boost::asio::io_context& io, ChunkStore& store, const Scrubber& scrubber,
+            HeartbeatOptions options);
   void start();
   void stop();
 
@@ -36,6 +38,8 @@ class Heartbeat {
 
   boost::asio::io_context& io_;
   ChunkStore& store_;
+  const Scrubber& scrubber_;
+  std::vector<uint64_t> damaged_unreported_;  // kept until a heartbeat carried them
   HeartbeatOptions options_;
   std::shared_ptr<rpc::Client> master_;
   boost::asio::steady_timer timer_;

@@ -15,6 +15,7 @@
 #include "lib/rpc/server.h"
 #include "server/chunkserver/chunk_store.h"
 #include "server/chunkserver/heartbeat.h"
+#include "server/chunkserver/scrubber.h"
 #include "server/chunkserver/service.h"
 
 namespace {
@@ -42,12 +43,21 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   unsigned threads = 4;
   uint64_t capacity_limit = 0;
+  dfs::chunkserver::ScrubberOptions scrub;
+  uint64_t scrub_mib_per_s = scrub.bytes_per_second >> 20;
+  int64_t scrub_interval_s = 86400;
+  uint64_t replication_mib_per_s = 128;
   app.set_config("--config", "", "TOML config file (keys as the long flags); flags win");
   app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one");
   app.add_option("--data-dir", data_dir, "where replicas are stored")->required();
   app.add_option("--master", master, "HOST:PORT of the master");
   app.add_option("--threads", threads, "I/O threads")->check(CLI::Range(1, 64));
   app.add_option("--capacity", capacity_limit, "bytes this chunkserver offers (0: whole disk)");
+  app.add_option("--scrub-mib-per-s", scrub_mib_per_s,
+                 "rate the scrubber re-verifies replicas at (0: off)");
+  app.add_option("--scrub-interval-s", scrub_interval_s, "pause between two scrub passes");
+  app.add_option("--replication-mib-per-s", replication_mib_per_s,
+                 "bandwidth for copying replicas from peers (repair, rebalancing; 0: unlimited)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
   dfs::setupLogging("chunkserver", log_level);
@@ -71,7 +81,7 @@ int main(int argc, char** argv) {
   }
 
   boost::asio::io_context io(static_cast<int>(threads));
-  dfs::chunkserver::ChunkService service(io, **store);
+  dfs::chunkserver::ChunkService service(io, **store, replication_mib_per_s << 20);
   dfs::rpc::Server server(io, io.get_executor());
   service.registerRoutes(server);
   auto bound = server.listenAndPublish(*address, data_dir + "/chunkserver.addr");
@@ -88,13 +98,18 @@ int main(int argc, char** argv) {
   heartbeat_options.advertised_address = bound->toString();
   heartbeat_options.data_dir_id = dataDirId(data_dir);
   heartbeat_options.capacity_limit = capacity_limit;
-  dfs::chunkserver::Heartbeat heartbeat(io, **store, heartbeat_options);
+  scrub.bytes_per_second = scrub_mib_per_s << 20;
+  scrub.pass_interval = std::chrono::seconds(scrub_interval_s);
+  dfs::chunkserver::Scrubber scrubber(**store, scrub);
+  scrubber.start();
+  dfs::chunkserver::Heartbeat heartbeat(io, **store, scrubber, heartbeat_options);
   heartbeat.start();
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     spdlog::info("signal {}: shutting down", signal);
     heartbeat.stop();
+    scrubber.stop();
     service.stop();
     server.stop();
     io.stop();

@@ -111,6 +111,21 @@ awaitable<Result<proto::DeleteChunkReply>> ChunkService::deleteChunk(
   co_return proto::DeleteChunkReply{};
 }
 
+awaitable<void> ChunkService::paceReplication(uint64_t bytes) {
+  if (replication_bytes_per_second_ == 0) co_return;
+  std::chrono::steady_clock::time_point slot;
+  {
+    std::lock_guard lock(pace_mutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (next_replication_slot_ < now) next_replication_slot_ = now;
+    slot = next_replication_slot_;
+    next_replication_slot_ +=
+        std::chrono::microseconds(bytes * 1000000 / replication_bytes_per_second_);
+  }
+  asio::steady_timer timer(co_await asio::this_coro::executor, slot);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
 awaitable<Result<proto::ReplicateChunkReply>> ChunkService::replicateChunk(
     Ctx& ctx, proto::ReplicateChunkRequest& request) {
   auto source = peers_.get(request.source());
@@ -126,6 +141,7 @@ awaitable<Result<proto::ReplicateChunkReply>> ChunkService::replicateChunk(
     read.set_version(request.version());
     read.set_offset(offset);
     read.set_length(static_cast<uint32_t>(std::min<uint64_t>(kPiece, length - offset)));
+    co_await paceReplication(read.length());
     std::string piece;
     rpc::CallOptions options;
     options.timeout = std::chrono::milliseconds(30000);
@@ -135,7 +151,12 @@ awaitable<Result<proto::ReplicateChunkReply>> ChunkService::replicateChunk(
     data += piece;
   }
   data.resize(std::min<uint64_t>(data.size(), length));
-  DFS_CO_RETURN_IF_ERROR(store_.install(request.chunk_id(), request.version(), data));
+  DFS_CO_RETURN_IF_ERROR(
+      store_.install(request.chunk_id(), request.version(), data, request.replace_damaged()));
+  if (request.replace_damaged()) {
+    spdlog::info("chunk {:#x} v{}: damaged replica rebuilt from {}", request.chunk_id(),
+                 request.version(), request.source());
+  }
   co_return proto::ReplicateChunkReply{};
 }
 

@@ -20,8 +20,13 @@ namespace dfs::chunkserver {
 
 class ChunkService {
  public:
-  ChunkService(boost::asio::io_context& io, ChunkStore& store)
-      : store_(store), peers_(io.get_executor()) {}
+  // Copies from peers (repair, rebalancing) share replication_bytes_per_second (0: unlimited)
+  // so client I/O keeps most of the disk and network.
+  ChunkService(boost::asio::io_context& io, ChunkStore& store,
+               uint64_t replication_bytes_per_second = 0)
+      : store_(store),
+        peers_(io.get_executor()),
+        replication_bytes_per_second_(replication_bytes_per_second) {}
   void registerRoutes(rpc::Server& server);
   // The address clients reach this chunkserver at, used to name it in write errors.
   void setAddress(std::string address) { address_ = std::move(address); }
@@ -38,6 +43,8 @@ class ChunkService {
 
   boost::asio::awaitable<Result<void>> writeLocal(const proto::WriteChunkRequest& request,
                                                   const Ctx& ctx);
+  // Waits for the replication bandwidth to carry bytes more.
+  boost::asio::awaitable<void> paceReplication(uint64_t bytes);
   Reply<proto::ReadChunkReply> readChunk(Ctx&, proto::ReadChunkRequest&);
   Reply<proto::WriteChunkReply> writeChunk(Ctx&, proto::WriteChunkRequest&);
   Reply<proto::SetChunkVersionReply> setChunkVersion(Ctx&, proto::SetChunkVersionRequest&);
@@ -49,6 +56,9 @@ class ChunkService {
   ChunkStore& store_;
   rpc::ClientPool peers_;
   std::string address_;
+  uint64_t replication_bytes_per_second_;
+  std::mutex pace_mutex_;
+  std::chrono::steady_clock::time_point next_replication_slot_;
 };
 
 }  // namespace dfs::chunkserver

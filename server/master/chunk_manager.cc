@@ -29,6 +29,13 @@ uint32_t ChunkManager::registerChunkserver(const proto::RegisterChunkserverReque
   info->last_heartbeat_ms = now_ms;
   info->alive = true;
   info->pending_deletes.clear();
+  // The block report is the truth about what it holds now: forget what was known before.
+  for (auto& [chunk_id, servers] : replicas_) {
+    if (std::find(servers.begin(), servers.end(), info->id) != servers.end()) {
+      unlinkReplica(servers, info->id);
+    }
+  }
+  info->replica_count = 0;
 
   size_t stale = 0;
   for (const auto& report : request.chunks()) {
@@ -49,10 +56,12 @@ uint32_t ChunkManager::registerChunkserver(const proto::RegisterChunkserverReque
       stale++;
       continue;
     }
-    auto& servers = replicas_[report.chunk_id()];
-    if (std::find(servers.begin(), servers.end(), info->id) == servers.end()) {
-      servers.push_back(info->id);
+    auto damaged = damaged_.find(report.chunk_id());
+    if (damaged != damaged_.end() && std::find(damaged->second.begin(), damaged->second.end(),
+                                               info->id) != damaged->second.end()) {
+      continue;  // still damaged: rebuilt before it counts again
     }
+    linkReplica(replicas_[report.chunk_id()], info->id);
   }
   spdlog::info("chunkserver {} registered at {} with {} chunks ({} stale)", info->id,
                info->address, request.chunks_size(), stale);
@@ -71,6 +80,7 @@ Result<std::vector<uint64_t>> ChunkManager::heartbeat(
   info.capacity_bytes = request.capacity_bytes();
   info.used_bytes = request.used_bytes();
   info.chunks = request.chunks();
+  info.scrubbed_bytes = request.scrubbed_bytes();
   info.last_heartbeat_ms = now_ms;
   return std::exchange(info.pending_deletes, {});
 }
@@ -110,6 +120,24 @@ size_t ChunkManager::collectUnreferenced(const Namespace& ns, int64_t now_ms, in
   return queued;
 }
 
+double ChunkserverInfo::load() const {
+  double capacity_chunks = std::max<double>(1.0, double(capacity_bytes) / double(kChunkSize));
+  return double(replica_count) / capacity_chunks;
+}
+
+void ChunkManager::linkReplica(std::vector<uint32_t>& servers, uint32_t server) {
+  if (std::find(servers.begin(), servers.end(), server) != servers.end()) return;
+  servers.push_back(server);
+  auto it = servers_.find(server);
+  if (it != servers_.end()) it->second.replica_count++;
+}
+
+void ChunkManager::unlinkReplica(std::vector<uint32_t>& servers, uint32_t server) {
+  if (std::erase(servers, server) == 0) return;
+  auto it = servers_.find(server);
+  if (it != servers_.end() && it->second.replica_count > 0) it->second.replica_count--;
+}
+
 std::vector<uint32_t> ChunkManager::place(uint32_t count,
                                           const std::vector<uint32_t>& exclude) const {
   std::vector<const ChunkserverInfo*> candidates;
@@ -119,6 +147,7 @@ std::vector<uint32_t> ChunkManager::place(uint32_t count,
     candidates.push_back(&info);
   }
   std::sort(candidates.begin(), candidates.end(), [](auto* a, auto* b) {
+    if (a->load() != b->load()) return a->load() < b->load();
     return a->freeBytes() != b->freeBytes() ? a->freeBytes() > b->freeBytes() : a->id < b->id;
   });
   std::vector<uint32_t> chosen;
@@ -129,7 +158,9 @@ std::vector<uint32_t> ChunkManager::place(uint32_t count,
 }
 
 void ChunkManager::setReplicas(uint64_t chunk_id, std::vector<uint32_t> servers) {
-  replicas_[chunk_id] = std::move(servers);
+  auto& current = replicas_[chunk_id];
+  for (uint32_t server : std::vector<uint32_t>(current)) unlinkReplica(current, server);
+  for (uint32_t server : servers) linkReplica(current, server);
 }
 
 const std::vector<uint32_t>& ChunkManager::replicas(uint64_t chunk_id) const {
@@ -148,14 +179,50 @@ std::vector<uint32_t> ChunkManager::liveReplicas(uint64_t chunk_id) const {
 }
 
 void ChunkManager::addReplica(uint64_t chunk_id, uint32_t server) {
-  auto& servers = replicas_[chunk_id];
-  if (std::find(servers.begin(), servers.end(), server) == servers.end()) servers.push_back(server);
+  linkReplica(replicas_[chunk_id], server);
 }
 
 void ChunkManager::dropReplica(uint64_t chunk_id, uint32_t server) {
   auto it = replicas_.find(chunk_id);
-  if (it != replicas_.end()) std::erase(it->second, server);
+  if (it != replicas_.end()) unlinkReplica(it->second, server);
   queueDelete(server, chunk_id);
+}
+
+bool ChunkManager::markDamaged(uint64_t chunk_id, uint32_t server) {
+  auto it = replicas_.find(chunk_id);
+  if (it == replicas_.end() ||
+      std::find(it->second.begin(), it->second.end(), server) == it->second.end()) {
+    return false;
+  }
+  unlinkReplica(it->second, server);
+  auto& damaged = damaged_[chunk_id];
+  if (std::find(damaged.begin(), damaged.end(), server) == damaged.end()) {
+    damaged.push_back(server);
+  }
+  return true;
+}
+
+void ChunkManager::forgetDamaged(uint64_t chunk_id, uint32_t server) {
+  auto it = damaged_.find(chunk_id);
+  if (it == damaged_.end()) return;
+  std::erase(it->second, server);
+  if (it->second.empty()) damaged_.erase(it);
+}
+
+void ChunkManager::repaired(uint64_t chunk_id, uint32_t server) {
+  forgetDamaged(chunk_id, server);
+  addReplica(chunk_id, server);
+}
+
+void ChunkManager::dropDamaged(uint64_t chunk_id, uint32_t server) {
+  forgetDamaged(chunk_id, server);
+  queueDelete(server, chunk_id);
+}
+
+size_t ChunkManager::damagedCount() const {
+  size_t count = 0;
+  for (const auto& [chunk_id, servers] : damaged_) count += servers.size();
+  return count;
 }
 
 void ChunkManager::queueDelete(uint32_t server, uint64_t chunk_id) {
@@ -173,17 +240,37 @@ ChunkManager::RepairPlan ChunkManager::planRepairs(const Namespace& ns, uint32_t
                                                    const std::unordered_set<uint64_t>& busy,
                                                    int64_t now_ms) const {
   RepairPlan plan;
+  std::unordered_set<uint64_t> planned;
+  // Damaged replicas are rebuilt in place from a good one.
+  for (const auto& [chunk_id, servers] : damaged_) {
+    if (plan.copies.size() >= max_copies) break;
+    if (busy.contains(chunk_id) || leaseHeld(chunk_id, now_ms)) continue;
+    auto live = liveReplicas(chunk_id);
+    if (live.empty()) continue;
+    for (uint32_t target : servers) {
+      const ChunkserverInfo* info = server(target);
+      if (!info || !info->alive) continue;
+      plan.copies.push_back({chunk_id, live.front(), target, /*replace_damaged=*/true});
+      planned.insert(chunk_id);
+      break;
+    }
+  }
   std::vector<std::pair<size_t, uint64_t>> below;  // (live replicas, chunk)
   for (const auto& [chunk_id, meta] : ns.chunks()) {
-    if (busy.contains(chunk_id) || leaseHeld(chunk_id, now_ms)) continue;
+    if (busy.contains(chunk_id) || planned.contains(chunk_id) || leaseHeld(chunk_id, now_ms)) {
+      continue;
+    }
     uint32_t goal = ns.chunkGoal(chunk_id, default_goal);
     auto live = liveReplicas(chunk_id);
     if (live.empty()) continue;  // nothing left to copy from: fsck reports it
     if (live.size() < goal) below.emplace_back(live.size(), chunk_id);
     if (live.size() > goal) {
-      // Drop from the fullest chunkservers.
+      // Drop from the most loaded chunkservers.
       std::sort(live.begin(), live.end(), [&](uint32_t a, uint32_t b) {
-        return servers_.at(a).freeBytes() < servers_.at(b).freeBytes();
+        const auto& x = servers_.at(a);
+        const auto& y = servers_.at(b);
+        if (x.load() != y.load()) return x.load() > y.load();
+        return x.freeBytes() != y.freeBytes() ? x.freeBytes() < y.freeBytes() : a < b;
       });
       for (size_t i = 0; i < live.size() - goal; ++i) plan.extra.emplace_back(chunk_id, live[i]);
     }
@@ -194,22 +281,66 @@ ChunkManager::RepairPlan ChunkManager::planRepairs(const Namespace& ns, uint32_t
   for (const auto& [count, chunk_id] : below) {
     if (plan.copies.size() >= max_copies) break;
     std::vector<uint32_t> exclude = replicas(chunk_id);  // dead ones too: they may come back
+    if (auto damaged = damaged_.find(chunk_id); damaged != damaged_.end()) {
+      exclude.insert(exclude.end(), damaged->second.begin(), damaged->second.end());
+    }
     for (const auto& [target, n] : copies_to) exclude.push_back(target);
     auto targets = place(1, exclude);
     if (targets.empty()) continue;
     copies_to[targets[0]]++;
     plan.copies.push_back({chunk_id, liveReplicas(chunk_id).front(), targets[0]});
   }
+  if (plan.copies.size() < max_copies && below.empty() && damaged_.empty()) {
+    planRebalance(ns, default_goal, busy, now_ms, plan);
+  }
   return plan;
+}
+
+void ChunkManager::planRebalance(const Namespace& ns, uint32_t default_goal,
+                                 const std::unordered_set<uint64_t>& busy, int64_t now_ms,
+                                 RepairPlan& plan) const {
+  const ChunkserverInfo* most = nullptr;
+  const ChunkserverInfo* least = nullptr;
+  for (const auto& [id, info] : servers_) {
+    if (!info.alive) continue;
+    if (!most || info.load() > most->load()) most = &info;
+    if (info.freeBytes() >= kChunkSize && (!least || info.load() < least->load())) least = &info;
+  }
+  if (!most || !least || most == least || most->replica_count == 0) return;
+  // Only a move that narrows the gap: afterwards the source is still at least as loaded as the
+  // target, so chunks never swing back and forth.
+  ChunkserverInfo source_after = *most, target_after = *least;
+  source_after.replica_count--;
+  target_after.replica_count++;
+  if (source_after.load() < target_after.load()) return;
+  for (const auto& [chunk_id, meta] : ns.chunks()) {
+    if (busy.contains(chunk_id) || leaseHeld(chunk_id, now_ms)) continue;
+    const auto& holders = replicas(chunk_id);
+    if (std::find(holders.begin(), holders.end(), most->id) == holders.end() ||
+        std::find(holders.begin(), holders.end(), least->id) != holders.end()) {
+      continue;
+    }
+    if (liveReplicas(chunk_id).size() != ns.chunkGoal(chunk_id, default_goal)) continue;
+    plan.copies.push_back({chunk_id, most->id, least->id, false, /*rebalance=*/true});
+    return;
+  }
 }
 
 void ChunkManager::release(uint64_t chunk_id, int64_t now_ms) {
   auto it = replicas_.find(chunk_id);
   if (it != replicas_.end()) {
-    for (uint32_t id : it->second) {
+    for (uint32_t id : std::vector<uint32_t>(it->second)) {
       delayed_deletes_.push_back({now_ms + deleted_grace_ms_, id, chunk_id});
+      unlinkReplica(it->second, id);
     }
     replicas_.erase(it);
+  }
+  auto damaged = damaged_.find(chunk_id);
+  if (damaged != damaged_.end()) {
+    for (uint32_t id : damaged->second) {
+      delayed_deletes_.push_back({now_ms + deleted_grace_ms_, id, chunk_id});
+    }
+    damaged_.erase(damaged);
   }
   leases_.erase(chunk_id);
   releaseDue(now_ms);

@@ -28,8 +28,13 @@ struct ChunkserverInfo {
   uint64_t chunks = 0;
   int64_t last_heartbeat_ms = 0;
   bool alive = false;
+  uint64_t replica_count = 0;  // replicas the master counts on this chunkserver
+  uint64_t scrubbed_bytes = 0;
   std::vector<uint64_t> pending_deletes;
   uint64_t freeBytes() const { return capacity_bytes > used_bytes ? capacity_bytes - used_bytes : 0; }
+  // Replicas per chunk of capacity: what placement, trimming and rebalancing even out. (Not the
+  // disk's used bytes: chunkservers sharing a disk all see the same.)
+  double load() const;
 };
 
 struct WriteLease {
@@ -58,7 +63,7 @@ class ChunkManager {
   // A chunk id some chunkserver holds a leftover replica of: never allocate it.
   bool isLeftover(uint64_t chunk_id) const { return unreferenced_.contains(chunk_id); }
 
-  // Distinct live chunkservers for a new chunk, most free space first.
+  // Distinct live chunkservers with room for a chunk, least loaded first.
   std::vector<uint32_t> place(uint32_t count, const std::vector<uint32_t>& exclude) const;
 
   void setReplicas(uint64_t chunk_id, std::vector<uint32_t> servers);
@@ -67,6 +72,14 @@ class ChunkManager {
   void dropReplica(uint64_t chunk_id, uint32_t server);
   void queueDelete(uint32_t server, uint64_t chunk_id);
   bool leaseHeld(uint64_t chunk_id, int64_t now_ms) const;
+  // A read or the scrubber found the replica damaged: it is no longer served and is rebuilt in
+  // place from a good replica. False when the server holds no counted replica of the chunk.
+  bool markDamaged(uint64_t chunk_id, uint32_t server);
+  // The damaged replica was rebuilt: it counts again.
+  void repaired(uint64_t chunk_id, uint32_t server);
+  // Forgets a damaged replica and deletes it (its chunk moved on while it was being rebuilt).
+  void dropDamaged(uint64_t chunk_id, uint32_t server);
+  size_t damagedCount() const;
   const std::vector<uint32_t>& replicas(uint64_t chunk_id) const;
   std::vector<uint32_t> liveReplicas(uint64_t chunk_id) const;
   // Forgets the chunk; its replicas are deleted once the grace period has passed.
@@ -88,13 +101,16 @@ class ChunkManager {
 
   uint64_t totalCapacity() const;
   uint64_t totalFree() const;
-  // Replication work for one pass: chunks below goal (fewest live replicas first, each with a
-  // source and a target chunkserver) and replicas above goal to drop. Chunks being written or
-  // already being repaired are left for a later pass.
+  // Replication work for one pass: damaged replicas to rebuild, chunks below goal (fewest live
+  // replicas first, each with a source and a target chunkserver), replicas above goal to drop
+  // (from the most loaded chunkservers) and, when nothing is endangered, one move from the most
+  // to the least loaded chunkserver. Chunks being written or repaired wait for a later pass.
   struct Repair {
     uint64_t chunk_id;
     uint32_t source;
     uint32_t target;
+    bool replace_damaged = false;  // rebuild target's damaged replica in place
+    bool rebalance = false;        // a move to a less loaded chunkserver (trimmed afterwards)
   };
   struct RepairPlan {
     std::vector<Repair> copies;
@@ -114,7 +130,15 @@ class ChunkManager {
     uint64_t chunk_id;
   };
   std::deque<DelayedDelete> delayed_deletes_;  // in due order
+  void forgetDamaged(uint64_t chunk_id, uint32_t server);
+  void linkReplica(std::vector<uint32_t>& servers, uint32_t server);
+  void unlinkReplica(std::vector<uint32_t>& servers, uint32_t server);
+  void planRebalance(const Namespace& ns, uint32_t default_goal,
+                     const std::unordered_set<uint64_t>& busy, int64_t now_ms,
+                     RepairPlan& plan) const;
+
   uint32_t next_id_ = 1;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> damaged_;  // chunk -> servers
   std::map<uint32_t, ChunkserverInfo> servers_;
   std::unordered_map<uint64_t, std::vector<uint32_t>> replicas_;
   std::unordered_map<uint64_t, WriteLease> leases_;

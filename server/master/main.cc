@@ -71,6 +71,11 @@ int main(int argc, char** argv) {
                  "how long replicas of deleted or truncated-away data are kept");
   app.add_option("--unreferenced-chunk-grace-ms", options.unreferenced_chunk_grace_ms,
                  "how long a replica no file references is kept before deletion");
+  app.add_option("--max-concurrent-repairs", options.max_concurrent_repairs,
+                 "chunk copies (repair, rebalancing) at once")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--rebalance", options.rebalance,
+                 "move chunks onto less loaded chunkservers (true/false)");
   app.add_option("--session-lease-ms", options.session_lease_ms,
                  "silence after which a client session expires");
   std::string journal_sync = "group";

@@ -62,6 +62,7 @@ void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(CLUSTER_STATUS, ClusterStatusRequest, ClusterStatusReply, clusterStatus);
   DFS_ROUTE(SYNC_METADATA, SyncMetadataRequest, SyncMetadataReply, syncMetadata);
   DFS_ROUTE(SET_GOAL, SetGoalRequest, AttrReply, setGoal);
+  DFS_ROUTE(REPORT_BAD_REPLICA, ReportBadReplicaRequest, ReportBadReplicaReply, reportBadReplica);
   DFS_ROUTE(REGISTER_CHUNKSERVER, RegisterChunkserverRequest, RegisterChunkserverReply,
             registerChunkserver);
   DFS_ROUTE(CHUNKSERVER_HEARTBEAT, ChunkserverHeartbeatRequest, ChunkserverHeartbeatReply,
@@ -124,6 +125,7 @@ void MasterService::scheduleRepairs() {
     chunks_.dropReplica(chunk_id, server);
   }
   for (const auto& copy : plan.copies) {
+    if (copy.rebalance && !options_.rebalance) continue;
     repairing_.insert(copy.chunk_id);
     asio::co_spawn(io_, repair(copy, ns_.chunk(copy.chunk_id)->version), asio::detached);
   }
@@ -139,6 +141,7 @@ awaitable<void> MasterService::repair(ChunkManager::Repair copy, uint64_t versio
     request.set_chunk_id(copy.chunk_id);
     request.set_version(version);
     request.set_source(source->address);
+    request.set_replace_damaged(copy.replace_damaged);
     rpc::CallOptions options;
     options.timeout = std::chrono::milliseconds(120000);
     copied = co_await client->call<proto::ReplicateChunkReply>(proto::REPLICATE_CHUNK, request,
@@ -153,12 +156,23 @@ awaitable<void> MasterService::repair(ChunkManager::Repair copy, uint64_t versio
   const ChunkMeta* meta = ns_.chunk(copy.chunk_id);
   if (!meta || meta->version != version) {
     // Deleted or written meanwhile: the copy is of an old version.
-    chunks_.queueDelete(copy.target, copy.chunk_id);
+    if (copy.replace_damaged) {
+      chunks_.dropDamaged(copy.chunk_id, copy.target);
+    } else {
+      chunks_.queueDelete(copy.target, copy.chunk_id);
+    }
     co_return;
   }
-  chunks_.addReplica(copy.chunk_id, copy.target);
-  spdlog::info("chunk {:#x} v{} copied to chunkserver {}: {} live replicas", copy.chunk_id,
-               version, copy.target, chunks_.liveReplicas(copy.chunk_id).size());
+  const char* what = copy.replace_damaged ? "damaged replica rebuilt on"
+                     : copy.rebalance     ? "moved to"
+                                          : "copied to";
+  if (copy.replace_damaged) {
+    chunks_.repaired(copy.chunk_id, copy.target);
+  } else {
+    chunks_.addReplica(copy.chunk_id, copy.target);
+  }
+  spdlog::info("chunk {:#x} v{} {} chunkserver {}: {} live replicas", copy.chunk_id, version,
+               what, copy.target, chunks_.liveReplicas(copy.chunk_id).size());
 }
 
 void MasterService::purgeUnopenedOrphans() {
@@ -810,7 +824,9 @@ awaitable<Result<proto::ClusterStatusReply>> MasterService::clusterStatus(
     server->set_used_bytes(info.used_bytes);
     server->set_chunks(info.chunks);
     server->set_last_heartbeat_ms_ago(now - info.last_heartbeat_ms);
+    server->set_scrubbed_bytes(info.scrubbed_bytes);
   }
+  reply.set_damaged_replicas(chunks_.damagedCount());
   reply.set_files(ns_.fileCount());
   reply.set_directories(ns_.directoryCount());
   reply.set_chunks(ns_.chunkCount());
@@ -840,7 +856,40 @@ awaitable<Result<proto::ChunkserverHeartbeatReply>> MasterService::chunkserverHe
     co_return reply;
   }
   for (uint64_t id : *deletes) reply.add_delete_chunks(id);
+  for (uint64_t chunk_id : request.corrupt_chunks()) {
+    replicaDamaged(chunk_id, request.chunkserver_id(), "its chunkserver");
+  }
   co_return reply;
+}
+
+void MasterService::replicaDamaged(uint64_t chunk_id, uint32_t server, const char* found_by) {
+  if (!ns_.chunk(chunk_id)) return;  // deleted: goes with the chunk
+  auto live = chunks_.liveReplicas(chunk_id);
+  if (std::find(live.begin(), live.end(), server) == live.end()) return;  // already known
+  if (live.size() == 1) {
+    spdlog::error("chunk {:#x}: the only live replica, on chunkserver {}, is damaged ({}); kept "
+                  "for its good blocks",
+                  chunk_id, server, found_by);
+    return;
+  }
+  if (chunks_.markDamaged(chunk_id, server)) {
+    spdlog::error("chunk {:#x}: replica on chunkserver {} is damaged (found by {}); rebuilding it "
+                  "from a good replica",
+                  chunk_id, server, found_by);
+  }
+}
+
+awaitable<Result<proto::ReportBadReplicaReply>> MasterService::reportBadReplica(
+    Ctx& ctx, proto::ReportBadReplicaRequest& request) {
+  DFS_CO_TRY(Session * reporter, session(ctx));
+  (void)reporter;
+  const ChunkMeta* meta = ns_.chunk(request.chunk_id());
+  const ChunkserverInfo* server = chunks_.serverByAddress(request.address());
+  // A report about an older version or an unknown server is stale: nothing to do.
+  if (meta && server && meta->version == request.version()) {
+    replicaDamaged(request.chunk_id(), server->id, "a client read");
+  }
+  co_return proto::ReportBadReplicaReply{};
 }
 
 }  // namespace dfs::master

@@ -34,7 +34,8 @@ struct MasterOptions {
   int64_t write_lease_ms = 60000;
   int64_t unreferenced_chunk_grace_ms = 60000;
   int64_t deleted_chunk_grace_ms = 10000;  // before replicas of deleted data are removed
-  size_t max_concurrent_repairs = 2;  // chunk copies at once, so client I/O keeps the bandwidth  // before a replica no file references is deleted
+  size_t max_concurrent_repairs = 2;  // chunk copies at once, so client I/O keeps the bandwidth
+  bool rebalance = true;              // move chunks onto less loaded (e.g. new) chunkservers
 };
 
 class MasterService {
@@ -113,6 +114,10 @@ class MasterService {
   Reply<proto::AttrReply> commitWrite(Ctx&, proto::CommitWriteRequest&);
   Reply<proto::GetWriteChunkReply> reportWriteFailure(Ctx&, proto::ReportWriteFailureRequest&);
   Reply<proto::ClusterStatusReply> clusterStatus(Ctx&, proto::ClusterStatusRequest&);
+  Reply<proto::ReportBadReplicaReply> reportBadReplica(Ctx&, proto::ReportBadReplicaRequest&);
+  // Stops serving a damaged replica and queues its rebuild; the only live replica is kept (its
+  // other blocks are still good).
+  void replicaDamaged(uint64_t chunk_id, uint32_t server, const char* found_by);
   Reply<proto::SyncMetadataReply> syncMetadata(Ctx&, proto::SyncMetadataRequest&);
   Reply<proto::AttrReply> setGoal(Ctx&, proto::SetGoalRequest&);
   Reply<proto::RegisterChunkserverReply> registerChunkserver(Ctx&,

@@ -83,8 +83,7 @@ TEST_F(CliTest, FsckFindsCorruptReplicasWithVerify) {
   // Flip a byte of one replica's data on disk.
   auto replica = sh("ls " + cluster_.chunkserverDir(0) + "/chunks/*/*.chunk | head -1").output;
   replica.pop_back();
-  ASSERT_EQ(sh("printf '\\377' | dd of=" + replica +
-               " bs=1 seek=9000 count=1 conv=notrunc status=none").exit_code, 0);
+  flipByte(replica, 9000);
   auto damaged = dfs("fsck " + m_ + " --verify");
   EXPECT_EQ(damaged.exit_code, 1) << damaged.output;
   EXPECT_NE(damaged.output.find("crc mismatch"), std::string::npos) << damaged.output;

@@ -54,6 +54,59 @@ void writeFile(const std::string& path, const std::string& data) {
   out << data;
 }
 
+std::vector<ChunkReplicas> chunksOf(const std::string& path) {
+  auto info = sh(Cluster::binary("tools/dfs") + " info " + path).output;
+  std::vector<ChunkReplicas> chunks;
+  std::istringstream lines(info);
+  std::string line;
+  while (std::getline(lines, line)) {
+    // "  chunk N: id 0xID version V replicas K: ADDRESS..."
+    auto id = line.find(": id ");
+    auto replicas = line.find(" replicas ");
+    if (line.rfind("  chunk ", 0) != 0 || id == std::string::npos || replicas == std::string::npos) {
+      continue;
+    }
+    ChunkReplicas chunk;
+    chunk.chunk_id = std::stoull(line.substr(id + 5), nullptr, 16);
+    std::istringstream addresses(line.substr(line.find(": ", replicas) + 2));
+    for (std::string address; addresses >> address;) {
+      if (address != "(none)") chunk.replicas.push_back(address);
+    }
+    chunks.push_back(chunk);
+  }
+  return chunks;
+}
+
+void flipByte(const std::string& path, uint64_t offset) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  if (!file) throw std::runtime_error("cannot open " + path);
+  file.seekg(static_cast<std::streamoff>(offset));
+  char byte = 0;
+  file.read(&byte, 1);
+  byte = static_cast<char>(~byte);
+  file.seekp(static_cast<std::streamoff>(offset));
+  file.write(&byte, 1);
+  if (!file) throw std::runtime_error("cannot damage " + path);
+}
+
+std::string replicaPath(const std::string& chunkserver_dir, uint64_t chunk_id) {
+  char name[64];
+  std::snprintf(name, sizeof name, "/chunks/%02llx/%016llx.chunk",
+                static_cast<unsigned long long>(chunk_id & 0xff),
+                static_cast<unsigned long long>(chunk_id));
+  return chunkserver_dir + name;
+}
+
+size_t replicaFileCount(const std::string& chunkserver_dir) {
+  size_t count = 0;
+  std::error_code ec;
+  for (const auto& entry :
+       fs::recursive_directory_iterator(chunkserver_dir + "/chunks", ec)) {
+    if (entry.path().extension() == ".chunk") count++;
+  }
+  return count;
+}
+
 bool isMounted(const std::string& mount_point) {
   std::ifstream mounts("/proc/self/mounts");
   std::string source, target, type, rest;
@@ -102,6 +155,9 @@ Cluster::~Cluster() {
   }
   for (pid_t pid : chunkserver_pids_) stop(pid);
   stop(master_pid_);
+  for (const auto& [index, mib] : options_.chunkserver_tmpfs_mib) {
+    sh("umount -l " + chunkserverDir(index) + " 2>/dev/null");
+  }
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }
@@ -176,17 +232,30 @@ std::string Cluster::chunkserverAddress(int index) const {
 void Cluster::startChunkserver(int index) {
   std::string data = chunkserverDir(index);
   fs::create_directories(data);
+  if (auto tmpfs = options_.chunkserver_tmpfs_mib.find(index);
+      tmpfs != options_.chunkserver_tmpfs_mib.end() && sh("mountpoint -q " + data).exit_code != 0) {
+    auto mounted = sh("mount -t tmpfs -o size=" + std::to_string(tmpfs->second) + "m tmpfs " + data);
+    if (mounted.exit_code != 0) throw std::runtime_error("tmpfs mount: " + mounted.output);
+  }
+  std::vector<std::string> argv = {binary("server/chunkserver/dfs-chunkserver"), "--listen",
+                                   "",  "--data-dir", data, "--master", master_address_};
   // A restart keeps its port, as a real machine would keep its address.
   std::string listen = "127.0.0.1:0";
   if (fs::exists(data + "/chunkserver.addr")) listen = chunkserverAddress(index);
   fs::remove(data + "/chunkserver.addr");
-  chunkserver_pids_[index] =
-      spawn({binary("server/chunkserver/dfs-chunkserver"), "--listen", listen, "--data-dir", data,
-             "--master", master_address_},
-            dir_ + "/cs" + std::to_string(index) + ".log");
+  argv[2] = listen;
+  argv.insert(argv.end(), options_.chunkserver_flags.begin(), options_.chunkserver_flags.end());
+  chunkserver_pids_[index] = spawn(argv, dir_ + "/cs" + std::to_string(index) + ".log");
   if (!waitFor([&] { return fs::exists(data + "/chunkserver.addr"); }, 10s)) {
     throw std::runtime_error("chunkserver did not start");
   }
+}
+
+int Cluster::addChunkserver() {
+  chunkserver_pids_.push_back(-1);
+  int index = static_cast<int>(chunkserver_pids_.size()) - 1;
+  startChunkserver(index);
+  return index;
 }
 
 void Cluster::killChunkserver(int index) {

@@ -19,6 +19,9 @@ struct ClusterOptions {
   int goal = 3;
   int chunkserver_dead_ms = 10000;
   std::vector<std::string> master_flags;
+  std::vector<std::string> chunkserver_flags;  // for every chunkserver
+  // Chunkservers (by index) whose data dir is a tmpfs of this many MiB: a disk that fills up.
+  std::map<int, int> chunkserver_tmpfs_mib;
 };
 
 class Cluster {
@@ -46,6 +49,8 @@ class Cluster {
 
   void killChunkserver(int index);
   void startChunkserver(int index);
+  // Starts one more chunkserver; returns its index.
+  int addChunkserver();
 
   static std::string binary(const std::string& relative_path);
 
@@ -75,6 +80,20 @@ ShellResult sh(const std::string& command);
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& data);
 bool isMounted(const std::string& mount_point);
+// Each chunk of a file on a mount with its live replicas (as `dfs info` shows them).
+struct ChunkReplicas {
+  uint64_t chunk_id = 0;
+  std::vector<std::string> replicas;  // chunkserver addresses
+};
+std::vector<ChunkReplicas> chunksOf(const std::string& path);
+
+// Inverts every bit of the byte at offset of the file (damage that is always a change).
+void flipByte(const std::string& path, uint64_t offset);
+// The file holding a chunkserver's replica of chunk_id (layout of server/chunkserver/chunk_store).
+std::string replicaPath(const std::string& chunkserver_dir, uint64_t chunk_id);
+inline constexpr uint64_t kReplicaDataOffset = 8192;
+// How many replica files a chunkserver's data dir holds.
+size_t replicaFileCount(const std::string& chunkserver_dir);
 void dropCaches();
 
 }  // namespace dfs::testing

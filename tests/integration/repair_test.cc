@@ -13,22 +13,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Live replica addresses of every chunk of the file, from `dfs info`.
-std::vector<std::vector<std::string>> replicasOf(const Cluster& cluster, const std::string& path) {
-  auto info = sh(Cluster::binary("tools/dfs") + " info " + path).output;
+// Live replica addresses of every chunk of the file.
+std::vector<std::vector<std::string>> replicasOf(const Cluster&, const std::string& path) {
   std::vector<std::vector<std::string>> chunks;
-  std::istringstream lines(info);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto colon = line.find("replicas ");
-    if (line.find("  chunk ") != 0 || colon == std::string::npos) continue;
-    std::istringstream addresses(line.substr(line.find(": ", colon) + 2));
-    std::vector<std::string> replicas;
-    for (std::string address; addresses >> address;) {
-      if (address != "(none)") replicas.push_back(address);
-    }
-    chunks.push_back(replicas);
-  }
+  for (auto& chunk : chunksOf(path)) chunks.push_back(std::move(chunk.replicas));
   return chunks;
 }
 
@@ -93,16 +81,6 @@ TEST(RepairTest, ChunksOfADeadChunkserverReturnToGoalAndExtrasAreTrimmed) {
 namespace dfs::testing {
 namespace {
 
-size_t replicaFiles(const Cluster& cluster, int index) {
-  size_t count = 0;
-  std::error_code ec;
-  for (const auto& entry :
-       std::filesystem::recursive_directory_iterator(cluster.chunkserverDir(index) + "/chunks", ec)) {
-    if (entry.path().extension() == ".chunk") count++;
-  }
-  return count;
-}
-
 TEST(RepairTest, GoalsAreInheritedAndChangingThemCopiesOrTrims) {
   ClusterOptions options;
   options.chunkservers = 4;
@@ -134,14 +112,14 @@ TEST(RepairTest, DeletedDataLeavesEveryChunkserverAfterTheGracePeriod) {
   std::string m = cluster.mount("m");
   ASSERT_EQ(sh("head -c 100000000 /dev/zero > " + m + "/big && echo x > " + m + "/small && " +
                "head -c 150000000 /dev/zero > " + m + "/cut").exit_code, 0);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(replicaFiles(cluster, i), 6u);  // 2 + 1 + 3 chunks
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(replicaFileCount(cluster.chunkserverDir(i)), 6u);  // 2 + 1 + 3 chunks
   ASSERT_EQ(sh("rm " + m + "/big " + m + "/small && truncate -s 1000 " + m + "/cut").exit_code, 0);
   // Within the grace period the replicas are still there...
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(replicaFiles(cluster, i), 6u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(replicaFileCount(cluster.chunkserverDir(i)), 6u);
   // ...and then only the one chunk that /cut still references is left.
   EXPECT_TRUE(waitFor([&] {
-    return replicaFiles(cluster, 0) == 1 && replicaFiles(cluster, 1) == 1 &&
-           replicaFiles(cluster, 2) == 1;
+    return replicaFileCount(cluster.chunkserverDir(0)) == 1 && replicaFileCount(cluster.chunkserverDir(1)) == 1 &&
+           replicaFileCount(cluster.chunkserverDir(2)) == 1;
   }, 20s));
   EXPECT_EQ(readFile(m + "/cut"), std::string(1000, '\0'));
 }

@@ -327,20 +327,21 @@ Result<void> status(const GlobalOptions& global, const std::string& path) {
   uint64_t capacity = 0, used = 0;
   int alive = 0;
   std::printf("master %s\n", target.master.toString().c_str());
-  std::printf("%-4s %-22s %-5s %12s %12s %8s %10s\n", "id", "chunkserver", "state", "capacity_MiB",
-              "used_MiB", "chunks", "last_seen");
+  std::printf("%-4s %-22s %-5s %12s %12s %8s %10s %12s\n", "id", "chunkserver", "state",
+              "capacity_MiB", "used_MiB", "chunks", "last_seen", "scrubbed_MiB");
   for (const auto& server : status.chunkservers()) {
     if (server.alive()) {
       alive++;
       capacity += server.capacity_bytes();
       used += server.used_bytes();
     }
-    std::printf("%-4u %-22s %-5s %12llu %12llu %8llu %8.1fs\n", server.id(),
+    std::printf("%-4u %-22s %-5s %12llu %12llu %8llu %9.1fs %12llu\n", server.id(),
                 server.address().c_str(), server.alive() ? "up" : "DEAD",
                 static_cast<unsigned long long>(server.capacity_bytes() >> 20),
                 static_cast<unsigned long long>(server.used_bytes() >> 20),
                 static_cast<unsigned long long>(server.chunks()),
-                server.last_heartbeat_ms_ago() / 1000.0);
+                server.last_heartbeat_ms_ago() / 1000.0,
+                static_cast<unsigned long long>(server.scrubbed_bytes() >> 20));
   }
   std::printf("chunkservers: %d up of %d; space: %llu MiB used of %llu MiB\n", alive,
               status.chunkservers_size(), static_cast<unsigned long long>(used >> 20),
@@ -351,7 +352,10 @@ Result<void> status(const GlobalOptions& global, const std::string& path) {
               static_cast<unsigned long long>(status.chunks()), status.goal(),
               static_cast<unsigned long long>(status.under_replicated_chunks()),
               static_cast<unsigned long long>(status.sessions()));
-  bool healthy = alive > 0 && status.under_replicated_chunks() == 0;
+  std::printf("damaged replicas being rebuilt: %llu\n",
+              static_cast<unsigned long long>(status.damaged_replicas()));
+  bool healthy =
+      alive > 0 && status.under_replicated_chunks() == 0 && status.damaged_replicas() == 0;
   std::printf("health: %s\n", healthy ? "ok" : "DEGRADED");
   return {};
 }

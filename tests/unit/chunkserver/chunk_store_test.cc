@@ -1,4 +1,5 @@
 #include "server/chunkserver/chunk_store.h"
+#include "tests/unit/chunkserver/store_fixture.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,35 +12,14 @@
 namespace dfs::chunkserver {
 namespace {
 
-class ChunkStoreTest : public ::testing::Test {
+class ChunkStoreTest : public StoreFixture {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/chunk_store_test.XXXXXX";
-    dir_ = ::mkdtemp(pattern);
-    store_ = std::move(ChunkStore::open(dir_).value());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
   static std::string randomBytes(size_t size, unsigned seed) {
     std::mt19937 random(seed);
     std::string data(size, '\0');
     for (auto& byte : data) byte = static_cast<char>(random());
     return data;
   }
-  void flipByteOnDisk(uint64_t chunk_id, uint64_t data_offset) {
-    int fd = ::open(store_->pathOf(chunk_id).c_str(), O_RDWR);
-    ASSERT_GE(fd, 0);
-    char byte;
-    ASSERT_EQ(::pread(fd, &byte, 1, kDataOffset + data_offset), 1);
-    byte ^= 0x40;
-    ASSERT_EQ(::pwrite(fd, &byte, 1, kDataOffset + data_offset), 1);
-    ::close(fd);
-  }
-
-  std::string dir_;
-  std::unique_ptr<ChunkStore> store_;
 };
 
 TEST_F(ChunkStoreTest, WritesAtAnyOffsetReadBack) {
@@ -84,6 +64,27 @@ TEST_F(ChunkStoreTest, CrcMismatchIsAnErrorNeverData) {
   EXPECT_EQ(store_->read(5, 1, 0, 100).value(), data.substr(0, 100));  // block 0 is fine
   // A partial write into the damaged block must not launder it with a fresh checksum.
   EXPECT_FALSE(store_->write(5, 1, kBlockSize + 5, "zz", false, false));
+}
+
+TEST_F(ChunkStoreTest, DamagedReplicasAreNotedForTheMaster) {
+  std::string data = randomBytes(3 * kBlockSize, 8);
+  ASSERT_TRUE(store_->write(6, 1, 0, data, true, true));
+  ASSERT_TRUE(store_->write(7, 1, 0, data, true, true));
+  EXPECT_TRUE(store_->verify(6, 0, 3));
+  EXPECT_TRUE(store_->takeDamaged().empty());
+  flipByteOnDisk(6, 2 * kBlockSize + 1);
+  EXPECT_TRUE(store_->verify(6, 0, 2));  // the damage is in block 2
+  EXPECT_EQ(store_->verify(6, 0, 3).error().code(), Code::kCorrupt);
+  EXPECT_EQ(store_->read(6, 1, 2 * kBlockSize, 10).error().code(), Code::kCorrupt);
+  EXPECT_EQ(store_->takeDamaged(), std::vector<uint64_t>{6});  // once, however often found
+  EXPECT_TRUE(store_->takeDamaged().empty());
+  EXPECT_EQ(store_->verify(6, kBlocksPerChunk - 1, 2).error().code(), Code::kInvalid);
+
+  // A rebuild replaces the damaged replica at its own version, only when asked to.
+  EXPECT_EQ(store_->install(6, 1, data).error().code(), Code::kExists);
+  ASSERT_TRUE(store_->install(6, 1, data, /*replace_same_version=*/true));
+  EXPECT_EQ(store_->read(6, 1, 0, static_cast<uint32_t>(data.size())).value(), data);
+  EXPECT_TRUE(store_->verify(6, 0, 3));
 }
 
 TEST_F(ChunkStoreTest, TruncateZerosTheTail) {

@@ -157,6 +157,70 @@ TEST(ChunkManagerTest, RepairPlanCopiesTheMostEndangeredFirstAndTrimsExtras) {
   EXPECT_TRUE(next.copies.empty());
 }
 
+TEST(ChunkManagerTest, DamagedReplicaIsRebuiltInPlaceFromAGoodOne) {
+  Namespace ns;
+  std::vector<uint64_t> ids = fileWithChunks(ns, 1);
+  ChunkManager chunks(10000);
+  uint32_t a = chunks.registerChunkserver(registration("h:1", 10), ns, 0);
+  uint32_t b = chunks.registerChunkserver(registration("h:2", 10), ns, 0);
+  uint32_t c = chunks.registerChunkserver(registration("h:3", 10), ns, 0);
+  chunks.registerChunkserver(registration("h:4", 90), ns, 0);  // empty: not a target here
+  chunks.setReplicas(ids[0], {a, b, c});
+  EXPECT_TRUE(chunks.markDamaged(ids[0], c));
+  EXPECT_FALSE(chunks.markDamaged(ids[0], c));  // reported twice
+  EXPECT_EQ(chunks.liveReplicas(ids[0]), (std::vector<uint32_t>{a, b}));  // no longer served
+  EXPECT_EQ(chunks.damagedCount(), 1u);
+
+  auto plan = chunks.planRepairs(ns, 3, 2, {}, 0);
+  ASSERT_EQ(plan.copies.size(), 1u);  // a rebuild, not a second copy elsewhere
+  EXPECT_EQ(plan.copies[0].source, a);
+  EXPECT_EQ(plan.copies[0].target, c);
+  EXPECT_TRUE(plan.copies[0].replace_damaged);
+
+  // Until rebuilt, a block report from c does not make the damaged replica count again.
+  auto report = registration("h:3", 10);
+  report.add_chunks()->set_chunk_id(ids[0]);
+  report.mutable_chunks(0)->set_version(1);
+  EXPECT_EQ(chunks.registerChunkserver(report, ns, 10), c);
+  EXPECT_EQ(chunks.liveReplicas(ids[0]).size(), 2u);
+
+  chunks.repaired(ids[0], c);
+  EXPECT_EQ(chunks.liveReplicas(ids[0]).size(), 3u);
+  EXPECT_EQ(chunks.damagedCount(), 0u);
+  EXPECT_TRUE(chunks.planRepairs(ns, 3, 2, {}, 0).copies.empty());
+}
+
+TEST(ChunkManagerTest, NewChunkserversReceiveDataUntilBalanced) {
+  Namespace ns;
+  std::vector<uint64_t> ids = fileWithChunks(ns, 6);
+  ChunkManager chunks(10000);
+  uint32_t a = chunks.registerChunkserver(registration("h:1", 500), ns, 0);
+  uint32_t b = chunks.registerChunkserver(registration("h:2", 500), ns, 0);
+  for (uint64_t id : ids) chunks.setReplicas(id, {a, b});
+  EXPECT_TRUE(chunks.planRepairs(ns, 2, 2, {}, 0).copies.empty());  // balanced
+
+  uint32_t c = chunks.registerChunkserver(registration("h:3", 500), ns, 0);
+  EXPECT_EQ(chunks.place(1, {}), std::vector<uint32_t>{c});  // least loaded first
+  int moves = 0;
+  for (int pass = 0; pass < 20; ++pass) {
+    auto plan = chunks.planRepairs(ns, 2, 2, {}, 0);
+    for (const auto& [chunk_id, server] : plan.extra) chunks.dropReplica(chunk_id, server);
+    if (plan.copies.empty() && plan.extra.empty()) break;
+    for (const auto& copy : plan.copies) {
+      EXPECT_TRUE(copy.rebalance);
+      EXPECT_EQ(copy.target, c);
+      chunks.addReplica(copy.chunk_id, copy.target);
+      moves++;
+    }
+  }
+  // 12 replicas over 3 equal servers: 4 each, every chunk still at its goal of 2.
+  EXPECT_EQ(moves, 4);
+  EXPECT_EQ(chunks.server(a)->replica_count, 4u);
+  EXPECT_EQ(chunks.server(b)->replica_count, 4u);
+  EXPECT_EQ(chunks.server(c)->replica_count, 4u);
+  for (uint64_t id : ids) EXPECT_EQ(chunks.liveReplicas(id).size(), 2u);
+}
+
 TEST(ChunkManagerTest, OneWriterPerChunk) {
   ChunkManager chunks(10000);
   EXPECT_TRUE(chunks.acquireLease(5, /*session=*/1, 0, 1000));
