@@ -21,6 +21,7 @@ int toErrno(const Status& status) {
     case Code::kFileTooBig: return EFBIG;
     case Code::kBusy: return EAGAIN;
     case Code::kNotSupported: return EOPNOTSUPP;
+    case Code::kLocked: return EAGAIN;  // == EWOULDBLOCK
     case Code::kCancelled: return EINTR;
     case Code::kIo:
     case Code::kTimeout:

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -158,6 +159,8 @@ int main(int argc, char** argv) {
   }
   context.client = client->get();
   context.session = session;
+  auto invalidator = std::make_unique<dfs::fuse::CacheInvalidator>(session);
+  context.invalidator = invalidator.get();
   fuse_set_signal_handlers(session);
   spdlog::info("mounted {} at {} (session {})", args.master, mount_point, (*client)->sessionId());
 
@@ -170,6 +173,7 @@ int main(int argc, char** argv) {
   fuse_remove_signal_handlers(session);
   fuse_session_unmount(session);
   client->reset();
+  invalidator.reset();
   fuse_session_destroy(session);
   spdlog::info("unmounted {}", mount_point);
   return rc == 0 ? 0 : 1;

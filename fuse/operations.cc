@@ -70,6 +70,17 @@ std::function<void(Result<proto::Attr>)> entryReply(fuse_req_t req) {
   };
 }
 
+// For operations on an inode the kernel already knows: if it is gone, the kernel's cached name
+// is stale (another mount removed the file). ESTALE makes the kernel look the name up again and
+// retry (open, stat), instead of failing with ENOENT while the name may exist anew.
+void replyInodeError(fuse_req_t req, const Status& status) {
+  if (status.code() == Code::kNotFound) {
+    fuse_reply_err(req, ESTALE);
+    return;
+  }
+  replyError(req, status);
+}
+
 std::function<void(Result<void>)> emptyReply(fuse_req_t req) {
   return [req](Result<void> done) {
     if (!done) return replyError(req, done.error());
@@ -99,7 +110,7 @@ void onForgetMulti(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(
 
 void onGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   dfsClient(req).spawn<proto::Attr>(dfsClient(req).getAttr(ino), [req](Result<proto::Attr> attr) {
-    if (!attr) return replyError(req, attr.error());
+    if (!attr) return replyInodeError(req, attr.error());
     struct stat st = toStat(*attr);
     fuse_reply_attr(req, &st, context(req).attr_timeout);
   });
@@ -178,11 +189,13 @@ void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fuse_file_info info = *fi;
   dfsClient(req).spawn<proto::Attr>(dfsClient(req).open(ino, fi->flags),
                                     [req, info](Result<proto::Attr> attr) mutable {
-    if (!attr) return replyError(req, attr.error());
+    if (!attr) return replyInodeError(req, attr.error());
     // Close-to-open: attributes and pages the kernel cached before this open may be stale.
     // (A negative offset invalidates attributes only, which takes no page locks.)
     fuse_lowlevel_notify_inval_inode(context(req).session, attr->ino(), -1, 0);
-    info.fh = static_cast<uint64_t>(info.flags);
+    auto* open_file = new OpenFile;
+    open_file->flags = info.flags;
+    info.fh = reinterpret_cast<uint64_t>(open_file);
     info.keep_cache = 0;
     fuse_reply_open(req, &info);
   });
@@ -196,7 +209,9 @@ void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
       dfsClient(req).create(parent, name, mode, caller->uid, caller->gid),
       [req, info](Result<proto::Attr> attr) mutable {
         if (!attr) return replyError(req, attr.error());
-        info.fh = static_cast<uint64_t>(info.flags);
+        auto* open_file = new OpenFile;
+        open_file->flags = info.flags;
+        info.fh = reinterpret_cast<uint64_t>(open_file);
         fuse_entry_param entry = toEntry(req, *attr);
         fuse_reply_create(req, &entry, &info);
       });
@@ -215,7 +230,7 @@ void onWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
              fuse_file_info* fi) {
   // The buffer belongs to this FUSE thread and is reused once we return: copy it.
   std::string data(buf, size);
-  if (fi->fh & O_APPEND) {
+  if (openFile(fi).flags & O_APPEND) {
     dfsClient(req).spawn<uint64_t>(dfsClient(req).append(ino, std::move(data)),
                                    [req, size](Result<uint64_t> at) {
                                      if (!at) return replyError(req, at.error());
@@ -231,12 +246,38 @@ void onWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
       });
 }
 
-void onFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  dfsClient(req).spawn(dfsClient(req).flush(ino), emptyReply(req));
+boost::asio::awaitable<Result<void>> flushAndUnlock(DfsClient& client, uint64_t ino,
+                                                    uint64_t lock_owner) {
+  auto flushed = co_await client.flush(ino);
+  // A close by a process drops its POSIX locks on the file, whichever descriptor it closed.
+  auto unlocked = co_await client.releaseLocks(ino, proto::LOCK_POSIX, lock_owner);
+  if (!flushed) co_return flushed;
+  co_return unlocked;
 }
 
-void onRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  dfsClient(req).spawn(dfsClient(req).release(ino), emptyReply(req));
+void onFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  dfsClient(req).spawn(flushAndUnlock(dfsClient(req), ino, fi->lock_owner), emptyReply(req));
+}
+
+boost::asio::awaitable<Result<void>> unlockAndRelease(
+    DfsClient& client, uint64_t ino, std::set<std::pair<proto::LockKind, uint64_t>> owners) {
+  // The last close of an open file drops its flock and OFD locks, after the close has written
+  // out the file and given up its write leases, so the next holder finds both done.
+  auto released = co_await client.release(ino);
+  for (const auto& [kind, owner] : owners) (void)co_await client.releaseLocks(ino, kind, owner);
+  co_return released;
+}
+
+void onRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto* open_file = &openFile(fi);
+  std::set<std::pair<proto::LockKind, uint64_t>> owners;
+  {
+    std::lock_guard lock(open_file->mutex);
+    owners = open_file->lock_owners;
+  }
+  if (fi->flock_release) owners.emplace(proto::LOCK_FLOCK, fi->lock_owner);
+  delete open_file;
+  dfsClient(req).spawn(unlockAndRelease(dfsClient(req), ino, std::move(owners)), emptyReply(req));
 }
 
 void onFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
@@ -365,6 +406,7 @@ fuse_lowlevel_ops makeOperations() {
   ops.fsyncdir = onFsyncdir;
   ops.statfs = onStatfs;
   ops.access = onAccess;
+  addLockOperations(ops);
   return ops;
 }
 

@@ -6,6 +6,11 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "fuse/cache_invalidator.h"
 #include "lib/client/dfs_client.h"
 
 namespace dfs::fuse {
@@ -13,10 +18,22 @@ namespace dfs::fuse {
 struct MountContext {
   client::DfsClient* client = nullptr;
   fuse_session* session = nullptr;
+  CacheInvalidator* invalidator = nullptr;
   double attr_timeout = 1.0;
   double entry_timeout = 1.0;
 };
 
+// What fi->fh of an open file points to.
+struct OpenFile {
+  int flags = 0;
+  std::mutex mutex;
+  // (kind, owner) of the locks taken through this open file: released with it.
+  std::set<std::pair<proto::LockKind, uint64_t>> lock_owners;
+};
+inline OpenFile& openFile(const fuse_file_info* fi) { return *reinterpret_cast<OpenFile*>(fi->fh); }
+
 const fuse_lowlevel_ops& operations();
+// The lock operations (fuse/lock_operations.cc) go into ops.
+void addLockOperations(fuse_lowlevel_ops& ops);
 
 }  // namespace dfs::fuse

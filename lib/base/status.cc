@@ -19,6 +19,7 @@ const char* codeName(Code code) {
     case Code::kFileTooBig: return "file too big";
     case Code::kBusy: return "busy, try again";
     case Code::kNotSupported: return "not supported";
+    case Code::kLocked: return "locked";
     case Code::kIo: return "i/o error";
     case Code::kTimeout: return "timed out";
     case Code::kUnavailable: return "unavailable";
@@ -47,7 +48,8 @@ Code codeFromWire(int value) {
     case Code::kOk: case Code::kNotFound: case Code::kExists: case Code::kNotDir:
     case Code::kIsDir: case Code::kNotEmpty: case Code::kCrossDevice: case Code::kNameTooLong:
     case Code::kInvalid: case Code::kAccessDenied: case Code::kNotPermitted: case Code::kNoSpace:
-    case Code::kFileTooBig: case Code::kBusy: case Code::kNotSupported: case Code::kIo:
+    case Code::kFileTooBig: case Code::kBusy: case Code::kNotSupported: case Code::kLocked:
+    case Code::kIo:
     case Code::kTimeout: case Code::kUnavailable: case Code::kCorrupt: case Code::kStale:
     case Code::kProtocol: case Code::kCancelled: case Code::kInternal:
       return static_cast<Code>(value);

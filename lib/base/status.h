@@ -26,6 +26,7 @@ enum class Code : int {
   kFileTooBig = 12,
   kBusy = 13,  // try again (EAGAIN)
   kNotSupported = 14,
+  kLocked = 15,  // a conflicting lock is held (EAGAIN/EWOULDBLOCK), not worth retrying
   // transport and storage
   kIo = 30,
   kTimeout = 31,

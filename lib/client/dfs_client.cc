@@ -69,8 +69,13 @@ Task<void> DfsClient::openSession() {
   request.set_mount_point(options_.mount_point);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::CreateSessionReply>(proto::CREATE_SESSION,
                                                                        request));
-  if (session_id_ != 0) spdlog::warn("session {} was lost; now session {}", session_id_,
-                                     reply.session_id());
+  if (session_id_ != 0) {
+    spdlog::warn("session {} was lost; now session {}", session_id_, reply.session_id());
+    // The master released the locks of the lost session: they are not ours any more.
+    auto held = held_locks_.heldBy(0);
+    if (!held.empty()) spdlog::error("{} locks were lost with the session", held.size());
+    held_locks_ = locks::LockTable();
+  }
   session_id_ = reply.session_id();
   master_instance_ = reply.master_instance();
   keep_alive_interval_ = std::clamp(std::chrono::milliseconds(reply.lease_ms() / 3),
@@ -91,6 +96,7 @@ awaitable<void> DfsClient::keepAliveLoop() {
       spdlog::info("master restarted; registering {} open files again", files_.size());
       master_instance_ = reply->master_instance();
       co_await reopenFiles();
+      co_await reclaimLocks();
     }
   }
 }

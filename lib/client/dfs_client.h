@@ -12,6 +12,7 @@
 
 #include <boost/asio.hpp>
 
+#include <atomic>
 #include <functional>
 #include <future>
 #include <map>
@@ -23,6 +24,7 @@
 
 #include "lib/base/address.h"
 #include "lib/base/status.h"
+#include "lib/locks/lock_table.h"
 #include "lib/rpc/async_event.h"
 #include "lib/rpc/client.h"
 #include "lib/rpc/client_pool.h"
@@ -112,6 +114,30 @@ class DfsClient {
   // Returns once every metadata change so far is durable on the master (fsync of a directory).
   Task<void> syncMetadata();
 
+  // ---- locks, enforced by the master across every mount (lib/locks/lock_table.h)
+  struct LockSpec {
+    uint64_t ino = 0;
+    proto::LockKind kind = proto::LOCK_POSIX;
+    proto::LockType type = proto::LOCK_EXCLUSIVE;
+    uint64_t start = 0;
+    uint64_t end = locks::kToEnd;  // inclusive
+    uint64_t owner = 0;            // the kernel's lock owner
+    uint32_t pid = 0;
+  };
+  // Takes or drops a lock. Dropping first writes out what was written under it; taking one
+  // forgets what this client knew of the file (size, locations), so the holder reads what the
+  // previous holder wrote. With wait, blocks until granted, or until cancelLockWait(wait_id):
+  // then kCancelled. A conflict without wait: kLocked.
+  Task<void> setLock(LockSpec spec, bool wait, uint64_t wait_id);
+  // A fresh id for a blocking setLock (any thread).
+  uint64_t newWaitId() { return next_wait_id_.fetch_add(1); }
+  Task<void> cancelLockWait(uint64_t wait_id);
+  // The conflicting lock of another owner, if any (F_GETLK).
+  Task<proto::GetLockReply> getLock(LockSpec spec);
+  // Drops every lock of owner on the file (close); costs nothing when it holds none.
+  Task<void> releaseLocks(uint64_t ino, proto::LockKind kind, uint64_t owner);
+  Task<proto::ListLocksReply> listLocks(uint64_t ino);
+
   // ---- paths and administration
   // "/a/b" relative to the cluster root.
   Task<proto::Attr> resolve(std::string path);
@@ -137,6 +163,12 @@ class DfsClient {
   boost::asio::awaitable<void> keepAliveLoop();
   // Tells a restarted master which files this client has open.
   boost::asio::awaitable<void> reopenFiles();
+  // Gives up this client's write leases on a file it keeps open.
+  Task<void> yieldWriteLeases(uint64_t ino);
+  // Claims the locks this client held from a restarted master.
+  boost::asio::awaitable<void> reclaimLocks();
+  // A blocking lock call: waits as long as it takes, asking again after a lost connection.
+  Task<proto::LockReply> lockCall(const proto::LockRequest& request);
 
   FileState& file(uint64_t ino);
   void overlayLocalState(proto::Attr* attr);
@@ -166,6 +198,8 @@ class DfsClient {
   boost::asio::steady_timer keep_alive_timer_;
   rpc::ClientPool chunkservers_;
   std::unordered_map<uint64_t, std::shared_ptr<FileState>> files_;
+  locks::LockTable held_locks_;  // what this client holds (session 0), to claim after a restart
+  std::atomic<uint64_t> next_wait_id_{1};
 };
 
 }  // namespace dfs::client

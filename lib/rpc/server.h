@@ -82,3 +82,11 @@ class Server {
 };
 
 }  // namespace dfs::rpc
+
+// Registers this->HANDLER(ctx, request) as the handler of proto::METHOD on `server`, from
+// inside a service's registerRoutes.
+#define DFS_ROUTE(METHOD, REQUEST, REPLY, HANDLER)                            \
+  server.route<proto::REQUEST, proto::REPLY>(                                 \
+      proto::METHOD, [this](rpc::CallContext& ctx, proto::REQUEST& request) { \
+        return HANDLER(ctx, request);                                         \
+      })

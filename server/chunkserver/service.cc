@@ -10,12 +10,6 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
 
-#define DFS_ROUTE(METHOD, REQUEST, REPLY, HANDLER)                            \
-  server.route<proto::REQUEST, proto::REPLY>(                                 \
-      proto::METHOD, [this](rpc::CallContext& ctx, proto::REQUEST& request) { \
-        return HANDLER(ctx, request);                                         \
-      })
-
 void ChunkService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(READ_CHUNK, ReadChunkRequest, ReadChunkReply, readChunk);
   DFS_ROUTE(WRITE_CHUNK, WriteChunkRequest, WriteChunkReply, writeChunk);
@@ -25,8 +19,6 @@ void ChunkService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(SYNC_CHUNK, SyncChunkRequest, SyncChunkReply, syncChunk);
   DFS_ROUTE(REPLICATE_CHUNK, ReplicateChunkRequest, ReplicateChunkReply, replicateChunk);
 }
-
-#undef DFS_ROUTE
 
 void ChunkService::stop() { peers_.closeAll(); }
 

@@ -24,18 +24,14 @@ MasterService::MasterService(asio::io_context& io, MasterOptions options)
       options_(options),
       chunks_(options.chunkserver_dead_ms, options.deleted_chunk_grace_ms),
       sessions_(options.session_lease_ms),
+      locks_(io.get_executor(), sessions_, ns_),
       chunkservers_(io.get_executor()),
       tick_(io),
       started_ms_(monoNowMs()),
       instance_((uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {}
 
-#define DFS_ROUTE(METHOD, REQUEST, REPLY, HANDLER)                              \
-  server.route<proto::REQUEST, proto::REPLY>(                                   \
-      proto::METHOD, [this](rpc::CallContext& ctx, proto::REQUEST& request) {   \
-        return HANDLER(ctx, request);                                           \
-      })
-
 void MasterService::registerRoutes(rpc::Server& server) {
+  locks_.registerRoutes(server);
   DFS_ROUTE(CREATE_SESSION, CreateSessionRequest, CreateSessionReply, createSession);
   DFS_ROUTE(KEEP_ALIVE, KeepAliveRequest, KeepAliveReply, keepAlive);
   DFS_ROUTE(CLOSE_SESSION, CloseSessionRequest, CloseSessionReply, closeSession);
@@ -69,8 +65,6 @@ void MasterService::registerRoutes(rpc::Server& server) {
             chunkserverHeartbeat);
 }
 
-#undef DFS_ROUTE
-
 void MasterService::start() { asio::co_spawn(io_, tickLoop(), asio::detached); }
 
 void MasterService::stop() {
@@ -87,6 +81,7 @@ awaitable<void> MasterService::tickLoop() {
     int64_t now = monoNowMs();
     chunks_.expireDead(now);
     chunks_.releaseDue(now);
+    locks_.tick(now);
     chunks_.collectUnreferenced(ns_, now, options_.unreferenced_chunk_grace_ms);
     if (!inStartupGrace()) scheduleRepairs();
     if (!orphans_checked_ && now - started_ms_ > options_.session_lease_ms) {
@@ -212,6 +207,10 @@ Result<void> MasterService::recover() {
   // Only a master that restarted can hold unlinked files whose openers it has forgotten.
   orphans_checked_ = recovered.records.empty() && recovered.checkpoint_path.empty();
   last_checkpoint_ms_ = monoNowMs();
+  // Locks live in memory only: resumed sessions may have held some and claim them first.
+  std::set<uint64_t> resumed;
+  sessions_.forEach([&](const Session& session) { resumed.insert(session.id); });
+  locks_.startGrace(std::move(resumed), monoNowMs(), options_.session_lease_ms);
   spdlog::info("metadata recovered in {} ms: {} ({} files, {} directories, {} chunks), {} journal "
                "records replayed from {} segments, {} sessions resumed",
                monoNowMs() - started,
@@ -280,6 +279,7 @@ MasterService::~MasterService() {
 
 void MasterService::endSession(const Session& session) {
   chunks_.releaseAllLeases(session.id);
+  locks_.endSession(session.id);
   for (const auto& [ino, count] : session.open_inodes) {
     const Inode* inode = ns_.find(ino);
     if (inode && inode->nlink == 0 && !sessions_.isOpen(ino)) {
@@ -625,6 +625,12 @@ awaitable<Result<proto::AttrReply>> MasterService::open(Ctx& ctx, proto::OpenReq
 awaitable<Result<proto::ReleaseReply>> MasterService::release(Ctx& ctx,
                                                               proto::ReleaseRequest& request) {
   DFS_CO_TRY(Session * opener, session(ctx));
+  if (request.leases_only()) {
+    if (const Inode* inode = ns_.find(request.ino())) {
+      chunks_.releaseLeases(opener->id, inode->chunks);
+    }
+    co_return proto::ReleaseReply{};
+  }
   bool last_anywhere = sessions_.release(*opener, request.ino());
   spdlog::debug("session {} released inode {} (last open anywhere: {})", opener->id, request.ino(),
                 last_anywhere);

@@ -17,6 +17,7 @@
 #include "proto/master.pb.h"
 #include "server/master/chunk_manager.h"
 #include "server/master/journal.h"
+#include "server/master/lock_service.h"
 #include "server/master/namespace.h"
 #include "server/master/sessions.h"
 
@@ -130,6 +131,7 @@ class MasterService {
   Namespace ns_;
   ChunkManager chunks_;
   SessionTable sessions_;
+  LockService locks_;
   rpc::ClientPool chunkservers_;
   boost::asio::steady_timer tick_;
   bool stopped_ = false;

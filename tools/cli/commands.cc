@@ -360,6 +360,33 @@ Result<void> status(const GlobalOptions& global, const std::string& path) {
   return {};
 }
 
+Result<void> locks(const GlobalOptions& global, const std::string& path) {
+  if (global.master.empty() && path.empty()) {
+    return makeError(Code::kInvalid, "name a path on a DFS mount or --master HOST:PORT");
+  }
+  DFS_TRY(auto target, connectFor(global, path.empty() ? "/" : path));
+  auto& client = *target.client;
+  DFS_TRY(auto attr, client.run(client.resolve(target.path)));
+  DFS_TRY(auto reply, client.run(client.listLocks(S_ISDIR(attr.mode()) ? 0 : attr.ino())));
+  std::printf("%-10s %-6s %-9s %-27s %-7s %-8s %-16s %-8s %s\n", "inode", "kind", "type", "range",
+              "state", "session", "host", "pid", "since");
+  for (const auto& lock : reply.locks()) {
+    std::string range = lock.kind() == proto::LOCK_FLOCK ? "whole file"
+                        : lock.end() == UINT64_MAX
+                            ? fmt::format("{}-EOF", lock.start())
+                            : fmt::format("{}-{}", lock.start(), lock.end());
+    std::printf("%-10llu %-6s %-9s %-27s %-7s %-8llu %-16s %-8u %.1fs\n",
+                static_cast<unsigned long long>(lock.ino()),
+                lock.kind() == proto::LOCK_FLOCK ? "flock" : "posix",
+                lock.type() == proto::LOCK_EXCLUSIVE ? "exclusive" : "shared", range.c_str(),
+                lock.waiting() ? "waiting" : "held",
+                static_cast<unsigned long long>(lock.session_id()), lock.host().c_str(), lock.pid(),
+                lock.age_ms() / 1000.0);
+  }
+  std::printf("%d locks held or waited for\n", reply.locks_size());
+  return {};
+}
+
 namespace {
 
 struct FsckTotals {

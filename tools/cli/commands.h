@@ -25,6 +25,8 @@ Result<void> mv(const GlobalOptions& global, const std::string& from, const std:
 Result<void> rm(const GlobalOptions& global, const std::string& path, bool recursive);
 Result<void> info(const GlobalOptions& global, const std::string& path);
 Result<void> status(const GlobalOptions& global, const std::string& path);
+// Holders and waiters of the locks on a file, or on every file (a directory or no path).
+Result<void> locks(const GlobalOptions& global, const std::string& path);
 // Checks every file under path: chunks without a live replica, below their goal, and with
 // verify, replicas that fail their CRCs or differ from each other. Problems make it an error.
 Result<void> fsck(const GlobalOptions& global, const std::string& path, bool verify);

@@ -66,6 +66,10 @@ int main(int argc, char** argv) {
   status->add_option("path", path, "a path on the cluster's mount (or use --master)");
   status->callback([&] { action = [&] { return dfs::cli::status(global, path); }; });
 
+  auto* locks = app.add_subcommand("locks", "holders and waiters of locks (a file, or all)");
+  locks->add_option("path", path, "a file, or a directory for every file (or use --master)");
+  locks->callback([&] { action = [&] { return dfs::cli::locks(global, path); }; });
+
   auto* fsck = app.add_subcommand("fsck", "check files' chunks (--verify: read every replica)");
   fsck->add_option("path", path, "a path on a DFS mount (or a cluster path with --master)");
   fsck->add_flag("--verify", flag, "read every replica, check CRCs and compare SHA-256");
