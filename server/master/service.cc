@@ -717,9 +717,24 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
     co_return makeError(Code::kBusy, fmt::format("chunk {:#x} is being written by another client",
                                                  chunk_id));
   }
+  uint64_t version = meta->version;
+  if (version == 1 && chunks_.liveReplicas(chunk_id).empty() &&
+      inode->size <= request.chunk_index() * kChunkSize && !inStartupGrace()) {
+    // Allocated, but no replica ever reported it and the file holds no committed byte in it:
+    // its first write never arrived (a master killed in between). Place it anew.
+    auto servers = chunks_.place(goal, {});
+    if (servers.size() < minWriteReplicas(goal) || servers.empty()) {
+      chunks_.releaseLeases(session_id, {chunk_id});
+      co_return makeError(Code::kNoSpace, fmt::format("{} chunkservers can take a new chunk, {} needed",
+                                                      servers.size(), minWriteReplicas(goal)));
+    }
+    chunks_.setReplicas(chunk_id, servers);
+    chunks_.fillLocation(chunk_id, request.chunk_index(), 1, reply.mutable_chunk());
+    reply.set_created(true);
+    co_return reply;
+  }
   // A new lease moves the chunk to a new version on every replica reached, so a replica that
   // misses this writer's data is recognisably stale.
-  uint64_t version = meta->version;
   auto live = co_await bumpVersion(chunk_id, version, version + 1, chunks_.liveReplicas(chunk_id));
   meta = ns_.chunk(chunk_id);
   if (!meta || meta->version != version) {
