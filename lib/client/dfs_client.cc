@@ -182,7 +182,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   state.opens++;
   state.size = 0;
   state.size_known = true;
-  state.read_chunks.clear();
+  forgetCachedData(state);
   co_return reply.attr();
 }
 

@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -155,6 +156,7 @@ class DfsClient {
 
  private:
   struct FileState;
+  struct ReadAheadPiece;
   explicit DfsClient(ClientOptions options);
 
   template <class Reply>
@@ -173,6 +175,8 @@ class DfsClient {
   FileState& file(uint64_t ino);
   void overlayLocalState(proto::Attr* attr);
   Task<proto::ChunkLocation> writeLocation(FileState& file, uint64_t chunk_index);
+  // writeLocation started ahead of need, when a write first touches a chunk.
+  boost::asio::awaitable<void> locateAhead(std::shared_ptr<FileState> file, uint64_t chunk_index);
   Task<proto::ChunkLocation> readLocation(FileState& file, uint64_t chunk_index, bool refresh);
   Task<void> writePiece(std::shared_ptr<FileState> file, uint64_t offset, std::string data);
   Task<void> writeBatch(std::shared_ptr<FileState> file, std::map<uint64_t, std::string> batch);
@@ -183,6 +187,15 @@ class DfsClient {
   Task<void> truncateTail(FileState& file, uint64_t size);
   Task<std::string> readChunkPiece(FileState& file, uint64_t chunk_index, uint64_t offset,
                                    uint32_t length);
+  // Reads ahead of a sequential reader; nullopt when the reader is not sequential.
+  boost::asio::awaitable<std::optional<Result<std::string>>> readSequential(
+      std::shared_ptr<FileState> file, uint64_t offset, uint64_t end);
+  boost::asio::awaitable<void> fetchReadAhead(std::shared_ptr<FileState> file,
+                                              std::shared_ptr<ReadAheadPiece> piece,
+                                              uint64_t offset, uint32_t length);
+  // Drops what this client cached of a file's data and locations (another client may have
+  // changed it).
+  static void forgetCachedData(FileState& file);
 
   ClientOptions options_;
   boost::asio::io_context io_;

@@ -71,7 +71,7 @@ Task<proto::Attr> DfsClient::open(uint64_t ino, int flags) {
     // Close-to-open: what other clients committed before this open is visible now.
     state.size = reply.attr().size();
     state.size_known = true;
-    state.read_chunks.clear();
+    forgetCachedData(state);
   }
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
@@ -102,6 +102,12 @@ Task<size_t> DfsClient::write(uint64_t ino, uint64_t offset, std::string data) {
   size_t length = data.size();
   if (length == 0) co_return length;
   state->buffer.insert(offset, std::move(data));
+  if (!state->readahead.pieces.empty()) state->readahead = {};
+  // Ask for the chunk's write location now; by the time the data goes out it is there.
+  uint64_t chunk_index = offset / kChunkSize;
+  if (!state->write_chunks.contains(chunk_index) && !state->locating.contains(chunk_index)) {
+    asio::co_spawn(io_, locateAhead(state, chunk_index), asio::detached);
+  }
   state->size = std::max(state->size, offset + length);
   state->dirty = true;
   state->mtime_ns = wallNowNs();
@@ -164,6 +170,8 @@ Task<void> DfsClient::writeBatch(std::shared_ptr<FileState> state,
 }
 
 Task<proto::ChunkLocation> DfsClient::writeLocation(FileState& state, uint64_t chunk_index) {
+  // One request per chunk at a time: a write may find the location already on its way.
+  while (state.locating.contains(chunk_index)) co_await state.changed.wait();
   auto cached = state.write_chunks.find(chunk_index);
   if (cached != state.write_chunks.end() &&
       std::chrono::steady_clock::now() - cached->second.leased_at < std::chrono::seconds(20)) {
@@ -172,11 +180,19 @@ Task<proto::ChunkLocation> DfsClient::writeLocation(FileState& state, uint64_t c
   proto::GetWriteChunkRequest request;
   request.set_ino(state.ino);
   request.set_chunk_index(chunk_index);
-  DFS_CO_TRY(auto reply,
-             co_await masterCall<proto::GetWriteChunkReply>(proto::GET_WRITE_CHUNK, request));
-  state.write_chunks[chunk_index] = WriteChunk{reply.chunk(), reply.created()};
-  state.read_chunks[chunk_index] = reply.chunk();
-  co_return reply.chunk();
+  state.locating.insert(chunk_index);
+  auto reply = co_await masterCall<proto::GetWriteChunkReply>(proto::GET_WRITE_CHUNK, request);
+  state.locating.erase(chunk_index);
+  state.changed.notifyAll();
+  if (!reply) co_return std::unexpected(reply.error());
+  state.write_chunks[chunk_index] = WriteChunk{reply->chunk(), reply->created()};
+  state.read_chunks[chunk_index] = reply->chunk();
+  co_return reply->chunk();
+}
+
+awaitable<void> DfsClient::locateAhead(std::shared_ptr<FileState> state, uint64_t chunk_index) {
+  // Errors show up again, and are reported, when the write itself asks.
+  (void)co_await writeLocation(*state, chunk_index);
 }
 
 Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offset,
@@ -323,6 +339,7 @@ Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
     uint64_t keep = (request.size() + kChunkSize - 1) / kChunkSize;
     std::erase_if(state->write_chunks, [&](const auto& entry) { return entry.first >= keep; });
     state->read_chunks.erase(state->read_chunks.lower_bound(keep), state->read_chunks.end());
+    state->readahead = {};
     state->size = reply.attr().size();
     state->size_known = true;
   }
@@ -437,6 +454,74 @@ Task<std::string> DfsClient::readReplica(const std::string& address, uint64_t ch
   co_return data;
 }
 
+void DfsClient::forgetCachedData(FileState& state) {
+  state.read_chunks.clear();
+  state.readahead = {};
+}
+
+namespace {
+constexpr uint64_t kReadAheadPiece = 1 << 20;
+constexpr uint64_t kMaxReadAhead = 16 << 20;
+// Kernel read-ahead and parallel FUSE requests arrive slightly out of order: a read this close
+// to where the last one ended still counts as sequential.
+constexpr uint64_t kSequentialSlack = 4 << 20;
+}  // namespace
+
+awaitable<void> DfsClient::fetchReadAhead(std::shared_ptr<FileState> state,
+                                          std::shared_ptr<ReadAheadPiece> piece,
+                                          uint64_t offset, uint32_t length) {
+  auto data = co_await readChunkPiece(*state, offset / kChunkSize, offset % kChunkSize, length);
+  if (data) {
+    piece->data = std::move(*data);
+  } else {
+    piece->error = data.error();
+  }
+  piece->done = true;
+  state->changed.notifyAll();
+}
+
+awaitable<std::optional<Result<std::string>>> DfsClient::readSequential(
+    std::shared_ptr<FileState> state, uint64_t offset, uint64_t end) {
+  auto& ahead = state->readahead;
+  bool sequential = offset + kSequentialSlack >= ahead.next_offset &&
+                    offset <= ahead.next_offset + kSequentialSlack;
+  if (!sequential) {
+    ahead = {};
+    ahead.next_offset = end;
+    co_return std::nullopt;
+  }
+  ahead.next_offset = std::max(ahead.next_offset, end);
+  if (++ahead.streak < 2) co_return std::nullopt;  // one read in a row is not a pattern yet
+  ahead.window = std::clamp(ahead.window * 2, 2 * kReadAheadPiece, kMaxReadAhead);
+  uint64_t first = offset / kReadAheadPiece * kReadAheadPiece;
+  // Pieces the reader has passed are not needed again.
+  while (!ahead.pieces.empty() && ahead.pieces.begin()->first < first) {
+    ahead.pieces.erase(ahead.pieces.begin());
+  }
+  uint64_t until = std::min(state->size, end + ahead.window);
+  for (uint64_t at = first; at < until; at += kReadAheadPiece) {
+    if (ahead.pieces.contains(at)) continue;
+    auto piece = std::make_shared<ReadAheadPiece>();
+    ahead.pieces[at] = piece;
+    uint32_t length = static_cast<uint32_t>(std::min(kReadAheadPiece, state->size - at));
+    asio::co_spawn(io_, fetchReadAhead(state, piece, at, length), asio::detached);
+  }
+  std::string out;
+  out.reserve(end - offset);
+  for (uint64_t at = first; at < end; at += kReadAheadPiece) {
+    auto it = ahead.pieces.find(at);
+    if (it == ahead.pieces.end()) co_return std::nullopt;  // dropped meanwhile (a write)
+    auto piece = it->second;
+    while (!piece->done) co_await state->changed.wait();
+    if (!piece->error.isOk()) co_return Result<std::string>(std::unexpected(piece->error));
+    uint64_t from = std::max(offset, at) - at;
+    uint64_t to = std::min<uint64_t>(end - at, piece->data.size());
+    if (from < to) out.append(piece->data, from, to - from);
+  }
+  out.resize(end - offset, '\0');
+  co_return Result<std::string>(std::move(out));
+}
+
 Task<std::string> DfsClient::read(uint64_t ino, uint64_t offset, uint32_t size) {
   auto state = (file(ino), files_.at(ino));
   if (state->hasUnsentData()) DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
@@ -447,6 +532,7 @@ Task<std::string> DfsClient::read(uint64_t ino, uint64_t offset, uint32_t size) 
   }
   if (offset >= state->size) co_return std::string();
   uint64_t end = std::min<uint64_t>(offset + size, state->size);
+  if (auto sequential = co_await readSequential(state, offset, end)) co_return std::move(*sequential);
   std::string out;
   out.reserve(end - offset);
   while (offset < end) {

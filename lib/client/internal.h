@@ -22,6 +22,12 @@ struct WriteChunk {
   std::chrono::steady_clock::time_point leased_at = std::chrono::steady_clock::now();
 };
 
+struct DfsClient::ReadAheadPiece {
+  std::string data;
+  bool done = false;
+  Status error;
+};
+
 // What this client knows and holds of one file. Lives on the client's thread.
 struct DfsClient::FileState {
   FileState(uint64_t ino, boost::asio::any_io_executor executor) : ino(ino), changed(executor) {}
@@ -39,9 +45,19 @@ struct DfsClient::FileState {
   Status error;  // of a background write, reported by the next write/flush/fsync
 
   std::unordered_map<uint64_t, WriteChunk> write_chunks;                   // leases held
+  std::set<uint64_t> locating;  // chunk indexes whose write location is being asked for
   std::map<uint64_t, std::optional<proto::ChunkLocation>> read_chunks;     // nullopt = hole
   std::set<uint64_t> unsynced_chunks;  // written since the last fsync
-  rpc::AsyncEvent changed;                  // writer progress
+  rpc::AsyncEvent changed;                  // writer progress, read-ahead pieces arriving
+
+  // Data read ahead of a sequential reader, in pieces of kReadAheadPiece bytes.
+  struct ReadAhead {
+    uint64_t next_offset = 0;  // where a sequential reader continues
+    int streak = 0;            // reads in a row that continued the previous one
+    uint64_t window = 0;       // bytes read ahead of the reader; doubles while it stays sequential
+    std::map<uint64_t, std::shared_ptr<DfsClient::ReadAheadPiece>> pieces;  // by file offset
+  };
+  ReadAhead readahead;
 
   bool hasUnsentData() const { return !buffer.empty() || !queue.empty() || writer_running; }
 };

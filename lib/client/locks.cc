@@ -84,7 +84,7 @@ Task<void> DfsClient::setLock(LockSpec spec, bool wait, uint64_t wait_id) {
   auto it = files_.find(spec.ino);
   if (it != files_.end() && !it->second->hasUnsentData() && !it->second->dirty) {
     it->second->size_known = false;
-    it->second->read_chunks.clear();
+    forgetCachedData(*it->second);
   }
   co_return Result<void>{};
 }

@@ -112,6 +112,7 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir) {
     store->replicas_.emplace(info->chunk_id, std::move(replica));
   }
   if (ec) return makeError(Code::kIo, "scan " + dir + ": " + ec.message());
+  store->spares_ = std::make_unique<SpareFiles>(dir + "/spare", 256);
   return store;
 }
 
@@ -164,7 +165,12 @@ Result<void> ChunkStore::createFile(Replica& replica, uint64_t version) {
   uint64_t chunk_id = replica.chunk_id;
   std::error_code ec;
   fs::create_directories(fs::path(pathOf(chunk_id)).parent_path(), ec);
-  replica.fd = ::open(pathOf(chunk_id).c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  std::string path = pathOf(chunk_id);
+  if (auto spare = spares_->take(); spare && ::rename(spare->c_str(), path.c_str()) == 0) {
+    replica.fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  } else {
+    replica.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  }
   if (replica.fd < 0) {
     auto error = ioError("create", chunk_id);
     replica.removed = true;

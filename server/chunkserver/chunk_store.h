@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "lib/base/status.h"
+#include "server/chunkserver/spare_files.h"
 
 namespace dfs::chunkserver {
 
@@ -120,6 +121,7 @@ class ChunkStore {
   void noteDamaged(uint64_t chunk_id);
 
   std::string dir_;
+  std::unique_ptr<SpareFiles> spares_;  // empty files new replicas are renamed from
   std::mutex damaged_mutex_;
   std::vector<uint64_t> damaged_;
   std::mutex map_mutex_;  // guards replicas_ (never held while a replica's mutex is taken)

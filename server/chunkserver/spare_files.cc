@@ -1,0 +1,79 @@
+#include "server/chunkserver/spare_files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+namespace dfs::chunkserver {
+
+namespace fs = std::filesystem;
+
+SpareFiles::SpareFiles(std::string dir, size_t target) : dir_(std::move(dir)), target_(target) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (!entry.is_regular_file()) continue;
+    if (entry.file_size(ec) != 0) {
+      fs::remove(entry.path(), ec);  // never handed out: only empty files are spares
+      continue;
+    }
+    ready_.push_back(entry.path().string());
+    next_name_ = std::max<uint64_t>(next_name_, std::strtoull(entry.path().filename().c_str(),
+                                                              nullptr, 10) + 1);
+  }
+  if (target_ > 0) thread_ = std::thread([this] { refill(); });
+}
+
+SpareFiles::~SpareFiles() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::optional<std::string> SpareFiles::take() {
+  std::lock_guard lock(mutex_);
+  if (ready_.empty()) return std::nullopt;
+  std::string path = std::move(ready_.back());
+  ready_.pop_back();
+  if (ready_.size() < target_ / 2) wake_.notify_one();
+  return path;
+}
+
+size_t SpareFiles::available() {
+  std::lock_guard lock(mutex_);
+  return ready_.size();
+}
+
+void SpareFiles::refill() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (ready_.size() >= target_) {
+      wake_.wait(lock, [this] { return stopping_ || ready_.size() < target_ / 2; });
+      continue;
+    }
+    std::string path = dir_ + "/" + std::to_string(next_name_++);
+    lock.unlock();
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) ::close(fd);
+    lock.lock();
+    if (fd < 0) {
+      spdlog::warn("spare file {}: {}", path, std::strerror(errno));
+      // Full disk or similar: try again later rather than spin.
+      wake_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; });
+      continue;
+    }
+    ready_.push_back(std::move(path));
+  }
+}
+
+}  // namespace dfs::chunkserver

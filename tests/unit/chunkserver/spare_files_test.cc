@@ -1,0 +1,65 @@
+#include "server/chunkserver/spare_files.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace dfs::chunkserver {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool waitFor(const std::function<bool()>& condition) {
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+class SpareFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/spare_files_test.XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(SpareFilesTest, KeepsAPoolOfEmptyFilesAndRefillsIt) {
+  SpareFiles spares(dir_ + "/spare", 8);
+  ASSERT_TRUE(waitFor([&] { return spares.available() == 8; }));
+  std::vector<std::string> taken;
+  for (int i = 0; i < 6; ++i) {
+    auto path = spares.take();
+    ASSERT_TRUE(path);
+    EXPECT_EQ(std::filesystem::file_size(*path), 0u);
+    std::filesystem::rename(*path, dir_ + "/used" + std::to_string(i));
+    taken.push_back(*path);
+  }
+  std::sort(taken.begin(), taken.end());
+  EXPECT_EQ(std::unique(taken.begin(), taken.end()), taken.end());  // each handed out once
+  EXPECT_TRUE(waitFor([&] { return spares.available() == 8; }));  // refilled below half
+}
+
+TEST_F(SpareFilesTest, ReusesEmptySparesOfAPreviousRunAndDropsOthers) {
+  {
+    SpareFiles spares(dir_ + "/spare", 4);
+    ASSERT_TRUE(waitFor([&] { return spares.available() == 4; }));
+  }
+  std::ofstream(dir_ + "/spare/999") << "not empty";
+  SpareFiles again(dir_ + "/spare", 0);  // no refilling: only what was there
+  EXPECT_EQ(again.available(), 4u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/spare/999"));
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(again.take());
+  EXPECT_FALSE(again.take());
+}
+
+}  // namespace
+}  // namespace dfs::chunkserver
