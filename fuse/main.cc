@@ -15,6 +15,7 @@
 #include <toml++/toml.h>
 
 #include "fuse/operations.h"
+#include "fuse/session_loop.h"
 #include "lib/base/address.h"
 #include "lib/base/logging.h"
 #include "lib/client/dfs_client.h"
@@ -161,16 +162,9 @@ int main(int argc, char** argv) {
   context.session = session;
   auto invalidator = std::make_unique<dfs::fuse::CacheInvalidator>(session);
   context.invalidator = invalidator.get();
-  fuse_set_signal_handlers(session);
   spdlog::info("mounted {} at {} (session {})", args.master, mount_point, (*client)->sessionId());
+  int rc = dfs::fuse::runSessionOnClientThread(session, **client);
 
-  fuse_loop_config* loop_config = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_max_threads(loop_config, 16);
-  fuse_loop_cfg_set_idle_threads(loop_config, 8);
-  int rc = fuse_session_loop_mt(session, loop_config);
-  fuse_loop_cfg_destroy(loop_config);
-
-  fuse_remove_signal_handlers(session);
   fuse_session_unmount(session);
   client->reset();
   invalidator.reset();

@@ -96,8 +96,9 @@ void onInit(void* userdata, fuse_conn_info* conn) {
   conn->max_write = 1 << 20;
   conn->max_readahead = 1 << 20;
   conn->want |= conn->capable & (FUSE_CAP_READDIRPLUS | FUSE_CAP_AUTO_INVAL_DATA |
-                                 FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ |
-                                 FUSE_CAP_SPLICE_READ);
+                                 FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ);
+  // Requests are read with plain reads on the client's thread (fuse/session_loop).
+  conn->want &= ~FUSE_CAP_SPLICE_READ;
   conn->want &= ~(FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_ATOMIC_O_TRUNC);
 }
 
