@@ -27,6 +27,8 @@ constexpr const char* kUsage =
     "  -f                 stay in the foreground\n"
     "  -o log_file=PATH   log here (default: stderr in the foreground, else syslog-less quiet)\n"
     "  -o log_level=L     trace, debug, info, warn, error\n"
+    "  -o fuse_threads=N  serve requests on N threads of their own (default 0: on the client's\n"
+    "                     thread, no hand-over per request)\n"
     "  other -o options are passed to FUSE (e.g. ro, allow_other is always set)\n";
 
 std::string defaultMaster() {
@@ -44,6 +46,7 @@ struct MountArgs {
   bool foreground = false;
   std::string log_file;
   std::string log_level = "info";
+  int fuse_threads = 0;
   std::vector<std::string> fuse_options;
 };
 
@@ -63,6 +66,8 @@ bool parseArgs(int argc, char** argv, MountArgs* args) {
           args->log_file = option.substr(9);
         } else if (option.starts_with("log_level=")) {
           args->log_level = option.substr(10);
+        } else if (option.starts_with("fuse_threads=")) {
+          args->fuse_threads = std::atoi(option.c_str() + 13);
         } else if (!option.empty() && option != "rw" && option != "defaults" &&
                    option != "allow_other" && option != "default_permissions") {
           args->fuse_options.push_back(option);
@@ -163,7 +168,18 @@ int main(int argc, char** argv) {
   auto invalidator = std::make_unique<dfs::fuse::CacheInvalidator>(session);
   context.invalidator = invalidator.get();
   spdlog::info("mounted {} at {} (session {})", args.master, mount_point, (*client)->sessionId());
-  int rc = dfs::fuse::runSessionOnClientThread(session, **client);
+  int rc = 0;
+  if (args.fuse_threads <= 0) {
+    rc = dfs::fuse::runSessionOnClientThread(session, **client);
+  } else {
+    fuse_set_signal_handlers(session);
+    fuse_loop_config* loop_config = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_max_threads(loop_config, static_cast<unsigned>(args.fuse_threads));
+    fuse_loop_cfg_set_idle_threads(loop_config, static_cast<unsigned>(args.fuse_threads));
+    rc = fuse_session_loop_mt(session, loop_config) == 0 ? 0 : 1;
+    fuse_loop_cfg_destroy(loop_config);
+    fuse_remove_signal_handlers(session);
+  }
 
   fuse_session_unmount(session);
   client->reset();
