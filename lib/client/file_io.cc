@@ -483,8 +483,15 @@ awaitable<void> DfsClient::fetchReadAhead(std::shared_ptr<FileState> state,
 awaitable<std::optional<Result<std::string>>> DfsClient::readSequential(
     std::shared_ptr<FileState> state, uint64_t offset, uint64_t end) {
   auto& ahead = state->readahead;
-  bool sequential = offset + kSequentialSlack >= ahead.next_offset &&
-                    offset <= ahead.next_offset + kSequentialSlack;
+  // Reads inside the pieces already fetched (the kernel sends several at once, out of order)
+  // or close to where the last read ended continue the sequence.
+  uint64_t fetched_end = ahead.pieces.empty()
+                             ? 0
+                             : ahead.pieces.rbegin()->first + kReadAheadPiece;
+  bool in_pieces = !ahead.pieces.empty() && offset >= ahead.pieces.begin()->first &&
+                   offset < fetched_end;
+  bool sequential = in_pieces || (offset + kSequentialSlack >= ahead.next_offset &&
+                                  offset <= ahead.next_offset + kSequentialSlack);
   if (!sequential) {
     ahead = {};
     ahead.next_offset = end;
@@ -494,8 +501,10 @@ awaitable<std::optional<Result<std::string>>> DfsClient::readSequential(
   if (++ahead.streak < 2) co_return std::nullopt;  // one read in a row is not a pattern yet
   ahead.window = std::clamp(ahead.window * 2, 2 * kReadAheadPiece, kMaxReadAhead);
   uint64_t first = offset / kReadAheadPiece * kReadAheadPiece;
-  // Pieces the reader has passed are not needed again.
-  while (!ahead.pieces.empty() && ahead.pieces.begin()->first < first) {
+  // Pieces well behind the reader are not needed again (requests just behind it may still
+  // be on their way).
+  while (!ahead.pieces.empty() &&
+         ahead.pieces.begin()->first + kReadAheadPiece + kSequentialSlack <= offset) {
     ahead.pieces.erase(ahead.pieces.begin());
   }
   uint64_t until = std::min(state->size, end + ahead.window);
