@@ -14,10 +14,6 @@ namespace {
 
 using client::DfsClient;
 
-MountContext& context(fuse_req_t req) {
-  return *static_cast<MountContext*>(fuse_req_userdata(req));
-}
-
 DfsClient::LockSpec specOf(fuse_ino_t ino, const fuse_file_info* fi, const struct flock& lock) {
   DfsClient::LockSpec spec;
   spec.ino = ino;
@@ -36,7 +32,7 @@ DfsClient::LockSpec specOf(fuse_ino_t ino, const fuse_file_info* fi, const struc
 
 void onLockInterrupted(fuse_req_t req, void* data) {
   auto wait_id = reinterpret_cast<uintptr_t>(data);
-  DfsClient& client = *context(req).client;
+  DfsClient& client = *mountContext(req).client;
   client.spawn<void>(client.cancelLockWait(wait_id), [](Result<void> cancelled) {
     if (!cancelled) spdlog::warn("withdrawing a lock wait: {}", cancelled.error().toString());
   });
@@ -45,7 +41,7 @@ void onLockInterrupted(fuse_req_t req, void* data) {
 // Takes, changes or drops a lock and replies: after a grant, once the kernel's cache of the
 // file is dropped, so that the holder reads what the previous holder wrote.
 void setLock(fuse_req_t req, fuse_file_info* fi, DfsClient::LockSpec spec, bool wait) {
-  MountContext& mount = context(req);
+  MountContext& mount = mountContext(req);
   if (spec.type != proto::LOCK_UNLOCK) {
     std::lock_guard lock(openFile(fi).mutex);
     openFile(fi).lock_owners.emplace(spec.kind, spec.owner);
@@ -82,8 +78,8 @@ void setLock(fuse_req_t req, fuse_file_info* fi, DfsClient::LockSpec spec, bool 
 void onGetlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock) {
   auto spec = specOf(ino, fi, *lock);
   struct flock query = *lock;
-  context(req).client->spawn<proto::GetLockReply>(
-      context(req).client->getLock(spec), [req, query](Result<proto::GetLockReply> reply) mutable {
+  mountContext(req).client->spawn<proto::GetLockReply>(
+      mountContext(req).client->getLock(spec), [req, query](Result<proto::GetLockReply> reply) mutable {
         if (!reply) {
           fuse_reply_err(req, toErrno(reply.error()));
           return;

@@ -17,9 +17,7 @@ namespace {
 
 using client::DfsClient;
 
-MountContext& context(fuse_req_t req) {
-  return *static_cast<MountContext*>(fuse_req_userdata(req));
-}
+MountContext& context(fuse_req_t req) { return mountContext(req); }
 DfsClient& dfsClient(fuse_req_t req) { return *context(req).client; }
 
 struct timespec toTimespec(int64_t ns) {

@@ -23,6 +23,10 @@ struct MountContext {
   double entry_timeout = 1.0;
 };
 
+inline MountContext& mountContext(fuse_req_t req) {
+  return *static_cast<MountContext*>(fuse_req_userdata(req));
+}
+
 // What fi->fh of an open file points to.
 struct OpenFile {
   int flags = 0;

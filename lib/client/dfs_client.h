@@ -165,8 +165,9 @@ class DfsClient {
   boost::asio::awaitable<void> keepAliveLoop();
   // Tells a restarted master which files this client has open.
   boost::asio::awaitable<void> reopenFiles();
-  // Gives up this client's write leases on a file it keeps open.
-  Task<void> yieldWriteLeases(uint64_t ino);
+  // flush, and give up this client's write leases on a file it keeps open (a lock is dropped:
+  // the next holder, on another mount, must be able to write at once).
+  Task<void> flushAndYieldLeases(uint64_t ino);
   // Claims the locks this client held from a restarted master.
   boost::asio::awaitable<void> reclaimLocks();
   // A blocking lock call: waits as long as it takes, asking again after a lost connection.
@@ -183,7 +184,9 @@ class DfsClient {
   boost::asio::awaitable<void> writerLoop(std::shared_ptr<FileState> file);
   // Moves the buffer into the write queue and waits until the queue is written.
   Task<void> drain(FileState& file);
-  Task<void> commit(FileState& file);
+  // Commits length and mtime; with release_leases the master also ends this client's write
+  // leases on the file.
+  Task<void> commit(FileState& file, bool release_leases = false);
   Task<void> truncateTail(FileState& file, uint64_t size);
   Task<std::string> readChunkPiece(FileState& file, uint64_t chunk_index, uint64_t offset,
                                    uint32_t length);

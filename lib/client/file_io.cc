@@ -266,13 +266,15 @@ Task<void> DfsClient::drain(FileState& state) {
   co_return Result<void>{};
 }
 
-Task<void> DfsClient::commit(FileState& state) {
+Task<void> DfsClient::commit(FileState& state, bool release_leases) {
   if (!state.dirty) co_return Result<void>{};
   proto::CommitWriteRequest request;
   request.set_ino(state.ino);
   request.set_min_size(state.size);
   request.set_mtime_ns(state.mtime_ns);
+  request.set_release_leases(release_leases);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::COMMIT_WRITE, request));
+  if (release_leases) state.write_chunks.clear();
   state.dirty = false;
   state.size = reply.attr().size();
   co_return Result<void>{};

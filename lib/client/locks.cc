@@ -63,8 +63,7 @@ Task<void> DfsClient::setLock(LockSpec spec, bool wait, uint64_t wait_id) {
   if (spec.type == proto::LOCK_UNLOCK) {
     // What was written under the lock reaches the cluster before anyone else can take it, and
     // the next holder can write the chunks this client was writing.
-    auto flushed = co_await flush(spec.ino);
-    if (flushed) flushed = co_await yieldWriteLeases(spec.ino);
+    auto flushed = co_await flushAndYieldLeases(spec.ino);
     auto request = toTableRequest(spec);
     held_locks_.unlock(request.ino, request.kind, request.lock.owner, request.lock.range);
     DFS_CO_RETURN_IF_ERROR(
@@ -89,12 +88,15 @@ Task<void> DfsClient::setLock(LockSpec spec, bool wait, uint64_t wait_id) {
   co_return Result<void>{};
 }
 
-Task<void> DfsClient::yieldWriteLeases(uint64_t ino) {
+Task<void> DfsClient::flushAndYieldLeases(uint64_t ino) {
   auto it = files_.find(ino);
-  if (it == files_.end() || it->second->write_chunks.empty() || it->second->hasUnsentData()) {
-    co_return Result<void>{};
-  }
-  it->second->write_chunks.clear();
+  if (it == files_.end()) co_return Result<void>{};
+  auto state = it->second;
+  DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
+  // Written under the lock: the commit gives the leases up too, in the same round trip.
+  if (state->dirty) co_return co_await commit(*state, /*release_leases=*/true);
+  if (state->write_chunks.empty()) co_return Result<void>{};
+  state->write_chunks.clear();
   proto::ReleaseRequest request;
   request.set_ino(ino);
   request.set_leases_only(true);

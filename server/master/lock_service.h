@@ -34,7 +34,6 @@ class LockService {
   void tick(int64_t now_ms);
   // The session ended (closed or expired): its locks go, its waits end, waiters behind wake.
   void endSession(uint64_t session_id);
-  size_t lockCount() const { return table_.list().size(); }
 
  private:
   using Ctx = rpc::CallContext;

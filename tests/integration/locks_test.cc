@@ -34,6 +34,15 @@ std::future<ShellResult> shAsync(const std::string& command) {
   return std::async(std::launch::async, [command] { return sh(command); });
 }
 
+struct flock byteRange(short type, off_t start, off_t length) {
+  struct flock range {};
+  range.l_type = type;
+  range.l_whence = SEEK_SET;
+  range.l_start = start;
+  range.l_len = length;
+  return range;
+}
+
 bool ready(std::future<ShellResult>& result) { return result.wait_for(0s) == std::future_status::ready; }
 
 class LocksTest : public ::testing::Test {
@@ -145,21 +154,13 @@ TEST_F(LocksTest, FcntlRangesSplitMergeAndReportTheHolder) {
   ASSERT_GE(fa, 0);
   ASSERT_GE(fb, 0);
   auto lock = [](int fd, int cmd, short type, off_t start, off_t length) {
-    struct flock request {};
-    request.l_type = type;
-    request.l_whence = SEEK_SET;
-    request.l_start = start;
-    request.l_len = length;
+    struct flock request = byteRange(type, start, length);
     return ::fcntl(fd, cmd, &request) == 0 ? 0 : errno;
   };
   ASSERT_EQ(lock(fa, F_SETLK, F_WRLCK, 0, 100), 0);
   EXPECT_EQ(lock(fb, F_SETLK, F_WRLCK, 100, 100), 0);      // no overlap
   EXPECT_EQ(lock(fb, F_SETLK, F_RDLCK, 50, 10), EAGAIN);   // overlap
-  struct flock query {};
-  query.l_type = F_WRLCK;
-  query.l_whence = SEEK_SET;
-  query.l_start = 0;
-  query.l_len = 10;
+  struct flock query = byteRange(F_WRLCK, 0, 10);
   ASSERT_EQ(::fcntl(fb, F_GETLK, &query), 0);
   EXPECT_EQ(query.l_type, F_WRLCK);
   EXPECT_EQ(query.l_start, 0);
@@ -182,11 +183,7 @@ TEST_F(LocksTest, FcntlRangesSplitMergeAndReportTheHolder) {
 
   // OFD locks belong to the open file, not the process: two of them conflict.
   int fa2 = ::open((a_ + "/f").c_str(), O_RDWR);
-  struct flock ofd {};
-  ofd.l_type = F_WRLCK;
-  ofd.l_whence = SEEK_SET;
-  ofd.l_start = 500;
-  ofd.l_len = 10;
+  struct flock ofd = byteRange(F_WRLCK, 500, 10);
   EXPECT_EQ(::fcntl(fa2, F_OFD_SETLK, &ofd), 0);
   EXPECT_EQ(::fcntl(fa, F_OFD_SETLK, &ofd), -1);
   EXPECT_EQ(errno, EAGAIN);
