@@ -59,7 +59,8 @@ void setLock(fuse_req_t req, fuse_file_info* fi, DfsClient::LockSpec spec, bool 
   uint64_t ino = spec.ino;
   mount.client->spawn<void>(
       mount.client->setLock(spec, wait, wait_id),
-      [req, ino, granted_lock, invalidator = mount.invalidator](Result<void> done) {
+      [req, ino, granted_lock, invalidator = mount.invalidator,
+       filler = mount.filler](Result<void> done) {
         if (!done) {
           if (done.error().code() != Code::kLocked && done.error().code() != Code::kCancelled) {
             spdlog::warn("lock on inode {}: {}", ino, done.error().toString());
@@ -71,6 +72,7 @@ void setLock(fuse_req_t req, fuse_file_info* fi, DfsClient::LockSpec spec, bool 
           fuse_reply_err(req, 0);
           return;
         }
+        filler->changed(ino);
         invalidator->invalidateThen(ino, [req] { fuse_reply_err(req, 0); });
       });
 }
@@ -79,7 +81,8 @@ void onGetlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* l
   auto spec = specOf(ino, fi, *lock);
   struct flock query = *lock;
   mountContext(req).client->spawn<proto::GetLockReply>(
-      mountContext(req).client->getLock(spec), [req, query](Result<proto::GetLockReply> reply) mutable {
+      mountContext(req).client->getLock(spec),
+      [req, query](Result<proto::GetLockReply> reply) mutable {
         if (!reply) {
           fuse_reply_err(req, toErrno(reply.error()));
           return;

@@ -167,6 +167,8 @@ int main(int argc, char** argv) {
   context.session = session;
   auto invalidator = std::make_unique<dfs::fuse::CacheInvalidator>(session);
   context.invalidator = invalidator.get();
+  auto filler = std::make_unique<dfs::fuse::PageCacheFiller>(session);
+  context.filler = filler.get();
   spdlog::info("mounted {} at {} (session {})", args.master, mount_point, (*client)->sessionId());
   int rc = 0;
   if (args.fuse_threads <= 0) {
@@ -184,6 +186,7 @@ int main(int argc, char** argv) {
   fuse_session_unmount(session);
   client->reset();
   invalidator.reset();
+  filler.reset();
   fuse_session_destroy(session);
   spdlog::info("unmounted {}", mount_point);
   return rc == 0 ? 0 : 1;

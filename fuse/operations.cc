@@ -134,6 +134,7 @@ void onSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
     valid |= proto::SET_MTIME, request.set_mtime_ns(toNs(attr->st_mtim));
   }
   request.set_valid(valid);
+  context(req).filler->changed(ino);
   dfsClient(req).spawn<proto::Attr>(dfsClient(req).setAttr(request), [req](Result<proto::Attr> attr) {
     if (!attr) return replyError(req, attr.error());
     struct stat st = toStat(*attr);
@@ -184,20 +185,27 @@ void onLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* n
   dfsClient(req).spawn(dfsClient(req).link(ino, new_parent, new_name), entryReply(req));
 }
 
+bool writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
+
 void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fuse_file_info info = *fi;
-  dfsClient(req).spawn<proto::Attr>(dfsClient(req).open(ino, fi->flags),
-                                    [req, info](Result<proto::Attr> attr) mutable {
-    if (!attr) return replyInodeError(req, attr.error());
-    // Close-to-open: attributes and pages the kernel cached before this open may be stale.
-    // (A negative offset invalidates attributes only, which takes no page locks.)
-    fuse_lowlevel_notify_inval_inode(context(req).session, attr->ino(), -1, 0);
-    auto* open_file = new OpenFile;
-    open_file->flags = info.flags;
-    info.fh = reinterpret_cast<uint64_t>(open_file);
-    info.keep_cache = 0;
-    fuse_reply_open(req, &info);
-  });
+  context(req).filler->opened(ino, writable(fi->flags));
+  dfsClient(req).spawn<proto::Attr>(
+      dfsClient(req).open(ino, fi->flags), [req, ino, info](Result<proto::Attr> attr) mutable {
+        if (!attr) {
+          context(req).filler->released(ino, writable(info.flags));
+          return replyInodeError(req, attr.error());
+        }
+        // Close-to-open: attributes and pages the kernel cached before this
+        // open may be stale. (A negative offset invalidates attributes only,
+        // which takes no page locks.)
+        fuse_lowlevel_notify_inval_inode(context(req).session, attr->ino(), -1, 0);
+        auto* open_file = new OpenFile;
+        open_file->flags = info.flags;
+        info.fh = reinterpret_cast<uint64_t>(open_file);
+        info.keep_cache = 0;
+        fuse_reply_open(req, &info);
+      });
 }
 
 void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
@@ -208,6 +216,9 @@ void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
       dfsClient(req).create(parent, name, mode, caller->uid, caller->gid),
       [req, info](Result<proto::Attr> attr) mutable {
         if (!attr) return replyError(req, attr.error());
+        // Nothing was read from the new inode yet: no read's store can be older
+        // than this.
+        context(req).filler->opened(attr->ino(), writable(info.flags));
         auto* open_file = new OpenFile;
         open_file->flags = info.flags;
         info.fh = reinterpret_cast<uint64_t>(open_file);
@@ -217,11 +228,19 @@ void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 }
 
 void onRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
-  dfsClient(req).spawn<std::string>(
-      dfsClient(req).read(ino, static_cast<uint64_t>(offset), static_cast<uint32_t>(size)),
-      [req](Result<std::string> data) {
-        if (!data) return replyError(req, data.error());
-        fuse_reply_buf(req, data->data(), data->size());
+  PageCacheFiller* filler = context(req).filler;
+  uint64_t ticket = filler->ticket();
+  uint64_t from = static_cast<uint64_t>(offset);
+  dfsClient(req).spawn<DfsClient::ReadExtent>(
+      dfsClient(req).readAround(ino, from, static_cast<uint32_t>(size)),
+      [req, ino, filler, ticket, from, size](Result<DfsClient::ReadExtent> got) {
+        if (!got) return replyError(req, got.error());
+        uint64_t skip = from - got->offset;
+        size_t length = skip < got->data.size() ? std::min(size, got->data.size() - skip) : 0;
+        fuse_reply_buf(req, got->data.data() + std::min<uint64_t>(skip, got->data.size()), length);
+        if (got->data.size() > length) {
+          filler->store(ino, ticket, got->offset, std::move(got->data), from, from + size);
+        }
       });
 }
 
@@ -275,6 +294,7 @@ void onRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     owners = open_file->lock_owners;
   }
   if (fi->flock_release) owners.emplace(proto::LOCK_FLOCK, fi->lock_owner);
+  context(req).filler->released(ino, writable(open_file->flags));
   delete open_file;
   dfsClient(req).spawn(unlockAndRelease(dfsClient(req), ino, std::move(owners)), emptyReply(req));
 }

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "fuse/cache_invalidator.h"
+#include "fuse/page_cache_filler.h"
 #include "lib/client/dfs_client.h"
 
 namespace dfs::fuse {
@@ -19,6 +20,7 @@ struct MountContext {
   client::DfsClient* client = nullptr;
   fuse_session* session = nullptr;
   CacheInvalidator* invalidator = nullptr;
+  PageCacheFiller* filler = nullptr;
   double attr_timeout = 1.0;
   double entry_timeout = 1.0;
 };

@@ -109,6 +109,15 @@ class DfsClient {
   // Writes at the end of the file as this client knows it (O_APPEND); returns the offset used.
   Task<uint64_t> append(uint64_t ino, std::string data);
   Task<std::string> read(uint64_t ino, uint64_t offset, uint32_t size);
+  // What a read fetched: the bytes asked for lie inside [offset, offset + data.size()).
+  struct ReadExtent {
+    uint64_t offset = 0;
+    std::string data;
+  };
+  // Like read, but a random read of part of a checksum block returns the whole block (clipped to
+  // the file's end): the chunkserver reads and verifies all of it anyway, and the caller may
+  // keep the rest for reads nearby.
+  Task<ReadExtent> readAround(uint64_t ino, uint64_t offset, uint32_t size);
   Task<void> flush(uint64_t ino);
   // flush, then every replica of every chunk written since the last fsync syncs to disk.
   Task<void> fsync(uint64_t ino);

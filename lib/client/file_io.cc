@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "lib/base/clock.h"
+#include "lib/checksum/crc32c.h"
 #include "lib/client/dfs_client.h"
 #include "lib/client/internal.h"
 #include "proto/chunk.pb.h"
@@ -533,7 +534,7 @@ awaitable<std::optional<Result<std::string>>> DfsClient::readSequential(
   co_return Result<std::string>(std::move(out));
 }
 
-Task<std::string> DfsClient::read(uint64_t ino, uint64_t offset, uint32_t size) {
+Task<DfsClient::ReadExtent> DfsClient::readAround(uint64_t ino, uint64_t offset, uint32_t size) {
   auto state = (file(ino), files_.at(ino));
   if (state->hasUnsentData()) DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
   if (!state->size_known) {
@@ -541,20 +542,41 @@ Task<std::string> DfsClient::read(uint64_t ino, uint64_t offset, uint32_t size) 
     state->size = attr.size();
     state->size_known = true;
   }
-  if (offset >= state->size) co_return std::string();
+  if (offset >= state->size) co_return ReadExtent{offset, {}};
   uint64_t end = std::min<uint64_t>(offset + size, state->size);
-  if (auto sequential = co_await readSequential(state, offset, end)) co_return std::move(*sequential);
+  if (auto sequential = co_await readSequential(state, offset, end)) {
+    if (!*sequential) co_return std::unexpected(sequential->error());
+    co_return ReadExtent{offset, std::move(**sequential)};
+  }
+  uint64_t first_chunk = offset / kChunkSize;
+  if ((end - 1) / kChunkSize == first_chunk && end - offset < kChecksumBlockSize) {
+    uint64_t chunk_end = std::min(state->size, (first_chunk + 1) * kChunkSize);
+    uint64_t from = offset / kChecksumBlockSize * kChecksumBlockSize;
+    uint64_t to = std::min(
+        chunk_end, (end + kChecksumBlockSize - 1) / kChecksumBlockSize * kChecksumBlockSize);
+    DFS_CO_TRY(auto block, co_await readChunkPiece(*state, first_chunk, from % kChunkSize,
+                                                   static_cast<uint32_t>(to - from)));
+    co_return ReadExtent{from, std::move(block)};
+  }
   std::string out;
   out.reserve(end - offset);
-  while (offset < end) {
-    uint64_t chunk_index = offset / kChunkSize;
-    uint64_t in_chunk = offset % kChunkSize;
-    uint32_t length = static_cast<uint32_t>(std::min<uint64_t>(end - offset, kChunkSize - in_chunk));
+  for (uint64_t at = offset; at < end;) {
+    uint64_t chunk_index = at / kChunkSize;
+    uint64_t in_chunk = at % kChunkSize;
+    uint32_t length = static_cast<uint32_t>(std::min<uint64_t>(end - at, kChunkSize - in_chunk));
     DFS_CO_TRY(auto piece, co_await readChunkPiece(*state, chunk_index, in_chunk, length));
     out += piece;
-    offset += length;
+    at += length;
   }
-  co_return out;
+  co_return ReadExtent{offset, std::move(out)};
+}
+
+Task<std::string> DfsClient::read(uint64_t ino, uint64_t offset, uint32_t size) {
+  DFS_CO_TRY(auto extent, co_await readAround(ino, offset, size));
+  if (offset == extent.offset && extent.data.size() <= size) co_return std::move(extent.data);
+  uint64_t from = offset - extent.offset;
+  if (from >= extent.data.size()) co_return std::string();
+  co_return extent.data.substr(from, std::min<uint64_t>(size, extent.data.size() - from));
 }
 
 }  // namespace dfs::client

@@ -20,12 +20,13 @@
 #include <vector>
 
 #include "lib/base/status.h"
+#include "lib/checksum/crc32c.h"
 #include "server/chunkserver/spare_files.h"
 
 namespace dfs::chunkserver {
 
 inline constexpr uint64_t kChunkSize = 64ull << 20;
-inline constexpr uint64_t kBlockSize = 64 * 1024;
+inline constexpr uint64_t kBlockSize = kChecksumBlockSize;
 inline constexpr uint64_t kBlocksPerChunk = kChunkSize / kBlockSize;
 inline constexpr uint64_t kHeaderSize = 4096;
 inline constexpr uint64_t kCrcTableOffset = 4096;

@@ -159,6 +159,59 @@ TEST_F(MountTest, ReadAheadNeverServesOldData) {
   EXPECT_EQ(readFile(b + "/big"), std::string(20 << 20, '\0'));  // dd made it 20 MiB
 }
 
+TEST_F(MountTest, RandomReadsNeverServeOldData) {
+  // A random 4 KiB read brings the rest of its 64 KiB block into the kernel's page cache.
+  // Neither a write on this mount, nor a truncate, nor a new version from another mount may
+  // leave old bytes there.
+  std::string b = cluster_.mount("b");
+  std::string source = cluster_.dir() + "/random.bin";
+  run("head -c 8388608 /dev/urandom > " + source + " && cp " + source + " " + a_ + "/f");
+  std::string expected = readFile(source);
+  dropCaches();
+  auto readAt = [](int fd, uint64_t offset, size_t size) {
+    std::string data(size, '\0');
+    ssize_t got = ::pread(fd, data.data(), size, static_cast<off_t>(offset));
+    data.resize(got < 0 ? 0 : static_cast<size_t>(got));
+    return data;
+  };
+  int reader = ::open((a_ + "/f").c_str(), O_RDONLY);
+  ASSERT_GE(reader, 0);
+  ASSERT_EQ(::posix_fadvise(reader, 0, 0, POSIX_FADV_RANDOM), 0);
+  for (uint64_t block = 0; block < 128; block += 3) {
+    uint64_t at = block * 65536 + 8192;
+    ASSERT_EQ(readAt(reader, at, 4096), expected.substr(at, 4096)) << at;
+  }
+  // Block 3 was read at 3*64K+8K: its first page is in the page cache now (or on its way).
+  int writer = ::open((a_ + "/f").c_str(), O_WRONLY);
+  ASSERT_GE(writer, 0);
+  std::string mark(4096, 'M');
+  ASSERT_EQ(::pwrite(writer, mark.data(), mark.size(), 3 * 65536), 4096);
+  expected.replace(3 * 65536, 4096, mark);
+  ASSERT_EQ(::close(writer), 0);
+  for (uint64_t block = 0; block < 128; block += 3) {
+    uint64_t at = block * 65536;
+    ASSERT_EQ(readAt(reader, at, 65536), expected.substr(at, 65536)) << at;
+  }
+  // A truncate on this mount right after reads whose blocks are still being stored: the file
+  // must not grow back, and what remains must be the old bytes.
+  for (uint64_t block = 1; block < 128; block += 3) readAt(reader, block * 65536 + 100, 100);
+  ASSERT_EQ(::truncate((a_ + "/f").c_str(), 100000), 0);
+  for (uint64_t block = 0; block < 2; ++block) readAt(reader, block * 65536 + 100, 100);
+  ASSERT_EQ(::close(reader), 0);
+  expected.resize(100000);
+  EXPECT_EQ(fs::file_size(a_ + "/f"), 100000u);
+  EXPECT_EQ(readFile(a_ + "/f"), expected);
+  // Another mount rewrites the file; a new open here sees the new bytes (close-to-open).
+  std::string other(100000, 'o');
+  writeFile(b + "/f", other);
+  reader = ::open((a_ + "/f").c_str(), O_RDONLY);
+  ASSERT_GE(reader, 0);
+  ASSERT_EQ(::posix_fadvise(reader, 0, 0, POSIX_FADV_RANDOM), 0);
+  EXPECT_EQ(readAt(reader, 70000, 4096), other.substr(70000, 4096));
+  EXPECT_EQ(readAt(reader, 0, 100000), other);
+  ASSERT_EQ(::close(reader), 0);
+}
+
 TEST_F(MountTest, ConcurrentWritersOfDifferentFiles) {
   run("for i in $(seq 1 8); do (head -c 3000000 /dev/urandom > " + cluster_.dir() +
       "/in$i && cp " + cluster_.dir() + "/in$i " + a_ + "/out$i) & done; wait");
