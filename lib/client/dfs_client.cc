@@ -122,7 +122,7 @@ awaitable<void> DfsClient::reopenFiles() {
 
 DfsClient::FileState& DfsClient::file(uint64_t ino) {
   auto& slot = files_[ino];
-  if (!slot) slot = std::make_shared<FileState>(ino, io_.get_executor());
+  if (!slot) slot = std::make_shared<FileState>(ino, io_.get_executor(), options_.write_piece_bytes);
   return *slot;
 }
 

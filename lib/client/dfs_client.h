@@ -45,6 +45,7 @@ struct ClientOptions {
   size_t write_batch_bytes = 8 << 20;              // buffered bytes that start a background flush
   size_t write_piece_bytes = 1 << 20;              // bytes per chunk write RPC
   size_t max_batches_in_flight = 2;
+  size_t max_pieces_in_flight = 12;                // chunk write RPCs under way per file
 };
 
 template <class T>
@@ -189,7 +190,6 @@ class DfsClient {
   boost::asio::awaitable<void> locateAhead(std::shared_ptr<FileState> file, uint64_t chunk_index);
   Task<proto::ChunkLocation> readLocation(FileState& file, uint64_t chunk_index, bool refresh);
   Task<void> writePiece(std::shared_ptr<FileState> file, uint64_t offset, std::string data);
-  Task<void> writeBatch(std::shared_ptr<FileState> file, std::map<uint64_t, std::string> batch);
   boost::asio::awaitable<void> writerLoop(std::shared_ptr<FileState> file);
   // Moves the buffer into the write queue and waits until the queue is written.
   Task<void> drain(FileState& file);

@@ -11,7 +11,8 @@ void ExtentBuffer::insert(uint64_t offset, std::string data) {
   if (next != extents_.begin()) {
     auto previous = std::prev(next);
     uint64_t previous_end = previous->first + previous->second.size();
-    if (previous_end == offset && (next == extents_.end() || next->first >= end)) {
+    if (previous_end == offset && previous->second.size() < max_extent_ &&
+        (next == extents_.end() || next->first >= end)) {
       previous->second += data;  // the sequential writer's case
       bytes_ += data.size();
       return;

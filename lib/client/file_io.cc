@@ -138,36 +138,77 @@ Task<uint64_t> DfsClient::append(uint64_t ino, std::string data) {
   co_return offset;
 }
 
-awaitable<void> DfsClient::writerLoop(std::shared_ptr<FileState> state) {
-  while (!state->queue.empty()) {
-    auto batch = std::move(state->queue.front());
-    state->queue.pop_front();
-    auto written = co_await writeBatch(state, std::move(batch));
-    if (!written) {
-      spdlog::error("write of inode {} failed: {}", state->ino, written.error().toString());
-      if (state->error.isOk()) state->error = written.error();
-      state->queue.clear();
-    }
-    state->changed.notifyAll();
+namespace {
+
+// Cuts an extent into chunk writes: at most piece_bytes each, never across a chunk's end. An
+// extent that is one piece already is moved, not copied.
+std::vector<std::pair<uint64_t, std::string>> cutIntoPieces(uint64_t offset, std::string data,
+                                                            uint64_t piece_bytes) {
+  std::vector<std::pair<uint64_t, std::string>> pieces;
+  uint64_t room = kChunkSize - offset % kChunkSize;
+  if (data.size() <= std::min(room, piece_bytes)) {
+    pieces.emplace_back(offset, std::move(data));
+    return pieces;
   }
-  state->writer_running = false;
-  state->changed.notifyAll();
+  for (uint64_t done = 0; done < data.size();) {
+    uint64_t at = offset + done;
+    uint64_t length =
+        std::min<uint64_t>({data.size() - done, kChunkSize - at % kChunkSize, piece_bytes});
+    pieces.emplace_back(at, data.substr(done, length));
+    done += length;
+  }
+  return pieces;
 }
 
-Task<void> DfsClient::writeBatch(std::shared_ptr<FileState> state,
-                                 std::map<uint64_t, std::string> batch) {
-  std::vector<awaitable<Result<void>>> pieces;
-  for (auto& [offset, data] : batch) {
-    uint64_t done = 0;
-    while (done < data.size()) {
-      uint64_t at = offset + done;
-      uint64_t room = kChunkSize - at % kChunkSize;
-      uint64_t length = std::min<uint64_t>({data.size() - done, room, options_.write_piece_bytes});
-      pieces.push_back(writePiece(state, at, data.substr(done, length)));
-      done += length;
+bool overlapsInFlight(const std::map<uint64_t, uint64_t>& in_flight, uint64_t offset,
+                      uint64_t end) {
+  // The ranges are disjoint, so the last one starting before end reaches furthest.
+  auto next = in_flight.lower_bound(end);
+  return next != in_flight.begin() && std::prev(next)->second > offset;
+}
+
+}  // namespace
+
+awaitable<void> DfsClient::writerLoop(std::shared_ptr<FileState> state) {
+  // Pieces go out as soon as one of the max_pieces_in_flight slots is free, batch after batch:
+  // the replica chains are never idle while a batch's slowest piece finishes.
+  for (;;) {
+    if (state->queue.empty() || !state->error.isOk()) {
+      // Batches queued while the last pieces are under way are still this loop's to write.
+      if (state->pieces_in_flight.empty()) break;
+      co_await state->changed.wait();
+      continue;
+    }
+    auto batch = std::move(state->queue.front());
+    state->queue.pop_front();
+    state->changed.notifyAll();  // a writer held back by a full queue may go on
+    for (auto& [offset, data] : batch) {
+      for (auto& [at, piece] : cutIntoPieces(offset, std::move(data), options_.write_piece_bytes)) {
+        uint64_t end = at + piece.size();
+        while (state->error.isOk() &&
+               (state->pieces_in_flight.size() >= options_.max_pieces_in_flight ||
+                overlapsInFlight(state->pieces_in_flight, at, end))) {
+          co_await state->changed.wait();
+        }
+        if (!state->error.isOk()) break;
+        state->pieces_in_flight.emplace(at, end);
+        asio::co_spawn(io_, writePiece(state, at, std::move(piece)),
+                       [state, at](std::exception_ptr thrown, Result<void> written) {
+                         state->pieces_in_flight.erase(at);
+                         if (thrown) written = makeError(Code::kInternal, "write task threw");
+                         if (!written && state->error.isOk()) {
+                           spdlog::error("write of inode {} failed: {}", state->ino,
+                                         written.error().toString());
+                           state->error = written.error();
+                         }
+                         state->changed.notifyAll();
+                       });
+      }
     }
   }
-  co_return co_await runAll(io_.get_executor(), std::move(pieces));
+  if (!state->error.isOk()) state->queue.clear();
+  state->writer_running = false;
+  state->changed.notifyAll();
 }
 
 Task<proto::ChunkLocation> DfsClient::writeLocation(FileState& state, uint64_t chunk_index) {

@@ -30,7 +30,8 @@ struct DfsClient::ReadAheadPiece {
 
 // What this client knows and holds of one file. Lives on the client's thread.
 struct DfsClient::FileState {
-  FileState(uint64_t ino, boost::asio::any_io_executor executor) : ino(ino), changed(executor) {}
+  FileState(uint64_t ino, boost::asio::any_io_executor executor, size_t max_extent)
+      : ino(ino), buffer(max_extent), changed(executor) {}
 
   uint64_t ino;
   uint32_t opens = 0;
@@ -42,6 +43,9 @@ struct DfsClient::FileState {
   ExtentBuffer buffer;  // written, not yet queued
   std::deque<std::map<uint64_t, std::string>> queue;  // batches waiting for the writer
   bool writer_running = false;
+  // Chunk writes under way, as [offset, end): a piece waits while it overlaps one of them (a
+  // later write of the same bytes must land last).
+  std::map<uint64_t, uint64_t> pieces_in_flight;
   Status error;  // of a background write, reported by the next write/flush/fsync
 
   std::unordered_map<uint64_t, WriteChunk> write_chunks;                   // leases held
