@@ -23,6 +23,19 @@ TEST(ExtentBufferTest, SequentialWritesGrowOneExtent) {
   EXPECT_EQ(buffer.extents().at(0), "abcdef");
 }
 
+TEST(ExtentBufferTest, SequentialWritesStartANewExtentOnceOneIsFull) {
+  ExtentBuffer buffer(/*max_extent=*/4);
+  buffer.insert(0, "ab");
+  buffer.insert(2, "cde");  // the extent held less than 4 bytes: appended
+  buffer.insert(5, "fgh");  // it is full: a new one, so it can be sent as it is
+  buffer.insert(8, "i");
+  EXPECT_EQ(buffer.extents().size(), 2u);
+  EXPECT_EQ(buffer.extents().at(0), "abcde");
+  EXPECT_EQ(buffer.extents().at(5), "fghi");
+  EXPECT_EQ(buffer.bytes(), 9u);
+  EXPECT_EQ(flatten(buffer, 10), "abcdefghi.");
+}
+
 TEST(ExtentBufferTest, NewerBytesWinOverlaps) {
   ExtentBuffer buffer;
   buffer.insert(10, "aaaaaaaaaa");  // [10, 20)
