@@ -283,9 +283,10 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
     replica->crcs[first_block + i] = crc32c(out + i * kBlockSize, kBlockSize);
   }
   // Data before checksums: a crash between the two leaves a mismatch that reads detect, never
-  // a checksum that vouches for data that is not there.
-  auto written = pwriteFull(replica->fd, out, block_count * kBlockSize,
-                            kDataOffset + first_block * kBlockSize);
+  // a checksum that vouches for data that is not there. Only the new bytes are written: the
+  // rest of their blocks is on disk already, or past the file's end where reads see zeros
+  // (a 4 KiB file costs 4 KiB of page cache and disk, not a 64 KiB block).
+  auto written = pwriteFull(replica->fd, data.data(), data.size(), kDataOffset + offset);
   if (written) written = writeCrcs(*replica, first_block, block_count);
   if (!written) {
     replica->crcs_loaded = false;  // reload from disk: memory may be ahead of the file

@@ -39,6 +39,21 @@ TEST_F(ChunkStoreTest, WritesAtAnyOffsetReadBack) {
   EXPECT_EQ(store_->read(1, 1, 10 * kBlockSize, 10).value(), std::string(10, '\0'));
 }
 
+TEST_F(ChunkStoreTest, ASmallWriteWritesOnlyItsBytes) {
+  // A 4 KiB file must not cost a whole 64 KiB block on disk; the block's checksum still covers
+  // the block, zeros past the end included.
+  ASSERT_TRUE(store_->write(9, 1, 0, std::string(4096, 'a'), /*create=*/true, false));
+  EXPECT_EQ(std::filesystem::file_size(store_->pathOf(9)), kDataOffset + 4096);
+  ASSERT_TRUE(store_->write(9, 1, 70000, "tail", false, false));
+  EXPECT_EQ(std::filesystem::file_size(store_->pathOf(9)), kDataOffset + 70004);
+  std::string model(70004, '\0');
+  model.replace(0, 4096, std::string(4096, 'a'));
+  model.replace(70000, 4, "tail");
+  EXPECT_EQ(store_->read(9, 1, 0, 2 * kBlockSize).value(),
+            model + std::string(2 * kBlockSize - 70004, '\0'));
+  EXPECT_TRUE(store_->verify(9, 0, 2).has_value());
+}
+
 TEST_F(ChunkStoreTest, VersionsGuardWrites) {
   ASSERT_TRUE(store_->write(2, 1, 0, "abc", true, false));
   EXPECT_EQ(store_->write(2, 2, 0, "x", false, false).error().code(), Code::kStale);
