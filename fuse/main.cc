@@ -16,6 +16,7 @@
 
 #include "fuse/operations.h"
 #include "fuse/session_loop.h"
+#include "lib/base/buffer.h"
 #include "lib/base/address.h"
 #include "lib/base/logging.h"
 #include "lib/client/dfs_client.h"
@@ -99,6 +100,7 @@ bool parseArgs(int argc, char** argv, MountArgs* args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  dfs::keepLargeBuffersInHeap();
   MountArgs args;
   if (!parseArgs(argc, argv, &args)) {
     std::fputs(kUsage, stderr);

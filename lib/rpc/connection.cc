@@ -3,6 +3,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <spdlog/spdlog.h>
 
+#include "lib/base/buffer.h"
+
 namespace dfs::rpc {
 
 using namespace asio::experimental::awaitable_operators;
@@ -65,7 +67,7 @@ awaitable<void> Connection::readLoop() {
         break;
       }
       message.body.resize(body_size);
-      message.payload.resize(payload_size);
+      message.payload = uninitializedBuffer(payload_size);
       std::array<asio::mutable_buffer, 2> rest{asio::buffer(message.body),
                                                asio::buffer(message.payload)};
       co_await asio::async_read(socket_, rest, asio::use_awaitable);

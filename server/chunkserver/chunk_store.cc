@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "lib/base/buffer.h"
 #include "lib/checksum/crc32c.h"
 
 namespace dfs::chunkserver {
@@ -224,11 +225,12 @@ Result<void> ChunkStore::writeCrcs(Replica& replica, uint64_t first_block, uint6
 
 Result<std::string> ChunkStore::readBlocks(Replica& replica, uint64_t first_block,
                                            uint64_t block_count) {
-  std::string data(block_count * kBlockSize, '\0');
+  std::string data = uninitializedBuffer(block_count * kBlockSize);
   size_t got = 0;
   DFS_RETURN_IF_ERROR(preadFull(replica.fd, data.data(), data.size(),
                                 kDataOffset + first_block * kBlockSize, &got));
-  // Past the end of the file the data is zeros, as the buffer already holds.
+  // Past the end of the file the data is zeros.
+  std::memset(data.data() + got, 0, data.size() - got);
   for (uint64_t i = 0; i < block_count; ++i) {
     uint32_t crc = crc32c(data.data() + i * kBlockSize, kBlockSize);
     if (crc != replica.crcs[first_block + i]) {

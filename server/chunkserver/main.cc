@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "lib/base/buffer.h"
 #include "lib/base/address.h"
 #include "lib/base/logging.h"
 #include "lib/rpc/server.h"
@@ -36,6 +37,7 @@ std::string dataDirId(const std::string& data_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  dfs::keepLargeBuffersInHeap();
   CLI::App app{"dfs-chunkserver: stores and serves chunk replicas of a DFS cluster"};
   std::string listen = "127.0.0.1:0";
   std::string data_dir;
