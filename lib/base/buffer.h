@@ -12,7 +12,9 @@ namespace dfs {
 // (zero-filling a megabyte for every chunk read showed up in profiles).
 inline std::string uninitializedBuffer(size_t size) {
   std::string buffer;
-  buffer.resize_and_overwrite(size, [](char*, size_t length) { return length; });
+  // The size is returned as captured: g++ 12's libstdc++ passes the grown capacity, not the
+  // size asked for, when a short string grows to 16..29 bytes.
+  buffer.resize_and_overwrite(size, [size](char*, size_t) { return size; });
   return buffer;
 }
 
