@@ -7,6 +7,7 @@
 
 #include "lib/base/clock.h"
 #include "lib/client/internal.h"
+#include "lib/rpc/run_loop.h"
 
 namespace dfs::client {
 
@@ -29,8 +30,9 @@ Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
   std::unique_ptr<DfsClient> client(new DfsClient(std::move(options)));
   std::promise<void> stopped;
   client->stopped_ = stopped.get_future();
-  client->thread_ = std::thread([io = &client->io_, stopped = std::move(stopped)]() mutable {
-    io->run();
+  client->thread_ = std::thread([io = &client->io_, spin = client->options_.idle_spin,
+                                  stopped = std::move(stopped)]() mutable {
+    rpc::runWithSpin(*io, spin);
     stopped.set_value();
   });
   auto opened = client->run(client->openSession());

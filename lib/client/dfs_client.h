@@ -46,6 +46,8 @@ struct ClientOptions {
   size_t write_piece_bytes = 1 << 20;              // bytes per chunk write RPC
   size_t max_batches_in_flight = 2;
   size_t max_pieces_in_flight = 12;                // chunk write RPCs under way per file
+  // How long the client's thread keeps polling after work before it sleeps (lib/rpc/run_loop).
+  std::chrono::microseconds idle_spin{50};
 };
 
 template <class T>

@@ -1,0 +1,20 @@
+// Runs an io_context on the calling thread, polling for a short while after each burst of work
+// before it blocks. On virtual machines a blocked thread's wake-up costs tens of microseconds
+// (the idle virtual CPU halts and must be woken): when the next request or reply follows within
+// the spin, polling catches it without one. FUSE, metadata and chunk round trips of a small
+// file follow each other that closely. (Measured: in the client, small-file creates +12-17% and
+// deletes +28-47%; in the master, no gain: its spinning takes the CPU its peers need.)
+#pragma once
+
+#include <chrono>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace dfs::rpc {
+
+// Returns when io is stopped. spin 0: plain io.run().
+void runWithSpin(boost::asio::io_context& io, std::chrono::microseconds spin);
+
+}  // namespace dfs::rpc
