@@ -32,6 +32,10 @@
 #include "proto/common.pb.h"
 #include "proto/master.pb.h"
 
+namespace dfs::proto {
+class WriteChunkRequest;  // proto/chunk.pb.h, for the client's .cc files only
+}  // namespace dfs::proto
+
 namespace dfs::client {
 
 inline constexpr uint64_t kRootIno = 1;
@@ -192,6 +196,14 @@ class DfsClient {
   boost::asio::awaitable<void> locateAhead(std::shared_ptr<FileState> file, uint64_t chunk_index);
   Task<proto::ChunkLocation> readLocation(FileState& file, uint64_t chunk_index, bool refresh);
   Task<void> writePiece(std::shared_ptr<FileState> file, uint64_t offset, std::string data);
+  // One write of a piece to every replica of its chunk: through a chain, or side by side when
+  // it is small. Errors name the replica that failed ("replica HOST:PORT: ...").
+  Task<void> writeReplicas(const proto::ChunkLocation& location, proto::WriteChunkRequest request,
+                           const std::string& data);
+  Task<void> writeReplica(const std::string& address, proto::WriteChunkRequest request,
+                          std::string data);
+  Task<void> writeNamedReplica(std::string address, proto::WriteChunkRequest request,
+                               std::string data);
   boost::asio::awaitable<void> writerLoop(std::shared_ptr<FileState> file);
   // Moves the buffer into the write queue and waits until the queue is written.
   Task<void> drain(FileState& file);

@@ -18,6 +18,9 @@ using asio::awaitable;
 
 namespace {
 
+// Writes up to this size go to every replica side by side rather than through a chain.
+constexpr size_t kFanOutBytes = 64 << 10;
+
 // Runs tasks concurrently on executor; returns the first error, after all have finished.
 awaitable<Result<void>> runAll(asio::any_io_executor executor,
                                std::vector<awaitable<Result<void>>> tasks) {
@@ -237,6 +240,44 @@ awaitable<void> DfsClient::locateAhead(std::shared_ptr<FileState> state, uint64_
   (void)co_await writeLocation(*state, chunk_index);
 }
 
+Task<void> DfsClient::writeReplica(const std::string& address, proto::WriteChunkRequest request,
+                                   std::string data) {
+  auto target = chunkservers_.get(address);
+  if (!target) co_return makeError(Code::kInternal, "bad replica address " + address);
+  rpc::CallOptions call_options;
+  call_options.timeout = options_.call_timeout;
+  auto written = co_await target->call<proto::WriteChunkReply>(proto::WRITE_CHUNK, request,
+                                                               call_options, std::move(data));
+  if (written) co_return Result<void>{};
+  co_return std::unexpected(written.error());
+}
+
+Task<void> DfsClient::writeReplicas(const proto::ChunkLocation& location,
+                                    proto::WriteChunkRequest request, const std::string& data) {
+  if (data.size() > kFanOutBytes || location.replicas_size() < 2) {
+    // Through a chain: each replica forwards to the next while it writes, so the client sends
+    // the bytes once.
+    for (int i = 1; i < location.replicas_size(); ++i) request.add_chain(location.replicas(i));
+    co_return co_await writeReplica(location.replicas(0), std::move(request), data);
+  }
+  // A small write goes to every replica at once: one hop instead of a hop per replica, where
+  // latency, not bandwidth, is what it costs (a small file's close waits for it).
+  std::vector<awaitable<Result<void>>> writes;
+  for (const auto& address : location.replicas()) {
+    writes.push_back(writeNamedReplica(address, request, data));
+  }
+  co_return co_await runAll(io_.get_executor(), std::move(writes));
+}
+
+Task<void> DfsClient::writeNamedReplica(std::string address, proto::WriteChunkRequest request,
+                                        std::string data) {
+  auto written = co_await writeReplica(address, std::move(request), std::move(data));
+  if (written || written.error().message().starts_with("replica ")) co_return written;
+  // Named as a chunkserver names its own failures, for failedReplica().
+  co_return makeError(written.error().code(),
+                      "replica " + address + ": " + written.error().message());
+}
+
 Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offset,
                                  std::string data) {
   uint64_t chunk_index = offset / kChunkSize;
@@ -251,13 +292,7 @@ Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offs
     request.set_version(location.version());
     request.set_offset(offset % kChunkSize);
     request.set_create(state->write_chunks[chunk_index].created);
-    for (int i = 1; i < location.replicas_size(); ++i) request.add_chain(location.replicas(i));
-    auto target = chunkservers_.get(location.replicas(0));
-    if (!target) co_return makeError(Code::kInternal, "bad replica address");
-    rpc::CallOptions call_options;
-    call_options.timeout = options_.call_timeout;
-    auto written = co_await target->call<proto::WriteChunkReply>(proto::WRITE_CHUNK, request,
-                                                                 call_options, data);
+    auto written = co_await writeReplicas(location, std::move(request), data);
     if (written) {
       state->unsynced_chunks.insert(chunk_index);
       co_return Result<void>{};

@@ -34,9 +34,15 @@ TEST(FailureTest, EveryFileReadsBackAfterAnyOneChunkserverIsKilled) {
           << "file " << i << " with chunkserver " << victim << " dead";
     }
     // Writes go on before the master has noticed the death: the dead replica is dropped.
+    // (A write this size goes through a replica chain, a small one to the replicas side by
+    // side: both ways.)
+    std::string small = cluster.dir() + "/small";
+    ASSERT_EQ(sh("head -c 3000 /dev/urandom > " + small).exit_code, 0);
     ASSERT_EQ(sh("cp " + sources[1] + " " + m + "/during").exit_code, 0);
+    ASSERT_EQ(sh("cp " + small + " " + m + "/during_small").exit_code, 0);
     dropCaches();
     EXPECT_EQ(sha256(m + "/during"), sha256(sources[1]));
+    EXPECT_EQ(sha256(m + "/during_small"), sha256(small));
   }
 }
 
