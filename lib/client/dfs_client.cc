@@ -149,7 +149,19 @@ Task<proto::Attr> DfsClient::lookup(uint64_t parent, std::string name) {
   co_return reply.attr();
 }
 
+void DfsClient::rememberDir(const proto::Attr& dir) {
+  if (dir.ino() == 0) return;  // a master that does not send it
+  if (fresh_dirs_.size() >= 4096) fresh_dirs_.clear();
+  fresh_dirs_[dir.ino()] = {dir, std::chrono::steady_clock::now()};
+}
+
 Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
+  if (auto fresh = fresh_dirs_.find(ino); fresh != fresh_dirs_.end()) {
+    if (std::chrono::steady_clock::now() - fresh->second.second < options_.fresh_dir_ttl) {
+      co_return fresh->second.first;
+    }
+    fresh_dirs_.erase(fresh);
+  }
   proto::GetAttrRequest request;
   request.set_ino(ino);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::GET_ATTR, request));
@@ -167,6 +179,7 @@ Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t m
   request.set_uid(uid);
   request.set_gid(gid);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
+  rememberDir(reply.parent());
   co_return reply.attr();
 }
 
@@ -180,6 +193,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   request.set_gid(gid);
   request.set_open(true);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
+  rememberDir(reply.parent());
   FileState& state = file(reply.attr().ino());
   state.opens++;
   state.size = 0;
@@ -197,6 +211,7 @@ Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t m
   request.set_uid(uid);
   request.set_gid(gid);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKDIR, request));
+  rememberDir(reply.parent());
   co_return reply.attr();
 }
 
@@ -204,7 +219,8 @@ Task<void> DfsClient::unlink(uint64_t parent, std::string name) {
   proto::UnlinkRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
-  DFS_CO_RETURN_IF_ERROR(co_await masterCall<proto::UnlinkReply>(proto::UNLINK, request));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::UnlinkReply>(proto::UNLINK, request));
+  rememberDir(reply.parent());
   co_return Result<void>{};
 }
 
@@ -212,7 +228,8 @@ Task<void> DfsClient::rmdir(uint64_t parent, std::string name) {
   proto::UnlinkRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
-  DFS_CO_RETURN_IF_ERROR(co_await masterCall<proto::UnlinkReply>(proto::RMDIR, request));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::UnlinkReply>(proto::RMDIR, request));
+  rememberDir(reply.parent());
   co_return Result<void>{};
 }
 
@@ -224,7 +241,11 @@ Task<void> DfsClient::rename(uint64_t parent, std::string name, uint64_t new_par
   request.set_new_parent(new_parent);
   request.set_new_name(std::move(new_name));
   request.set_flags(flags);
-  DFS_CO_RETURN_IF_ERROR(co_await masterCall<proto::RenameReply>(proto::RENAME, request));
+  auto renamed = co_await masterCall<proto::RenameReply>(proto::RENAME, request);
+  // (No directory attributes come back: the next look at either directory asks the master.)
+  fresh_dirs_.erase(parent);
+  fresh_dirs_.erase(new_parent);
+  DFS_CO_RETURN_IF_ERROR(renamed);
   co_return Result<void>{};
 }
 
@@ -234,6 +255,7 @@ Task<proto::Attr> DfsClient::link(uint64_t ino, uint64_t new_parent, std::string
   request.set_new_parent(new_parent);
   request.set_new_name(std::move(new_name));
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LINK, request));
+  rememberDir(reply.parent());
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
 }
@@ -247,6 +269,7 @@ Task<proto::Attr> DfsClient::symlink(uint64_t parent, std::string name, std::str
   request.set_uid(uid);
   request.set_gid(gid);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::SYMLINK, request));
+  rememberDir(reply.parent());
   co_return reply.attr();
 }
 

@@ -52,6 +52,10 @@ struct ClientOptions {
   size_t max_pieces_in_flight = 12;                // chunk write RPCs under way per file
   // How long the client's thread keeps polling after work before it sleeps (lib/rpc/run_loop).
   std::chrono::microseconds idle_spin{50};
+  // How long a directory's attributes as the master returned them after this client's own
+  // create or remove in it answer getAttr (the kernel asks right after, for its permission
+  // check). Like the kernel's own attribute cache, it hides other mounts' changes that long.
+  std::chrono::milliseconds fresh_dir_ttl{1000};
 };
 
 template <class T>
@@ -190,6 +194,7 @@ class DfsClient {
   Task<proto::LockReply> lockCall(const proto::LockRequest& request);
 
   FileState& file(uint64_t ino);
+  void rememberDir(const proto::Attr& dir);
   void overlayLocalState(proto::Attr* attr);
   Task<proto::ChunkLocation> writeLocation(FileState& file, uint64_t chunk_index);
   // writeLocation started ahead of need, when a write first touches a chunk.
@@ -237,6 +242,9 @@ class DfsClient {
   boost::asio::steady_timer keep_alive_timer_;
   rpc::ClientPool chunkservers_;
   std::unordered_map<uint64_t, std::shared_ptr<FileState>> files_;
+  // Directories as the master returned them after this client's own change in them, and when.
+  std::unordered_map<uint64_t, std::pair<proto::Attr, std::chrono::steady_clock::time_point>>
+      fresh_dirs_;
   locks::LockTable held_locks_;  // what this client holds (session 0), to claim after a restart
   std::atomic<uint64_t> next_wait_id_{1};
 };

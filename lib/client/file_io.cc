@@ -399,6 +399,7 @@ Task<void> DfsClient::syncMetadata() {
 
 Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
   uint64_t ino = request.ino();
+  fresh_dirs_.erase(ino);
   bool resize = request.valid() & proto::SET_SIZE;
   std::shared_ptr<FileState> state;
   if (resize) {

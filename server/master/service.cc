@@ -366,6 +366,19 @@ Result<proto::AttrReply> MasterService::attrReply(uint64_t ino) const {
   return reply;
 }
 
+Result<proto::AttrReply> MasterService::attrReplyWithParent(uint64_t ino, uint64_t parent) const {
+  DFS_TRY(auto reply, attrReply(ino));
+  fillParentAttr(parent, reply.mutable_parent());
+  return reply;
+}
+
+void MasterService::fillParentAttr(uint64_t parent, proto::Attr* out) const {
+  const Inode* dir = ns_.find(parent);
+  if (!dir) return;
+  ns_.fillAttr(*dir, out);
+  out->set_goal(ns_.goalOf(*dir, options_.goal));
+}
+
 Result<Session*> MasterService::session(const Ctx& ctx) {
   Session* session = sessions_.find(ctx.header->session_id());
   if (!session) return makeError(Code::kStale, "session expired or unknown");
@@ -496,7 +509,7 @@ awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodR
   op->set_goal(inheritedGoal(request.parent()));
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   if (opener) sessions_.open(*opener, outcome.ino);
-  co_return attrReply(outcome.ino);
+  co_return attrReplyWithParent(outcome.ino, request.parent());
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::mkdir(Ctx& ctx, proto::MkdirRequest& request) {
@@ -510,7 +523,7 @@ awaitable<Result<proto::AttrReply>> MasterService::mkdir(Ctx& ctx, proto::MkdirR
   op->set_gid(request.gid());
   op->set_goal(inheritedGoal(request.parent()));
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
-  co_return attrReply(outcome.ino);
+  co_return attrReplyWithParent(outcome.ino, request.parent());
 }
 
 awaitable<Result<proto::UnlinkReply>> MasterService::unlink(Ctx& ctx,
@@ -519,7 +532,9 @@ awaitable<Result<proto::UnlinkReply>> MasterService::unlink(Ctx& ctx,
   record.mutable_unlink()->set_parent(request.parent());
   record.mutable_unlink()->set_name(request.name());
   DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
-  co_return proto::UnlinkReply{};
+  proto::UnlinkReply reply;
+  fillParentAttr(request.parent(), reply.mutable_parent());
+  co_return reply;
 }
 
 awaitable<Result<proto::UnlinkReply>> MasterService::rmdir(Ctx& ctx,
@@ -529,7 +544,9 @@ awaitable<Result<proto::UnlinkReply>> MasterService::rmdir(Ctx& ctx,
   record.mutable_unlink()->set_name(request.name());
   record.mutable_unlink()->set_directory(true);
   DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
-  co_return proto::UnlinkReply{};
+  proto::UnlinkReply reply;
+  fillParentAttr(request.parent(), reply.mutable_parent());
+  co_return reply;
 }
 
 awaitable<Result<proto::RenameReply>> MasterService::rename(Ctx& ctx,
@@ -551,7 +568,7 @@ awaitable<Result<proto::AttrReply>> MasterService::link(Ctx& ctx, proto::LinkReq
   record.mutable_link()->set_new_parent(request.new_parent());
   record.mutable_link()->set_new_name(request.new_name());
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
-  co_return attrReply(outcome.ino);
+  co_return attrReplyWithParent(outcome.ino, request.new_parent());
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::symlink(Ctx& ctx,
@@ -569,7 +586,7 @@ awaitable<Result<proto::AttrReply>> MasterService::symlink(Ctx& ctx,
   op->set_gid(request.gid());
   op->set_symlink_target(request.target());
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
-  co_return attrReply(outcome.ino);
+  co_return attrReplyWithParent(outcome.ino, request.parent());
 }
 
 awaitable<Result<proto::ReadlinkReply>> MasterService::readlink(Ctx& ctx,

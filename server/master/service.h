@@ -72,6 +72,9 @@ class MasterService {
   // Releases what an applied record freed: chunk replicas, and orphans nobody has open.
   void settle(const ApplyOutcome& outcome);
   Result<proto::AttrReply> attrReply(uint64_t ino) const;
+  // attrReply, with the directory the entry is in (the kernel asks for it next).
+  Result<proto::AttrReply> attrReplyWithParent(uint64_t ino, uint64_t parent) const;
+  void fillParentAttr(uint64_t parent, proto::Attr* out) const;
   Result<Session*> session(const Ctx& ctx);
   uint32_t minWriteReplicas(uint32_t goal) const;
   // The goal a new entry of this directory starts with.

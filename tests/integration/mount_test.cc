@@ -212,6 +212,37 @@ TEST_F(MountTest, RandomReadsNeverServeOldData) {
   ASSERT_EQ(::close(reader), 0);
 }
 
+TEST_F(MountTest, DirectoryAttributesFollowEveryChange) {
+  // After a create or remove the kernel asks for the directory's attributes again; the client
+  // answers from what the master returned with the change. They must match what the master
+  // says, and changes from another mount must still show within the attribute timeouts.
+  std::string b = cluster_.mount("b");
+  run("mkdir " + a_ + "/d");
+  struct stat before {}, after {};
+  ASSERT_EQ(::stat((a_ + "/d").c_str(), &before), 0);
+  run("mkdir " + a_ + "/d/sub && touch " + a_ + "/d/file");
+  ASSERT_EQ(::stat((a_ + "/d").c_str(), &after), 0);
+  EXPECT_EQ(after.st_nlink, before.st_nlink + 1);  // the subdirectory's ".."
+  struct stat seen_by_b {};
+  ASSERT_EQ(::stat((b + "/d").c_str(), &seen_by_b), 0);
+  EXPECT_EQ(seen_by_b.st_nlink, after.st_nlink);
+  EXPECT_EQ(seen_by_b.st_mtim.tv_sec, after.st_mtim.tv_sec);
+  EXPECT_EQ(seen_by_b.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+  run("rmdir " + a_ + "/d/sub && chmod 700 " + a_ + "/d");
+  ASSERT_EQ(::stat((a_ + "/d").c_str(), &after), 0);
+  EXPECT_EQ(after.st_nlink, before.st_nlink);
+  EXPECT_EQ(after.st_mode & 07777, 0700u);
+  // A create on b changes d's mtime; a shows it once its cached attributes expire.
+  struct timespec old_mtime = after.st_mtim;
+  ::usleep(10000);
+  run("touch " + b + "/d/from_b");
+  EXPECT_TRUE(waitFor([&] {
+    struct stat now {};
+    return ::stat((a_ + "/d").c_str(), &now) == 0 &&
+           (now.st_mtim.tv_sec != old_mtime.tv_sec || now.st_mtim.tv_nsec != old_mtime.tv_nsec);
+  }, std::chrono::seconds(5)));
+}
+
 TEST_F(MountTest, ConcurrentWritersOfDifferentFiles) {
   run("for i in $(seq 1 8); do (head -c 3000000 /dev/urandom > " + cluster_.dir() +
       "/in$i && cp " + cluster_.dir() + "/in$i " + a_ + "/out$i) & done; wait");
