@@ -214,6 +214,20 @@ void Cluster::killMaster() {
   master_pid_ = -1;
 }
 
+bool Cluster::terminateMaster() {
+  if (master_pid_ <= 0) return false;
+  ::kill(master_pid_, SIGTERM);
+  int status = 0;
+  bool exited =
+      waitFor([&] { return ::waitpid(master_pid_, &status, WNOHANG) == master_pid_; }, 20s);
+  if (!exited) {
+    killMaster();
+    return false;
+  }
+  master_pid_ = -1;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 void Cluster::restartMaster() {
   if (master_pid_ > 0) killMaster();
   startMaster();

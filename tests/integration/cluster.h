@@ -45,6 +45,9 @@ class Cluster {
   // kill -9 of the master, and a start on the same address and metadata directory.
   void killMaster();
   void restartMaster();
+  // SIGTERM to the master; returns once it has exited (false if it did not within the deadline
+  // or did not exit with status 0).
+  bool terminateMaster();
   std::string masterDir() const { return dir_ + "/master"; }
 
   void killChunkserver(int index);
