@@ -40,17 +40,20 @@ std::vector<JournalSegment> Journal::listSegments(const std::string& dir) {
   return segments;
 }
 
-Journal::Journal(std::string dir, uint64_t next_seq, asio::any_io_executor executor)
+Journal::Journal(std::string dir, uint64_t next_seq, asio::any_io_executor executor,
+                 std::chrono::milliseconds sync_delay)
     : dir_(std::move(dir)),
       executor_(executor),
+      sync_delay_(sync_delay),
       synced_event_(executor),
       last_seq_(next_seq - 1),
       written_seq_(next_seq - 1),
       synced_seq_(next_seq - 1) {}
 
 Result<std::unique_ptr<Journal>> Journal::open(const std::string& dir, uint64_t next_seq,
-                                               asio::any_io_executor executor) {
-  std::unique_ptr<Journal> journal(new Journal(dir, next_seq, std::move(executor)));
+                                               asio::any_io_executor executor,
+                                               std::chrono::milliseconds sync_delay) {
+  std::unique_ptr<Journal> journal(new Journal(dir, next_seq, std::move(executor), sync_delay));
   DFS_RETURN_IF_ERROR(journal->openSegment(next_seq));
   journal->sync_thread_ = std::thread([raw = journal.get()] { raw->syncLoop(); });
   return journal;
@@ -104,19 +107,27 @@ Result<uint64_t> Journal::append(proto::MetaRecord& record) {
     done += static_cast<size_t>(n);
   }
   last_seq_++;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     written_seq_ = last_seq_;
+    wake = sync_idle_;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
   return last_seq_;
 }
 
 void Journal::syncLoop() {
   std::unique_lock lock(mutex_);
   for (;;) {
+    sync_idle_ = true;
     cv_.wait(lock, [&] { return stopping_ || written_seq_ > synced_seq_.load(); });
-    if (stopping_) return;
+    sync_idle_ = false;
+    if (sync_delay_.count() > 0) {
+      cv_.wait_for(lock, sync_delay_,
+                   [&] { return stopping_ || wanted_seq_ > synced_seq_.load(); });
+    }
+    if (stopping_) return;  // the destructor syncs what is left
     uint64_t target = written_seq_;
     auto file = file_;
     lock.unlock();
@@ -138,6 +149,15 @@ void Journal::syncLoop() {
 asio::awaitable<Result<void>> Journal::durable(uint64_t seq) {
   while (synced_seq_.load() < seq) {
     if (sync_failed_) co_return makeError(Code::kIo, "journal sync failed");
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (wanted_seq_ < seq) {
+        wanted_seq_ = seq;
+        wake = true;
+      }
+    }
+    if (wake) cv_.notify_one();
     co_await synced_event_.wait();
   }
   co_return Result<void>{};

@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
   app.add_option("--journal-sync", journal_sync,
                  "group: fsync by group commit, fsync calls wait for it; always: every reply waits")
       ->check(CLI::IsMember({"group", "always"}));
+  app.add_option("--journal-sync-delay-ms", options.journal_sync_delay_ms,
+                 "group commit: how long records may wait for a sync when no fsync waits")
+      ->check(CLI::Range(0, 1000));
   app.add_option("--checkpoint-records", options.checkpoint_records,
                  "journal records between checkpoints");
   int64_t checkpoint_interval_s = options.checkpoint_interval_ms / 1000;

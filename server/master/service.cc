@@ -202,7 +202,8 @@ Result<void> MasterService::recover() {
     }
   }
   DFS_RETURN_IF_ERROR(toResult(ns_.checkConsistency()));
-  DFS_TRY(journal_, Journal::open(options_.data_dir, recovered.last_seq + 1, io_.get_executor()));
+  DFS_TRY(journal_, Journal::open(options_.data_dir, recovered.last_seq + 1, io_.get_executor(),
+                                  std::chrono::milliseconds(options_.journal_sync_delay_ms)));
   records_since_checkpoint_ = recovered.records.size();
   // Only a master that restarted can hold unlinked files whose openers it has forgotten.
   orphans_checked_ = recovered.records.empty() && recovered.checkpoint_path.empty();

@@ -26,6 +26,7 @@ namespace dfs::master {
 struct MasterOptions {
   std::string data_dir;
   bool journal_sync_always = false;           // every reply waits for the journal's fdatasync
+  int64_t journal_sync_delay_ms = 5;          // how long records gather when nobody waits
   uint64_t checkpoint_records = 200000;        // a checkpoint after this many records...
   int64_t checkpoint_interval_ms = 3600000;    // ...or this long, whichever comes first
   uint32_t goal = 3;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -82,6 +83,34 @@ TEST_F(JournalTest, GroupCommitSharesSyncs) {
   appendRecords(*journal, 2, 2000);
   asio::co_spawn(io_, journal->durable(2000), asio::use_future).get();
   EXPECT_LT(journal->syncCount(), 2000u);
+}
+
+TEST_F(JournalTest, WithADelayRecordsGatherButDurableSyncsAtOnce) {
+  auto journal = Journal::open(dir_, 1, io_.get_executor(), std::chrono::hours(1)).value();
+  appendRecords(*journal, 2, 50);
+  EXPECT_EQ(journal->syncCount(), 0u);  // an hour's delay: nothing synced yet
+  auto durable = asio::co_spawn(io_, journal->durable(50), asio::use_future);
+  ASSERT_EQ(durable.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_TRUE(durable.get());
+  EXPECT_GE(journal->syncedSeq(), 50u);
+  EXPECT_EQ(journal->syncCount(), 1u);
+}
+
+TEST_F(JournalTest, WithADelayRecordsAreSyncedWithoutAnyoneWaiting) {
+  auto journal =
+      Journal::open(dir_, 1, io_.get_executor(), std::chrono::milliseconds(20)).value();
+  appendRecords(*journal, 2, 10);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (journal->syncedSeq() < 10 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(journal->syncedSeq(), 10u);
+  appendRecords(*journal, 12, 10);  // and again, after the thread went idle
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (journal->syncedSeq() < 20 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(journal->syncedSeq(), 20u);
 }
 
 TEST_F(JournalTest, TornTailIsTruncatedAndCorruptionStopsRecovery) {
