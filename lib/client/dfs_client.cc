@@ -135,6 +135,8 @@ void DfsClient::overlayLocalState(proto::Attr* attr) {
   if (state.dirty || state.hasUnsentData()) {
     attr->set_size(state.size);
     attr->set_mtime_ns(state.mtime_ns);
+    if (state.held_mode) attr->set_mode((attr->mode() & S_IFMT) | *state.held_mode);
+    if (state.held_atime_ns) attr->set_atime_ns(*state.held_atime_ns);
   }
 }
 
@@ -198,6 +200,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   state.opens++;
   state.size = 0;
   state.size_known = true;
+  state.attr = reply.attr();
   forgetCachedData(state);
   co_return reply.attr();
 }

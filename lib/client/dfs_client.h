@@ -215,6 +215,8 @@ class DfsClient {
   // Commits length and mtime; with release_leases the master also ends this client's write
   // leases on the file.
   Task<void> commit(FileState& file, bool release_leases = false);
+  // Applies request locally if it may travel with the file's next commit (deferred_attrs.h).
+  std::optional<proto::Attr> holdForCommit(const proto::SetAttrRequest& request);
   Task<void> truncateTail(FileState& file, uint64_t size);
   Task<std::string> readChunkPiece(FileState& file, uint64_t chunk_index, uint64_t offset,
                                    uint32_t length);

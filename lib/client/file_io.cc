@@ -8,6 +8,7 @@
 #include "lib/base/clock.h"
 #include "lib/checksum/crc32c.h"
 #include "lib/client/dfs_client.h"
+#include "lib/client/deferred_attrs.h"
 #include "lib/client/internal.h"
 #include "proto/chunk.pb.h"
 
@@ -75,6 +76,7 @@ Task<proto::Attr> DfsClient::open(uint64_t ino, int flags) {
     // Close-to-open: what other clients committed before this open is visible now.
     state.size = reply.attr().size();
     state.size_known = true;
+    state.attr = reply.attr();
     forgetCachedData(state);
   }
   overlayLocalState(reply.mutable_attr());
@@ -114,6 +116,7 @@ Task<size_t> DfsClient::write(uint64_t ino, uint64_t offset, std::string data) {
   }
   state->size = std::max(state->size, offset + length);
   state->dirty = true;
+  state->changes++;
   state->mtime_ns = wallNowNs();
   if (state->buffer.bytes() >= options_.write_batch_bytes) {
     state->queue.push_back(state->buffer.take());
@@ -350,10 +353,27 @@ Task<void> DfsClient::commit(FileState& state, bool release_leases) {
   request.set_min_size(state.size);
   request.set_mtime_ns(state.mtime_ns);
   request.set_release_leases(release_leases);
+  if (state.held_mode) {
+    request.mutable_attrs()->set_valid(request.attrs().valid() | proto::SET_MODE);
+    request.mutable_attrs()->set_mode(*state.held_mode);
+  }
+  if (state.held_atime_ns) {
+    request.mutable_attrs()->set_valid(request.attrs().valid() | proto::SET_ATIME);
+    request.mutable_attrs()->set_atime_ns(*state.held_atime_ns);
+  }
+  uint64_t changes = state.changes;
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::COMMIT_WRITE, request));
   if (release_leases) state.write_chunks.clear();
-  state.dirty = false;
-  state.size = reply.attr().size();
+  state.attr = reply.attr();
+  if (state.changes == changes) {
+    state.dirty = false;
+    state.held_mode.reset();
+    state.held_atime_ns.reset();
+    state.size = reply.attr().size();
+  } else {
+    // Writes or held-back changes came while the commit was on its way: the next one takes them.
+    state.size = std::max(state.size, reply.attr().size());
+  }
   co_return Result<void>{};
 }
 
@@ -400,6 +420,7 @@ Task<void> DfsClient::syncMetadata() {
 Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
   uint64_t ino = request.ino();
   fresh_dirs_.erase(ino);
+  if (auto held = holdForCommit(request)) co_return *held;
   bool resize = request.valid() & proto::SET_SIZE;
   std::shared_ptr<FileState> state;
   if (resize) {
@@ -423,8 +444,35 @@ Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
     state->size = reply.attr().size();
     state->size_known = true;
   }
+  if (auto it = files_.find(ino); it != files_.end()) {
+    // What the master now holds is newer than what waited for the commit.
+    FileState& file = *it->second;
+    uint32_t valid = request.valid();
+    if (valid & proto::SET_MODE) file.held_mode.reset();
+    if (valid & (proto::SET_ATIME | proto::SET_ATIME_NOW)) file.held_atime_ns.reset();
+    if (valid & (proto::SET_MTIME | proto::SET_MTIME_NOW)) file.mtime_ns = reply.attr().mtime_ns();
+    if (file.attr) file.attr = reply.attr();
+  }
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
+}
+
+std::optional<proto::Attr> DfsClient::holdForCommit(const proto::SetAttrRequest& request) {
+  auto it = files_.find(request.ino());
+  if (it == files_.end()) return std::nullopt;
+  FileState& state = *it->second;
+  if (!state.dirty || !state.attr) return std::nullopt;  // no commit is coming to carry it
+  proto::Attr current = *state.attr;
+  overlayLocalState(&current);
+  auto next = applyDeferrable(current, request, wallNowNs());
+  if (!next) return std::nullopt;
+  uint32_t valid = request.valid();
+  if (valid & proto::SET_MODE) state.held_mode = next->mode() & 07777;
+  if (valid & (proto::SET_ATIME | proto::SET_ATIME_NOW)) state.held_atime_ns = next->atime_ns();
+  state.mtime_ns = next->mtime_ns();
+  state.attr = *next;
+  state.changes++;
+  return next;
 }
 
 Task<void> DfsClient::truncateTail(FileState& state, uint64_t size) {

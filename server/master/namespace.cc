@@ -316,6 +316,8 @@ Result<ApplyOutcome> Namespace::commitWrite(const proto::CommitWriteOp& op, int6
   if (!inode.isRegular()) return makeError(Code::kInvalid, "write to a non-regular file");
   inode.size = std::max(inode.size, op.min_size());
   inode.mtime_ns = op.mtime_ns() ? op.mtime_ns() : now;
+  if (op.has_mode()) inode.mode = (inode.mode & S_IFMT) | (op.mode() & 07777);
+  if (op.has_atime()) inode.atime_ns = op.atime_ns();
   inode.ctime_ns = now;
   return ApplyOutcome{.ino = inode.ino};
 }

@@ -781,6 +781,22 @@ awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
   record.mutable_commit_write()->set_ino(request.ino());
   record.mutable_commit_write()->set_min_size(request.min_size());
   record.mutable_commit_write()->set_mtime_ns(request.mtime_ns());
+  if (request.has_attrs()) {
+    // Held-back attribute changes go into the same record: one change, answered once.
+    uint32_t valid = request.attrs().valid();
+    if ((valid & ~(proto::SET_MODE | proto::SET_ATIME)) != 0) {
+      co_return makeError(Code::kInvalid, "a commit carries only mode and atime changes");
+    }
+    auto* op = record.mutable_commit_write();
+    if (valid & proto::SET_MODE) {
+      op->set_has_mode(true);
+      op->set_mode(request.attrs().mode());
+    }
+    if (valid & proto::SET_ATIME) {
+      op->set_has_atime(true);
+      op->set_atime_ns(request.attrs().atime_ns());
+    }
+  }
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   if (request.release_leases()) {
     if (const Inode* inode = ns_.find(request.ino())) {

@@ -243,6 +243,61 @@ TEST_F(MountTest, DirectoryAttributesFollowEveryChange) {
   }, std::chrono::seconds(5)));
 }
 
+TEST_F(MountTest, AttributesSetWhileWritingReachOtherMountsByClose) {
+  // tar sets the times, owner and mode of each file it writes before it closes it. Changes that
+  // let nobody in earlier (added permissions, the same owner, times) travel with the commit at
+  // close; one that takes a permission away reaches the master at once.
+  std::string b = cluster_.mount("b");
+  auto modeOn = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_mode & 07777 : 0xffffffffu;
+  };
+  int fd = ::open((a_ + "/tarred").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  std::string data(5000, 't');
+  ASSERT_EQ(::write(fd, data.data(), data.size()), 5000);
+  struct timespec times[2] = {{0, UTIME_OMIT}, {1700000000, 123}};
+  ASSERT_EQ(::futimens(fd, times), 0);
+  ASSERT_EQ(::fchown(fd, ::getuid(), ::getgid()), 0);
+  ASSERT_EQ(::fchmod(fd, 0644), 0);
+  struct stat local {};
+  ASSERT_EQ(::fstat(fd, &local), 0);
+  EXPECT_EQ(local.st_mode & 07777, 0644u);
+  EXPECT_EQ(local.st_size, 5000);
+  EXPECT_EQ(local.st_mtim.tv_sec, 1700000000);
+  EXPECT_EQ(local.st_mtim.tv_nsec, 123);
+  ASSERT_EQ(::close(fd), 0);
+  struct stat remote {};
+  ASSERT_EQ(::stat((b + "/tarred").c_str(), &remote), 0);
+  EXPECT_EQ(remote.st_mode & 07777, 0644u);
+  EXPECT_EQ(remote.st_size, 5000);
+  EXPECT_EQ(remote.st_uid, ::getuid());
+  EXPECT_EQ(remote.st_mtim.tv_sec, 1700000000);
+  EXPECT_EQ(remote.st_mtim.tv_nsec, 123);
+
+  // Taking permissions away is not held back, and it wins over an earlier held-back change.
+  fd = ::open((a_ + "/narrowed").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, data.data(), data.size()), 5000);
+  ASSERT_EQ(::fchmod(fd, 0644), 0);  // held
+  ASSERT_EQ(::fchmod(fd, 0640), 0);  // takes "other read" away: straight to the master
+  EXPECT_EQ(modeOn(b + "/narrowed"), 0640u);  // b never looked it up: the master's answer
+  ASSERT_EQ(::close(fd), 0);
+  EXPECT_EQ(modeOn(a_ + "/narrowed"), 0640u);
+  EXPECT_TRUE(waitFor([&] { return modeOn(b + "/narrowed") == 0640u; }, 5s));
+
+  // A write after the times were set moves mtime on again.
+  fd = ::open((a_ + "/touched").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, data.data(), data.size()), 5000);
+  ASSERT_EQ(::futimens(fd, times), 0);
+  ASSERT_EQ(::write(fd, data.data(), data.size()), 5000);
+  ASSERT_EQ(::close(fd), 0);
+  ASSERT_EQ(::stat((b + "/touched").c_str(), &remote), 0);
+  EXPECT_GT(remote.st_mtim.tv_sec, 1700000000);
+  EXPECT_EQ(remote.st_size, 10000);
+}
+
 TEST_F(MountTest, ConcurrentWritersOfDifferentFiles) {
   run("for i in $(seq 1 8); do (head -c 3000000 /dev/urandom > " + cluster_.dir() +
       "/in$i && cp " + cluster_.dir() + "/in$i " + a_ + "/out$i) & done; wait");

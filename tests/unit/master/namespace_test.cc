@@ -191,6 +191,30 @@ TEST_F(NamespaceTest, TruncateFreesChunksPastTheEnd) {
   EXPECT_EQ(errorOf(allocChunk(file, 0)), Code::kExists);
 }
 
+TEST_F(NamespaceTest, ACommitSetsSizeTimesAndTheModeItCarries) {
+  uint64_t file = create(kRootIno, "f", S_IFREG | 0600).value().ino;
+  proto::MetaRecord record;
+  record.set_time_ns(1000);
+  auto* op = record.mutable_commit_write();
+  op->set_ino(file);
+  op->set_min_size(5000);
+  op->set_mtime_ns(700);
+  ASSERT_TRUE(ns_.apply(record));
+  EXPECT_EQ(ns_.find(file)->mode, S_IFREG | 0600u);  // no mode carried: unchanged
+  op->set_has_mode(true);
+  op->set_mode(0644);
+  op->set_has_atime(true);
+  op->set_atime_ns(600);
+  op->set_min_size(10);  // a commit never shrinks the file
+  ASSERT_TRUE(ns_.apply(record));
+  const Inode* inode = ns_.find(file);
+  EXPECT_EQ(inode->mode, S_IFREG | 0644u);
+  EXPECT_EQ(inode->size, 5000u);
+  EXPECT_EQ(inode->mtime_ns, 700);
+  EXPECT_EQ(inode->atime_ns, 600);
+  EXPECT_EQ(inode->ctime_ns, 1000);
+}
+
 TEST_F(NamespaceTest, GoalsApplyRecursivelyAndChunksFollowTheirFile) {
   uint64_t dir = mkdir(kRootIno, "d");
   uint64_t sub = mkdir(dir, "s");
