@@ -159,10 +159,19 @@ void DfsClient::rememberDir(const proto::Attr& dir) {
 
 Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
   if (auto fresh = fresh_dirs_.find(ino); fresh != fresh_dirs_.end()) {
-    if (std::chrono::steady_clock::now() - fresh->second.second < options_.fresh_dir_ttl) {
+    if (std::chrono::steady_clock::now() - fresh->second.second < options_.fresh_attr_ttl) {
       co_return fresh->second.first;
     }
     fresh_dirs_.erase(fresh);
+  }
+  if (auto it = files_.find(ino); it != files_.end()) {
+    const FileState& state = *it->second;
+    if (state.dirty && state.attr &&
+        std::chrono::steady_clock::now() - state.attr_at < options_.fresh_attr_ttl) {
+      proto::Attr attr = *state.attr;
+      overlayLocalState(&attr);
+      co_return attr;
+    }
   }
   proto::GetAttrRequest request;
   request.set_ino(ino);
@@ -201,6 +210,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   state.size = 0;
   state.size_known = true;
   state.attr = reply.attr();
+  state.attr_at = std::chrono::steady_clock::now();
   forgetCachedData(state);
   co_return reply.attr();
 }

@@ -52,10 +52,11 @@ struct ClientOptions {
   size_t max_pieces_in_flight = 12;                // chunk write RPCs under way per file
   // How long the client's thread keeps polling after work before it sleeps (lib/rpc/run_loop).
   std::chrono::microseconds idle_spin{50};
-  // How long a directory's attributes as the master returned them after this client's own
-  // create or remove in it answer getAttr (the kernel asks right after, for its permission
-  // check). Like the kernel's own attribute cache, it hides other mounts' changes that long.
-  std::chrono::milliseconds fresh_dir_ttl{1000};
+  // How long attributes the master returned with this client's own change answer getAttr: a
+  // directory's after a create or remove in it (the kernel asks right after, for its permission
+  // check), and a file's this client is writing (a chown makes the kernel ask). Like the
+  // kernel's own attribute cache, it hides other mounts' changes that long.
+  std::chrono::milliseconds fresh_attr_ttl{1000};
 };
 
 template <class T>

@@ -44,6 +44,7 @@ struct DfsClient::FileState {
   // The attributes as the master last said, with the changes held back for the next commit
   // (deferred_attrs.h) applied; unknown until an open or create.
   std::optional<proto::Attr> attr;
+  std::chrono::steady_clock::time_point attr_at;  // when the master last said
   std::optional<uint32_t> held_mode;  // permission bits
   std::optional<int64_t> held_atime_ns;
 

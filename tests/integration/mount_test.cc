@@ -286,6 +286,17 @@ TEST_F(MountTest, AttributesSetWhileWritingReachOtherMountsByClose) {
   EXPECT_EQ(modeOn(a_ + "/narrowed"), 0640u);
   EXPECT_TRUE(waitFor([&] { return modeOn(b + "/narrowed") == 0640u; }, 5s));
 
+  // Attributes this mount answers for a file it is writing still follow other mounts' changes.
+  fd = ::open((a_ + "/watched").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, data.data(), data.size()), 5000);
+  ASSERT_EQ(::chmod((b + "/watched").c_str(), 0600), 0);
+  EXPECT_TRUE(waitFor([&] {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_size == 5000;
+  }, 5s));
+  ASSERT_EQ(::close(fd), 0);
+
   // A write after the times were set moves mtime on again.
   fd = ::open((a_ + "/touched").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
   ASSERT_GE(fd, 0);
