@@ -157,6 +157,10 @@ void DfsClient::rememberDir(const proto::Attr& dir) {
   fresh_dirs_[dir.ino()] = {dir, std::chrono::steady_clock::now()};
 }
 
+void DfsClient::forgetFreshFileAttrs() {
+  for (auto& [ino, state] : files_) state->attr_at = {};
+}
+
 Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
   if (auto fresh = fresh_dirs_.find(ino); fresh != fresh_dirs_.end()) {
     if (std::chrono::steady_clock::now() - fresh->second.second < options_.fresh_attr_ttl) {
@@ -176,6 +180,10 @@ Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
   proto::GetAttrRequest request;
   request.set_ino(ino);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::GET_ATTR, request));
+  if (auto it = files_.find(ino); it != files_.end() && it->second->attr) {
+    it->second->attr = reply.attr();
+    it->second->attr_at = std::chrono::steady_clock::now();
+  }
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
 }
@@ -232,7 +240,9 @@ Task<void> DfsClient::unlink(uint64_t parent, std::string name) {
   proto::UnlinkRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
-  DFS_CO_TRY(auto reply, co_await masterCall<proto::UnlinkReply>(proto::UNLINK, request));
+  auto unlinked = co_await masterCall<proto::UnlinkReply>(proto::UNLINK, request);
+  forgetFreshFileAttrs();  // the removed name's inode may be one this client is writing
+  DFS_CO_TRY(auto reply, std::move(unlinked));
   rememberDir(reply.parent());
   co_return Result<void>{};
 }
@@ -258,6 +268,7 @@ Task<void> DfsClient::rename(uint64_t parent, std::string name, uint64_t new_par
   // (No directory attributes come back: the next look at either directory asks the master.)
   fresh_dirs_.erase(parent);
   fresh_dirs_.erase(new_parent);
+  forgetFreshFileAttrs();  // a file renamed over loses a link
   DFS_CO_RETURN_IF_ERROR(renamed);
   co_return Result<void>{};
 }
@@ -269,6 +280,10 @@ Task<proto::Attr> DfsClient::link(uint64_t ino, uint64_t new_parent, std::string
   request.set_new_name(std::move(new_name));
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LINK, request));
   rememberDir(reply.parent());
+  if (auto it = files_.find(ino); it != files_.end() && it->second->attr) {
+    it->second->attr = reply.attr();
+    it->second->attr_at = std::chrono::steady_clock::now();
+  }
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
 }

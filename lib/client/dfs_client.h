@@ -218,6 +218,8 @@ class DfsClient {
   Task<void> commit(FileState& file, bool release_leases = false);
   // Applies request locally if it may travel with the file's next commit (deferred_attrs.h).
   std::optional<proto::Attr> holdForCommit(const proto::SetAttrRequest& request);
+  // Makes the next getAttr of every open file ask the master (after a change to links).
+  void forgetFreshFileAttrs();
   Task<void> truncateTail(FileState& file, uint64_t size);
   Task<std::string> readChunkPiece(FileState& file, uint64_t chunk_index, uint64_t offset,
                                    uint32_t length);

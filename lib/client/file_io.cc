@@ -467,6 +467,10 @@ std::optional<proto::Attr> DfsClient::holdForCommit(const proto::SetAttrRequest&
   if (it == files_.end()) return std::nullopt;
   FileState& state = *it->second;
   if (!state.dirty || !state.attr) return std::nullopt;  // no commit is coming to carry it
+  // Judged against attributes the master gave lately, as a getAttr would answer.
+  if (std::chrono::steady_clock::now() - state.attr_at >= options_.fresh_attr_ttl) {
+    return std::nullopt;
+  }
   proto::Attr current = *state.attr;
   overlayLocalState(&current);
   auto next = applyDeferrable(current, request, wallNowNs());

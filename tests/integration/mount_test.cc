@@ -297,6 +297,23 @@ TEST_F(MountTest, AttributesSetWhileWritingReachOtherMountsByClose) {
   }, 5s));
   ASSERT_EQ(::close(fd), 0);
 
+  // Links made and removed by this mount show in the attributes it answers for a file it is
+  // writing (a same-owner chown makes the kernel ask for them).
+  fd = ::open((a_ + "/linked").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, data.data(), data.size()), 5000);
+  ASSERT_EQ(::link((a_ + "/linked").c_str(), (a_ + "/linked2").c_str()), 0);
+  ASSERT_EQ(::fchown(fd, ::getuid(), ::getgid()), 0);
+  ASSERT_EQ(::fstat(fd, &local), 0);
+  EXPECT_EQ(local.st_nlink, 2u);
+  ASSERT_EQ(::unlink((a_ + "/linked").c_str()), 0);
+  ASSERT_EQ(::unlink((a_ + "/linked2").c_str()), 0);
+  ASSERT_EQ(::fchown(fd, ::getuid(), ::getgid()), 0);
+  ASSERT_EQ(::fstat(fd, &local), 0);
+  EXPECT_EQ(local.st_nlink, 0u);
+  EXPECT_EQ(local.st_size, 5000);
+  ASSERT_EQ(::close(fd), 0);
+
   // A write after the times were set moves mtime on again.
   fd = ::open((a_ + "/touched").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
   ASSERT_GE(fd, 0);
