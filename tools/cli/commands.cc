@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -400,6 +401,19 @@ void problem(FsckTotals& totals, const std::string& path, const std::string& wha
   std::printf("%s: %s\n", path.c_str(), what.c_str());
 }
 
+bool stillListed(DfsClient& client, uint64_t ino, const proto::ChunkLocation& chunk,
+                 const std::string& replica) {
+  auto now = client.run(client.chunks(ino));
+  if (!now) return true;  // cannot tell: report it
+  for (const auto& current : now->chunks()) {
+    if (current.chunk_id() != chunk.chunk_id()) continue;
+    if (current.version() != chunk.version()) return false;  // rewritten meanwhile
+    const auto& replicas = current.replicas();
+    return std::find(replicas.begin(), replicas.end(), replica) != replicas.end();
+  }
+  return false;  // the chunk left the file
+}
+
 Result<void> fsckFile(DfsClient& client, const std::string& path, const proto::Attr& attr,
                       bool verify, FsckTotals& totals) {
   totals.files++;
@@ -434,6 +448,9 @@ Result<void> fsckFile(DfsClient& client, const std::string& path, const proto::A
         }
       }
       if (!failure.isOk()) {
+        // A live cluster moves replicas while fsck reads them: a replica the master no longer
+        // lists was dropped on purpose, not lost.
+        if (!stillListed(client, attr.ino(), chunk, replica)) continue;
         problem(totals, path, fmt::format("{}: replica on {} is bad: {}", where, replica,
                                           failure.toString()));
         continue;
