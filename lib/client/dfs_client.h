@@ -204,12 +204,13 @@ class DfsClient {
   Task<void> writePiece(std::shared_ptr<FileState> file, uint64_t offset, std::string data);
   // One write of a piece to every replica of its chunk: through a chain, or side by side when
   // it is small. Errors name the replica that failed ("replica HOST:PORT: ...").
+  // The piece's bytes are shared by every send and kept for a retry, never copied.
   Task<void> writeReplicas(const proto::ChunkLocation& location, proto::WriteChunkRequest request,
-                           const std::string& data);
+                           rpc::SharedPayload data);
   Task<void> writeReplica(const std::string& address, proto::WriteChunkRequest request,
-                          std::string data);
+                          rpc::SharedPayload data);
   Task<void> writeNamedReplica(std::string address, proto::WriteChunkRequest request,
-                               std::string data);
+                               rpc::SharedPayload data);
   boost::asio::awaitable<void> writerLoop(std::shared_ptr<FileState> file);
   // Moves the buffer into the write queue and waits until the queue is written.
   Task<void> drain(FileState& file);

@@ -245,20 +245,20 @@ awaitable<void> DfsClient::locateAhead(std::shared_ptr<FileState> state, uint64_
 }
 
 Task<void> DfsClient::writeReplica(const std::string& address, proto::WriteChunkRequest request,
-                                   std::string data) {
+                                   rpc::SharedPayload data) {
   auto target = chunkservers_.get(address);
   if (!target) co_return makeError(Code::kInternal, "bad replica address " + address);
   rpc::CallOptions call_options;
   call_options.timeout = options_.call_timeout;
-  auto written = co_await target->call<proto::WriteChunkReply>(proto::WRITE_CHUNK, request,
-                                                               call_options, std::move(data));
+  auto written = co_await target->callShared<proto::WriteChunkReply>(proto::WRITE_CHUNK, request,
+                                                                     call_options, std::move(data));
   if (written) co_return Result<void>{};
   co_return std::unexpected(written.error());
 }
 
 Task<void> DfsClient::writeReplicas(const proto::ChunkLocation& location,
-                                    proto::WriteChunkRequest request, const std::string& data) {
-  if (data.size() > kFanOutBytes || location.replicas_size() < 2) {
+                                    proto::WriteChunkRequest request, rpc::SharedPayload data) {
+  if (data->size() > kFanOutBytes || location.replicas_size() < 2) {
     // Through a chain: each replica forwards to the next while it writes, so the client sends
     // the bytes once.
     for (int i = 1; i < location.replicas_size(); ++i) request.add_chain(location.replicas(i));
@@ -274,7 +274,7 @@ Task<void> DfsClient::writeReplicas(const proto::ChunkLocation& location,
 }
 
 Task<void> DfsClient::writeNamedReplica(std::string address, proto::WriteChunkRequest request,
-                                        std::string data) {
+                                        rpc::SharedPayload data) {
   auto written = co_await writeReplica(address, std::move(request), std::move(data));
   if (written || written.error().message().starts_with("replica ")) co_return written;
   // Named as a chunkserver names its own failures, for failedReplica().
@@ -283,8 +283,9 @@ Task<void> DfsClient::writeNamedReplica(std::string address, proto::WriteChunkRe
 }
 
 Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offset,
-                                 std::string data) {
+                                 std::string bytes) {
   uint64_t chunk_index = offset / kChunkSize;
+  auto data = std::make_shared<const std::string>(std::move(bytes));
   for (int attempt = 0;; ++attempt) {
     DFS_CO_TRY(auto location, co_await writeLocation(*state, chunk_index));
     if (location.replicas_size() == 0) {

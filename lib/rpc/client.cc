@@ -22,13 +22,15 @@ void Client::close() {
 }
 
 awaitable<Result<Message>> Client::callRaw(proto::Method method, std::string body,
-                                           std::string payload, CallOptions options) {
+                                           std::string payload, SharedPayload shared_payload,
+                                           CallOptions options) {
   Message request;
   request.header.set_method(method);
   request.header.set_session_id(options.session_id);
   request.header.set_request_id(options.request_id);
   request.body = std::move(body);
   request.payload = std::move(payload);
+  request.shared_payload = std::move(shared_payload);
   // The connection's state lives on this client's strand, so the call runs there.
   co_return co_await asio::co_spawn(
       strand_, callOnStrand(std::move(request), options.timeout), asio::use_awaitable);

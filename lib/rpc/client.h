@@ -28,23 +28,29 @@ class Client : public std::enable_shared_from_this<Client> {
  public:
   static std::shared_ptr<Client> create(asio::any_io_executor executor, HostPort target);
 
-  // Sends body + payload, returns the reply (body and payload) or the remote error.
+  // Sends body + payload (shared_payload instead when set), returns the reply (body and
+  // payload) or the remote error.
   awaitable<Result<Message>> callRaw(proto::Method method, std::string body, std::string payload,
-                                     CallOptions options);
+                                     SharedPayload shared_payload, CallOptions options);
 
   template <class Reply>
   awaitable<Result<Reply>> call(proto::Method method, const google::protobuf::Message& request,
                                 CallOptions options = {}, std::string payload = {},
                                 std::string* reply_payload = nullptr) {
-    auto raw = co_await callRaw(method, request.SerializeAsString(), std::move(payload), options);
-    if (!raw) co_return std::unexpected(std::move(raw).error());
-    Reply reply;
-    if (!parseStrict(raw->body, &reply)) {
-      co_return makeError(Code::kProtocol, "malformed " + Reply::descriptor()->name() + " from " +
-                                               target_.toString());
-    }
-    if (reply_payload) *reply_payload = std::move(raw->payload);
-    co_return reply;
+    auto raw = co_await callRaw(method, request.SerializeAsString(), std::move(payload), nullptr,
+                                options);
+    co_return parseReply<Reply>(std::move(raw), reply_payload);
+  }
+
+  // The payload is shared, not copied: the same bytes may go to several peers, or again.
+  template <class Reply>
+  awaitable<Result<Reply>> callShared(proto::Method method,
+                                      const google::protobuf::Message& request,
+                                      CallOptions options, SharedPayload payload,
+                                      std::string* reply_payload = nullptr) {
+    auto raw = co_await callRaw(method, request.SerializeAsString(), {}, std::move(payload),
+                                options);
+    co_return parseReply<Reply>(std::move(raw), reply_payload);
   }
 
   const HostPort& target() const { return target_; }
@@ -52,6 +58,17 @@ class Client : public std::enable_shared_from_this<Client> {
 
  private:
   Client(asio::any_io_executor executor, HostPort target);
+  template <class Reply>
+  Result<Reply> parseReply(Result<Message> raw, std::string* reply_payload) const {
+    if (!raw) return std::unexpected(std::move(raw).error());
+    Reply reply;
+    if (!parseStrict(raw->body, &reply)) {
+      return makeError(Code::kProtocol, "malformed " + Reply::descriptor()->name() + " from " +
+                                            target_.toString());
+    }
+    if (reply_payload) *reply_payload = std::move(raw->payload);
+    return reply;
+  }
   awaitable<Result<Message>> callOnStrand(Message request, std::chrono::milliseconds timeout);
   awaitable<Result<std::shared_ptr<Connection>>> connection(std::chrono::milliseconds timeout);
 

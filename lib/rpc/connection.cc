@@ -146,8 +146,9 @@ void Connection::send(Message message) {
 void Connection::enqueue(Message message) {
   if (!open_) return;
   OutFrame frame;
-  frame.head = encodeFrameHead(message.header, message.body, message.payload.size());
+  frame.head = encodeFrameHead(message.header, message.body, message.outgoingPayload().size());
   frame.payload = std::move(message.payload);
+  frame.shared_payload = std::move(message.shared_payload);
   out_.push_back(std::move(frame));
   if (!writing_) {
     writing_ = true;
@@ -168,13 +169,13 @@ awaitable<void> Connection::writeLoop() {
       buffers.clear();
       size_t bytes = 0;
       while (!out_.empty() && batch.size() < 64 && bytes < 16 * 1024 * 1024) {
-        bytes += out_.front().head.size() + out_.front().payload.size();
+        bytes += out_.front().head.size() + out_.front().bytes().size();
         batch.push_back(std::move(out_.front()));
         out_.pop_front();
       }
       for (auto& frame : batch) {
         buffers.push_back(asio::buffer(frame.head));
-        if (!frame.payload.empty()) buffers.push_back(asio::buffer(frame.payload));
+        if (!frame.bytes().empty()) buffers.push_back(asio::buffer(frame.bytes()));
       }
       co_await asio::async_write(socket_, buffers, asio::use_awaitable);
     }

@@ -55,6 +55,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct OutFrame {
     std::string head;
     std::string payload;
+    SharedPayload shared_payload;
+    const std::string& bytes() const { return shared_payload ? *shared_payload : payload; }
   };
 
   awaitable<void> readLoop();

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -20,10 +21,19 @@ inline constexpr size_t kMaxBodySize = 16 * 1024 * 1024;
 inline constexpr size_t kMaxPayloadSize = 8 * 1024 * 1024;  // the largest chunk I/O
 inline constexpr size_t kMaxFrameSize = 4 + kMaxHeaderSize + kMaxBodySize + kMaxPayloadSize;
 
+// Payload bytes several sends share (a piece written to every replica, or kept for a retry):
+// the frame refers to them instead of holding a copy.
+using SharedPayload = std::shared_ptr<const std::string>;
+
 struct Message {
   proto::RpcHeader header;
   std::string body;     // serialized protobuf
   std::string payload;  // raw bytes
+  SharedPayload shared_payload;  // when set, sent as the payload instead (outgoing only)
+
+  const std::string& outgoingPayload() const {
+    return shared_payload ? *shared_payload : payload;
+  }
 };
 
 // Sizes decoded from the 8-byte prefix, already checked against the bounds.

@@ -35,7 +35,7 @@ awaitable<Result<proto::ReadChunkReply>> ChunkService::readChunk(Ctx& ctx,
 }
 
 awaitable<Result<void>> ChunkService::forward(proto::WriteChunkRequest request,
-                                              std::string payload,
+                                              rpc::SharedPayload payload,
                                               std::chrono::milliseconds timeout) {
   std::string next = request.chain(0);
   request.mutable_chain()->erase(request.mutable_chain()->begin());
@@ -43,8 +43,8 @@ awaitable<Result<void>> ChunkService::forward(proto::WriteChunkRequest request,
   if (!client) co_return makeError(Code::kInvalid, "bad chain address " + next);
   rpc::CallOptions options;
   options.timeout = timeout;
-  auto reply = co_await client->call<proto::WriteChunkReply>(proto::WRITE_CHUNK, request, options,
-                                                             std::move(payload));
+  auto reply = co_await client->callShared<proto::WriteChunkReply>(proto::WRITE_CHUNK, request,
+                                                                   options, std::move(payload));
   if (!reply) {
     // Write errors name the replica that failed ("replica HOST:PORT: ..."), so the client can
     // report exactly that one; an error from further down the chain already does.
@@ -66,7 +66,9 @@ awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunk(
                        ? ctx.deadline() - std::chrono::milliseconds(200)
                        : ctx.deadline();
     // (A member coroutine, not a capturing lambda: g++ 12 double-frees those in co_await.)
-    auto both = co_await (forward(request, ctx.payload, timeout) && writeLocal(request, ctx));
+    // The payload is shared between the two, not copied for the forward.
+    auto payload = std::make_shared<const std::string>(std::move(ctx.payload));
+    auto both = co_await (forward(request, payload, timeout) && writeLocal(request, payload));
     forwarded = std::move(std::get<0>(both));
     local = std::move(std::get<1>(both));
   }
@@ -78,8 +80,8 @@ awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunk(
 }
 
 awaitable<Result<void>> ChunkService::writeLocal(const proto::WriteChunkRequest& request,
-                                                 const Ctx& ctx) {
-  co_return store_.write(request.chunk_id(), request.version(), request.offset(), ctx.payload,
+                                                 rpc::SharedPayload payload) {
+  co_return store_.write(request.chunk_id(), request.version(), request.offset(), *payload,
                          request.create(), request.sync());
 }
 

@@ -38,11 +38,11 @@ class ChunkService {
   using Reply = boost::asio::awaitable<Result<T>>;
 
   boost::asio::awaitable<Result<void>> forward(proto::WriteChunkRequest request,
-                                               std::string payload,
+                                               rpc::SharedPayload payload,
                                                std::chrono::milliseconds timeout);
 
   boost::asio::awaitable<Result<void>> writeLocal(const proto::WriteChunkRequest& request,
-                                                  const Ctx& ctx);
+                                                  rpc::SharedPayload payload);
   // Waits for the replication bandwidth to carry bytes more.
   boost::asio::awaitable<void> paceReplication(uint64_t bytes);
   Reply<proto::ReadChunkReply> readChunk(Ctx&, proto::ReadChunkRequest&);

@@ -106,6 +106,27 @@ TEST_F(RpcTest, PayloadTravelsBesideTheBody) {
   EXPECT_EQ(reply_payload, std::string(payload.rbegin(), payload.rend()));
 }
 
+TEST_F(RpcTest, ASharedPayloadGoesToSeveralCallsUncopied) {
+  auto client = Client::create(io_.get_executor(), address_);
+  std::string bytes(1 << 20, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7);
+  auto shared = std::make_shared<const std::string>(bytes);
+  auto send = [&](uint64_t parent) -> awaitable<Result<proto::AttrReply>> {
+    proto::LookupRequest request;
+    request.set_parent(parent);
+    request.set_name("s");
+    std::string reply_payload;
+    auto reply = co_await client->callShared<proto::AttrReply>(proto::LOOKUP, request, {}, shared,
+                                                               &reply_payload);
+    EXPECT_EQ(reply_payload, std::string(bytes.rbegin(), bytes.rend()));
+    co_return reply;
+  };
+  std::vector<std::future<Result<proto::AttrReply>>> futures;
+  for (uint64_t i = 1; i <= 3; ++i) futures.push_back(asio::co_spawn(io_, send(i), asio::use_future));
+  for (auto& future : futures) EXPECT_TRUE(future.get());
+  EXPECT_EQ(*shared, bytes);  // the sender's bytes are untouched
+}
+
 TEST_F(RpcTest, RemoteErrorsArriveAsStatus) {
   auto client = Client::create(io_.get_executor(), address_);
   auto reply = run(lookup(client, 1, "missing"));
