@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -111,7 +112,10 @@ class ChunkStore {
   // The replica, created in the map (not yet on disk: version 0) when absent and create is set.
   Result<std::shared_ptr<Replica>> findOrAdd(uint64_t chunk_id, bool create);
   // Creates the file of a replica added by findOrAdd; called with its mutex held.
-  Result<void> createFile(Replica& replica, uint64_t version);
+  // Opens a new replica's file; write_metadata false leaves header and checksum table to the
+  // caller's writeNewReplica.
+  Result<void> createFile(Replica& replica, uint64_t version, bool write_metadata = true);
+  Result<void> writeNewReplica(Replica& replica, std::string_view data, uint64_t offset);
   // Opens the file and loads the CRC table on first use; called with the replica's mutex held.
   Result<void> load(Replica& replica);
   Result<void> writeHeader(Replica& replica);
@@ -126,6 +130,7 @@ class ChunkStore {
   std::mutex damaged_mutex_;
   std::vector<uint64_t> damaged_;
   std::mutex map_mutex_;  // guards replicas_ (never held while a replica's mutex is taken)
+  std::array<std::atomic<bool>, 256> made_dirs_{};  // chunks/XX directories known to exist
   std::unordered_map<uint64_t, std::shared_ptr<Replica>> replicas_;
 };
 

@@ -39,6 +39,22 @@ TEST_F(ChunkStoreTest, WritesAtAnyOffsetReadBack) {
   EXPECT_EQ(store_->read(1, 1, 10 * kBlockSize, 10).value(), std::string(10, '\0'));
 }
 
+TEST_F(ChunkStoreTest, ANewReplicasFirstWriteAtAnyOffsetSurvivesAReopen) {
+  // A new replica's header, checksums and first data go down together.
+  std::string start = randomBytes(5000, 7);
+  std::string middle = randomBytes(3 * kBlockSize + 17, 8);
+  ASSERT_TRUE(store_->write(11, 3, 0, start, /*create=*/true, false));
+  ASSERT_TRUE(store_->write(12, 3, kBlockSize + 100, middle, /*create=*/true, false));
+  store_.reset();
+  store_ = std::move(ChunkStore::open(dir_).value());
+  EXPECT_EQ(store_->read(11, 3, 0, 5000).value(), start);
+  EXPECT_EQ(store_->read(11, 3, 5000, 100).value(), std::string(100, '\0'));
+  EXPECT_EQ(store_->read(12, 3, 0, kBlockSize + 100).value(), std::string(kBlockSize + 100, '\0'));
+  EXPECT_EQ(store_->read(12, 3, kBlockSize + 100, static_cast<uint32_t>(middle.size())).value(),
+            middle);
+  EXPECT_EQ(store_->read(12, 4, 0, 1).error().code(), Code::kStale);
+}
+
 TEST_F(ChunkStoreTest, ASmallWriteWritesOnlyItsBytes) {
   // A 4 KiB file must not cost a whole 64 KiB block on disk; the block's checksum still covers
   // the block, zeros past the end included.
