@@ -157,6 +157,11 @@ void DfsClient::rememberDir(const proto::Attr& dir) {
   fresh_dirs_[dir.ino()] = {dir, std::chrono::steady_clock::now()};
 }
 
+void DfsClient::refreshFileAttr(const proto::Attr& attr) {
+  auto it = files_.find(attr.ino());
+  if (it != files_.end() && it->second->attr) it->second->learnAttr(attr);
+}
+
 void DfsClient::forgetFreshFileAttrs() {
   for (auto& [ino, state] : files_) state->attr_at = {};
 }
@@ -180,10 +185,7 @@ Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
   proto::GetAttrRequest request;
   request.set_ino(ino);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::GET_ATTR, request));
-  if (auto it = files_.find(ino); it != files_.end() && it->second->attr) {
-    it->second->attr = reply.attr();
-    it->second->attr_at = std::chrono::steady_clock::now();
-  }
+  refreshFileAttr(reply.attr());
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
 }
@@ -217,8 +219,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   state.opens++;
   state.size = 0;
   state.size_known = true;
-  state.attr = reply.attr();
-  state.attr_at = std::chrono::steady_clock::now();
+  state.learnAttr(reply.attr());
   forgetCachedData(state);
   co_return reply.attr();
 }
@@ -280,10 +281,7 @@ Task<proto::Attr> DfsClient::link(uint64_t ino, uint64_t new_parent, std::string
   request.set_new_name(std::move(new_name));
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LINK, request));
   rememberDir(reply.parent());
-  if (auto it = files_.find(ino); it != files_.end() && it->second->attr) {
-    it->second->attr = reply.attr();
-    it->second->attr_at = std::chrono::steady_clock::now();
-  }
+  refreshFileAttr(reply.attr());
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
 }

@@ -219,6 +219,8 @@ class DfsClient {
   Task<void> commit(FileState& file, bool release_leases = false);
   // Applies request locally if it may travel with the file's next commit (deferred_attrs.h).
   std::optional<proto::Attr> holdForCommit(const proto::SetAttrRequest& request);
+  // What the master says of a file this client tracks attributes of.
+  void refreshFileAttr(const proto::Attr& attr);
   // Makes the next getAttr of every open file ask the master (after a change to links).
   void forgetFreshFileAttrs();
   Task<void> truncateTail(FileState& file, uint64_t size);

@@ -76,8 +76,7 @@ Task<proto::Attr> DfsClient::open(uint64_t ino, int flags) {
     // Close-to-open: what other clients committed before this open is visible now.
     state.size = reply.attr().size();
     state.size_known = true;
-    state.attr = reply.attr();
-    state.attr_at = std::chrono::steady_clock::now();
+    state.learnAttr(reply.attr());
     forgetCachedData(state);
   }
   overlayLocalState(reply.mutable_attr());
@@ -366,8 +365,7 @@ Task<void> DfsClient::commit(FileState& state, bool release_leases) {
   uint64_t changes = state.changes;
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::COMMIT_WRITE, request));
   if (release_leases) state.write_chunks.clear();
-  state.attr = reply.attr();
-  state.attr_at = std::chrono::steady_clock::now();
+  state.learnAttr(reply.attr());
   if (state.changes == changes) {
     state.dirty = false;
     state.held_mode.reset();
@@ -454,10 +452,7 @@ Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
     if (valid & proto::SET_MODE) file.held_mode.reset();
     if (valid & (proto::SET_ATIME | proto::SET_ATIME_NOW)) file.held_atime_ns.reset();
     if (valid & (proto::SET_MTIME | proto::SET_MTIME_NOW)) file.mtime_ns = reply.attr().mtime_ns();
-    if (file.attr) {
-      file.attr = reply.attr();
-      file.attr_at = std::chrono::steady_clock::now();
-    }
+    if (file.attr) file.learnAttr(reply.attr());
   }
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();

@@ -72,6 +72,10 @@ struct DfsClient::FileState {
   ReadAhead readahead;
 
   bool hasUnsentData() const { return !buffer.empty() || !queue.empty() || writer_running; }
+  void learnAttr(const proto::Attr& from_master) {
+    attr = from_master;
+    attr_at = std::chrono::steady_clock::now();
+  }
 };
 
 bool isRetriable(Code code);
