@@ -39,13 +39,13 @@ struct DfsClient::FileState {
   bool size_known = false;
   bool dirty = false;        // written since the last commit to the master
   int64_t mtime_ns = 0;
-  uint64_t changes = 0;      // counts writes and held-back changes: a commit that saw them all
-                             // may clear dirty, one that raced with more may not
+  uint64_t changes = 0;  // counts writes and held-back changes: a commit that saw them all
+                         // may clear dirty, one that raced with more may not
   // The attributes as the master last said, with the changes held back for the next commit
   // (deferred_attrs.h) applied; unknown until an open or create.
   std::optional<proto::Attr> attr;
   std::chrono::steady_clock::time_point attr_at;  // when the master last said
-  std::optional<uint32_t> held_mode;  // permission bits
+  std::optional<uint32_t> held_mode;              // permission bits
   std::optional<int64_t> held_atime_ns;
 
   ExtentBuffer buffer;  // written, not yet queued

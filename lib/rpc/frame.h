@@ -27,13 +27,11 @@ using SharedPayload = std::shared_ptr<const std::string>;
 
 struct Message {
   proto::RpcHeader header;
-  std::string body;     // serialized protobuf
-  std::string payload;  // raw bytes
+  std::string body;              // serialized protobuf
+  std::string payload;           // raw bytes
   SharedPayload shared_payload;  // when set, sent as the payload instead (outgoing only)
 
-  const std::string& outgoingPayload() const {
-    return shared_payload ? *shared_payload : payload;
-  }
+  const std::string& outgoingPayload() const { return shared_payload ? *shared_payload : payload; }
 };
 
 // Sizes decoded from the 8-byte prefix, already checked against the bounds.
