@@ -204,6 +204,12 @@ Result<void> ChunkStore::createFile(Replica& replica, uint64_t version, bool wri
   } else {
     replica.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   }
+  if (replica.fd < 0 && errno == ENOENT) {
+    // Its directory went away after it was made (an operator's cleanup): make it again.
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    replica.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  }
   if (replica.fd < 0) {
     auto error = ioError("create", chunk_id);
     replica.removed = true;

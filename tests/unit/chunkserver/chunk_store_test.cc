@@ -55,6 +55,14 @@ TEST_F(ChunkStoreTest, ANewReplicasFirstWriteAtAnyOffsetSurvivesAReopen) {
   EXPECT_EQ(store_->read(12, 4, 0, 1).error().code(), Code::kStale);
 }
 
+TEST_F(ChunkStoreTest, AChunkDirectoryRemovedBehindTheStoresBackIsMadeAgain) {
+  ASSERT_TRUE(store_->write(0x101, 1, 0, "first", /*create=*/true, false));
+  ASSERT_TRUE(store_->remove(0x101));
+  std::filesystem::remove_all(std::filesystem::path(store_->pathOf(0x101)).parent_path());
+  ASSERT_TRUE(store_->write(0x201, 1, 0, "second", /*create=*/true, false));  // same directory
+  EXPECT_EQ(store_->read(0x201, 1, 0, 6).value(), "second");
+}
+
 TEST_F(ChunkStoreTest, ASmallWriteWritesOnlyItsBytes) {
   // A 4 KiB file must not cost a whole 64 KiB block on disk; the block's checksum still covers
   // the block, zeros past the end included.
