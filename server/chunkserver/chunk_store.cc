@@ -142,7 +142,7 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir) {
     store->replicas_.emplace(info->chunk_id, std::move(replica));
   }
   if (ec) return makeError(Code::kIo, "scan " + dir + ": " + ec.message());
-  store->spares_ = std::make_unique<SpareFiles>(dir + "/spare", 256);
+  store->spares_ = std::make_unique<SpareFiles>(dir + "/spare", 256, 64 << 10);
   return store;
 }
 
@@ -427,6 +427,7 @@ Result<void> ChunkStore::remove(uint64_t chunk_id) {
   replica->removed = true;
   if (replica->fd >= 0) ::close(replica->fd);
   replica->fd = -1;
+  if (spares_->recycle(pathOf(chunk_id))) return {};
   if (::unlink(pathOf(chunk_id).c_str()) != 0 && errno != ENOENT) {
     return std::unexpected(ioError("unlink", chunk_id));
   }

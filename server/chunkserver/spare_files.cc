@@ -15,7 +15,8 @@ namespace dfs::chunkserver {
 
 namespace fs = std::filesystem;
 
-SpareFiles::SpareFiles(std::string dir, size_t target) : dir_(std::move(dir)), target_(target) {
+SpareFiles::SpareFiles(std::string dir, size_t target, size_t max_recycled)
+    : dir_(std::move(dir)), target_(target), max_(std::max(target, max_recycled)) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
@@ -52,6 +53,23 @@ std::optional<std::string> SpareFiles::take() {
 size_t SpareFiles::available() {
   std::lock_guard lock(mutex_);
   return ready_.size();
+}
+
+bool SpareFiles::recycle(const std::string& path) {
+  std::string spare;
+  {
+    std::lock_guard lock(mutex_);
+    if (ready_.size() >= max_ || stopping_) return false;
+    spare = dir_ + "/" + std::to_string(next_name_++);
+  }
+  if (::rename(path.c_str(), spare.c_str()) != 0) return false;
+  if (::truncate(spare.c_str(), 0) != 0) {
+    ::unlink(spare.c_str());
+    return true;  // gone from path all the same
+  }
+  std::lock_guard lock(mutex_);
+  ready_.push_back(std::move(spare));
+  return true;
 }
 
 void SpareFiles::refill() {

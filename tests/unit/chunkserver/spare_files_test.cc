@@ -61,5 +61,29 @@ TEST_F(SpareFilesTest, ReusesEmptySparesOfAPreviousRunAndDropsOthers) {
   EXPECT_FALSE(again.take());
 }
 
+TEST_F(SpareFilesTest, ARecycledFileComesBackEmptyUntilThePoolIsFull) {
+  SpareFiles spares(dir_ + "/spare", 1, 4);
+  ASSERT_TRUE(waitFor([&] { return spares.available() == 1; }));
+  for (int i = 0; i < 4; ++i) {
+    std::string path = dir_ + "/replica" + std::to_string(i);
+    std::ofstream(path) << "replica bytes";
+    bool recycled = spares.recycle(path);
+    if (i < 3) {
+      EXPECT_TRUE(recycled) << i;
+      EXPECT_FALSE(std::filesystem::exists(path));
+    } else {
+      EXPECT_FALSE(recycled) << "the pool holds 4 already";
+      EXPECT_TRUE(std::filesystem::exists(path));
+    }
+  }
+  EXPECT_EQ(spares.available(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    auto path = spares.take();
+    ASSERT_TRUE(path);
+    EXPECT_EQ(std::filesystem::file_size(*path), 0u);
+    std::filesystem::rename(*path, dir_ + "/reused" + std::to_string(i));
+  }
+}
+
 }  // namespace
 }  // namespace dfs::chunkserver
