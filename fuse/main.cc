@@ -33,6 +33,8 @@ constexpr const char* kUsage =
     "                     thread, no hand-over per request)\n"
     "  -o idle_spin_us=N  the client's thread polls N us after work before it sleeps (default\n"
     "                     50: cheaper than a wake-up on virtual machines; 0 turns it off)\n"
+    "  -o close_behind=0|1  a small file's close returns before its data is written and\n"
+    "                     committed; other mounts' opens wait for it (default 1)\n"
     "  other -o options are passed to FUSE (e.g. ro, allow_other is always set)\n";
 
 std::string defaultMaster() {
@@ -52,6 +54,7 @@ struct MountArgs {
   std::string log_level = "info";
   int fuse_threads = 0;
   int idle_spin_us = -1;  // the client library's default
+  int close_behind = -1;  // the client library's default
   std::vector<std::string> fuse_options;
 };
 
@@ -75,6 +78,8 @@ bool parseArgs(int argc, char** argv, MountArgs* args) {
           args->fuse_threads = std::atoi(option.c_str() + 13);
         } else if (option.starts_with("idle_spin_us=")) {
           args->idle_spin_us = std::clamp(std::atoi(option.c_str() + 13), 0, 10000);
+        } else if (option.starts_with("close_behind=")) {
+          args->close_behind = std::atoi(option.c_str() + 13) != 0 ? 1 : 0;
         } else if (!option.empty() && option != "rw" && option != "defaults" &&
                    option != "allow_other" && option != "default_permissions") {
           args->fuse_options.push_back(option);
@@ -138,6 +143,7 @@ int main(int argc, char** argv) {
   client_options.master = *master;
   client_options.mount_point = mount_point;
   if (args.idle_spin_us >= 0) client_options.idle_spin = std::chrono::microseconds(args.idle_spin_us);
+  if (args.close_behind >= 0) client_options.close_behind = args.close_behind == 1;
   {
     // Fail the mount command itself when the cluster is unreachable, before going background.
     client_options.retry_window = std::chrono::milliseconds(3000);

@@ -266,7 +266,7 @@ void onWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
 
 boost::asio::awaitable<Result<void>> flushAndUnlock(DfsClient& client, uint64_t ino,
                                                     uint64_t lock_owner) {
-  auto flushed = co_await client.flush(ino);
+  auto flushed = co_await client.flushOnClose(ino);
   // A close by a process drops its POSIX locks on the file, whichever descriptor it closed.
   auto unlocked = co_await client.releaseLocks(ino, proto::LOCK_POSIX, lock_owner);
   if (!flushed) co_return flushed;

@@ -24,7 +24,8 @@ DfsClient::DfsClient(ClientOptions options)
       work_(io_.get_executor()),
       master_(rpc::Client::create(io_.get_executor(), options_.master)),
       keep_alive_timer_(io_),
-      chunkservers_(io_.get_executor()) {}
+      chunkservers_(io_.get_executor()),
+      close_landed_(io_.get_executor()) {}
 
 Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
   std::unique_ptr<DfsClient> client(new DfsClient(std::move(options)));
@@ -42,6 +43,8 @@ Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
 }
 
 DfsClient::~DfsClient() {
+  // Closes that returned before their data was written are finished, not dropped.
+  run(awaitAllClosesBehind());
   if (session_id_ != 0) {
     // Ending the session now frees its leases and opens without waiting for it to expire.
     proto::CloseSessionRequest request;
@@ -119,6 +122,18 @@ awaitable<void> DfsClient::reopenFiles() {
         break;
       }
     }
+  }
+  // The new master knows of no close-behind: tell it of those still under way.
+  std::vector<std::pair<uint64_t, uint64_t>> behind;
+  for (const auto& [ino, state] : files_) {
+    if (state->closes_behind > 0 && state->opens > 0)
+      behind.emplace_back(ino, state->close_behind_seq);
+  }
+  for (const auto& [ino, seq] : behind) {
+    proto::CloseBehindRequest request;
+    request.set_ino(ino);
+    request.set_seq(seq);
+    (void)co_await masterCall<proto::CloseBehindReply>(proto::CLOSE_BEHIND, request);
   }
 }
 

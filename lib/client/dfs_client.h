@@ -57,6 +57,13 @@ struct ClientOptions {
   // check), and a file's this client is writing (a chown makes the kernel ask). Like the
   // kernel's own attribute cache, it hides other mounts' changes that long.
   std::chrono::milliseconds fresh_attr_ttl{1000};
+  // Close-behind: a close of a file with at most close_behind_file_bytes left to write returns
+  // once the master knows of it; the write-out and commit finish in the background, and other
+  // mounts' opens and stats of the file wait for them (server/master/closes_behind.h). At most
+  // close_behind_bytes are left behind at a time; past that a close waits, as without it.
+  bool close_behind = true;
+  size_t close_behind_file_bytes = 1 << 20;
+  size_t close_behind_bytes = 64 << 20;
 };
 
 template <class T>
@@ -131,6 +138,10 @@ class DfsClient {
   // keep the rest for reads nearby.
   Task<ReadExtent> readAround(uint64_t ino, uint64_t offset, uint32_t size);
   Task<void> flush(uint64_t ino);
+  // The flush of a close (FUSE): a small file's write-out and commit may finish after it
+  // returns (ClientOptions::close_behind); their errors are logged, and reported by the next
+  // write, flush or fsync if the file is still open here.
+  Task<void> flushOnClose(uint64_t ino);
   // flush, then every replica of every chunk written since the last fsync syncs to disk.
   Task<void> fsync(uint64_t ino);
   // Returns once every metadata change so far is durable on the master (fsync of a directory).
@@ -216,7 +227,14 @@ class DfsClient {
   Task<void> drain(FileState& file);
   // Commits length and mtime; with release_leases the master also ends this client's write
   // leases on the file.
-  Task<void> commit(FileState& file, bool release_leases = false);
+  Task<void> commit(FileState& file, bool release_leases = false, uint64_t lands_close_behind = 0);
+  // The write-out and commit of a close that has returned already.
+  boost::asio::awaitable<void> finishCloseBehind(std::shared_ptr<FileState> file, uint64_t seq,
+                                                 size_t bytes);
+  // Until this file's closes-behind have landed: what a flush or fsync commits comes after them.
+  boost::asio::awaitable<void> awaitClosesBehind(FileState& file);
+  // Until every close-behind of this client has landed (unmount).
+  boost::asio::awaitable<void> awaitAllClosesBehind();
   // Applies request locally if it may travel with the file's next commit (deferred_attrs.h).
   std::optional<proto::Attr> holdForCommit(const proto::SetAttrRequest& request);
   // What the master says of a file this client tracks attributes of.
@@ -255,6 +273,9 @@ class DfsClient {
       fresh_dirs_;
   locks::LockTable held_locks_;  // what this client holds (session 0), to claim after a restart
   std::atomic<uint64_t> next_wait_id_{1};
+  size_t closes_behind_ = 0;  // under way, over all files
+  size_t bytes_behind_ = 0;   // left to write by them
+  rpc::AsyncEvent close_landed_;
 };
 
 }  // namespace dfs::client

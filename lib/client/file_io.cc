@@ -347,13 +347,14 @@ Task<void> DfsClient::drain(FileState& state) {
   co_return Result<void>{};
 }
 
-Task<void> DfsClient::commit(FileState& state, bool release_leases) {
+Task<void> DfsClient::commit(FileState& state, bool release_leases, uint64_t lands_close_behind) {
   if (!state.dirty) co_return Result<void>{};
   proto::CommitWriteRequest request;
   request.set_ino(state.ino);
   request.set_min_size(state.size);
   request.set_mtime_ns(state.mtime_ns);
   request.set_release_leases(release_leases);
+  request.set_lands_close_behind(lands_close_behind);
   if (state.held_mode) {
     request.mutable_attrs()->set_valid(request.attrs().valid() | proto::SET_MODE);
     request.mutable_attrs()->set_mode(*state.held_mode);
@@ -382,14 +383,80 @@ Task<void> DfsClient::flush(uint64_t ino) {
   auto it = files_.find(ino);
   if (it == files_.end()) co_return Result<void>{};
   auto state = it->second;
+  co_await awaitClosesBehind(*state);
   DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
   co_return co_await commit(*state);
+}
+
+Task<void> DfsClient::flushOnClose(uint64_t ino) {
+  auto it = files_.find(ino);
+  if (it == files_.end()) co_return Result<void>{};
+  auto state = it->second;
+  if (!state->error.isOk()) co_return makeError(std::exchange(state->error, Status::ok()));
+  size_t bytes = state->buffer.bytes();
+  // Large files close the slow way: their close is a small part of their writing anyway, and
+  // what is left behind stays small.
+  bool small =
+      !state->writer_running && state->queue.empty() && bytes <= options_.close_behind_file_bytes;
+  if (!options_.close_behind || !state->dirty || !small ||
+      bytes_behind_ + bytes > options_.close_behind_bytes) {
+    co_return co_await flush(ino);
+  }
+  // From the master's answer on, other mounts' opens of the file wait for this close's commit.
+  proto::CloseBehindRequest announce;
+  announce.set_ino(ino);
+  announce.set_seq(state->close_behind_seq + 1);
+  auto announced = co_await masterCall<proto::CloseBehindReply>(proto::CLOSE_BEHIND, announce);
+  if (!announced) co_return co_await flush(ino);
+  state->close_behind_seq = std::max(state->close_behind_seq, announce.seq());
+  state->closes_behind++;
+  closes_behind_++;
+  bytes_behind_ += bytes;
+  asio::co_spawn(io_, finishCloseBehind(state, announce.seq(), bytes), asio::detached);
+  co_return Result<void>{};
+}
+
+awaitable<void> DfsClient::finishCloseBehind(std::shared_ptr<FileState> state, uint64_t seq,
+                                             size_t bytes) {
+  auto landed = co_await drain(*state);
+  bool committed = false;
+  if (landed && state->dirty) {
+    landed = co_await commit(*state, false, seq);
+    committed = landed.has_value();
+  }
+  if (!committed) {
+    // Nothing left to commit (a flush took it), or the write failed: readers need not wait.
+    proto::CloseBehindRequest request;
+    request.set_ino(state->ino);
+    request.set_seq(seq);
+    request.set_landed(true);
+    (void)co_await masterCall<proto::CloseBehindReply>(proto::CLOSE_BEHIND, request);
+  }
+  if (!landed) {
+    spdlog::error("inode {}: writing out after close failed: {}", state->ino,
+                  landed.error().toString());
+    if (state->opens > 0 && state->error.isOk()) state->error = landed.error();
+  }
+  state->closes_behind--;
+  closes_behind_--;
+  bytes_behind_ -= bytes;
+  state->changed.notifyAll();
+  close_landed_.notifyAll();
+}
+
+awaitable<void> DfsClient::awaitClosesBehind(FileState& state) {
+  while (state.closes_behind > 0) co_await state.changed.wait();
+}
+
+awaitable<void> DfsClient::awaitAllClosesBehind() {
+  while (closes_behind_ > 0) co_await close_landed_.wait();
 }
 
 Task<void> DfsClient::fsync(uint64_t ino) {
   auto it = files_.find(ino);
   if (it == files_.end()) co_return Result<void>{};
   auto state = it->second;
+  co_await awaitClosesBehind(*state);
   DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
   DFS_CO_RETURN_IF_ERROR(co_await commit(*state));
   std::vector<awaitable<Result<void>>> syncs;
@@ -426,6 +493,7 @@ Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
   std::shared_ptr<FileState> state;
   if (resize) {
     state = (file(ino), files_.at(ino));
+    co_await awaitClosesBehind(*state);
     DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
     DFS_CO_RETURN_IF_ERROR(co_await commit(*state));
     if (!state->size_known) {

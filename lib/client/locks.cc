@@ -92,6 +92,7 @@ Task<void> DfsClient::flushAndYieldLeases(uint64_t ino) {
   auto it = files_.find(ino);
   if (it == files_.end()) co_return Result<void>{};
   auto state = it->second;
+  co_await awaitClosesBehind(*state);
   DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
   // Written under the lock: the commit gives the leases up too, in the same round trip.
   if (state->dirty) co_return co_await commit(*state, /*release_leases=*/true);

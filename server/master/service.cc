@@ -25,6 +25,7 @@ MasterService::MasterService(asio::io_context& io, MasterOptions options)
       chunks_(options.chunkserver_dead_ms, options.deleted_chunk_grace_ms),
       sessions_(options.session_lease_ms),
       locks_(io.get_executor(), sessions_, ns_),
+      closes_landed_(io.get_executor()),
       chunkservers_(io.get_executor()),
       tick_(io),
       started_ms_(monoNowMs()),
@@ -50,6 +51,7 @@ void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(STAT_FS, StatFsRequest, StatFsReply, statFs);
   DFS_ROUTE(OPEN, OpenRequest, AttrReply, open);
   DFS_ROUTE(RELEASE, ReleaseRequest, ReleaseReply, release);
+  DFS_ROUTE(CLOSE_BEHIND, CloseBehindRequest, CloseBehindReply, closeBehind);
   DFS_ROUTE(GET_CHUNKS, GetChunksRequest, GetChunksReply, getChunks);
   DFS_ROUTE(GET_WRITE_CHUNK, GetWriteChunkRequest, GetWriteChunkReply, getWriteChunk);
   DFS_ROUTE(COMMIT_WRITE, CommitWriteRequest, AttrReply, commitWrite);
@@ -70,6 +72,7 @@ void MasterService::start() { asio::co_spawn(io_, tickLoop(), asio::detached); }
 void MasterService::stop() {
   stopped_ = true;
   tick_.cancel();
+  closes_landed_.notifyAll();
   chunkservers_.closeAll();
 }
 
@@ -82,6 +85,7 @@ awaitable<void> MasterService::tickLoop() {
     chunks_.expireDead(now);
     chunks_.releaseDue(now);
     locks_.tick(now);
+    if (close_waiters_ > 0) closes_landed_.notifyAll();
     chunks_.collectUnreferenced(ns_, now, options_.unreferenced_chunk_grace_ms);
     if (!inStartupGrace()) scheduleRepairs();
     if (!orphans_checked_ && now - started_ms_ > options_.session_lease_ms) {
@@ -281,6 +285,7 @@ MasterService::~MasterService() {
 void MasterService::endSession(const Session& session) {
   chunks_.releaseAllLeases(session.id);
   locks_.endSession(session.id);
+  if (closes_behind_.dropSession(session.id)) closesLanded();
   for (const auto& [ino, count] : session.open_inodes) {
     const Inode* inode = ns_.find(ino);
     if (inode && inode->nlink == 0 && !sessions_.isOpen(ino)) {
@@ -473,11 +478,14 @@ awaitable<Result<proto::CloseSessionReply>> MasterService::closeSession(
 
 awaitable<Result<proto::AttrReply>> MasterService::lookup(Ctx& ctx, proto::LookupRequest& request) {
   DFS_CO_TRY(const Inode* inode, ns_.lookup(request.parent(), request.name()));
-  co_return attrReply(inode->ino);
+  uint64_t ino = inode->ino;
+  if (!closes_behind_.empty()) co_await awaitClosesBehind(ino, ctx);
+  co_return attrReply(ino);
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::getAttr(Ctx& ctx,
                                                            proto::GetAttrRequest& request) {
+  if (!closes_behind_.empty()) co_await awaitClosesBehind(request.ino(), ctx);
   co_return attrReply(request.ino());
 }
 
@@ -604,6 +612,20 @@ awaitable<Result<proto::ReadDirReply>> MasterService::readDir(Ctx& ctx,
   DFS_CO_TRY(const Inode* dir, ns_.get(request.ino()));
   if (!dir->isDir()) co_return makeError(Code::kNotDir, fmt::format("inode {}", request.ino()));
   uint32_t limit = std::clamp<uint32_t>(request.max_entries(), 1, 4096);
+  if (!closes_behind_.empty()) {
+    // Sizes in the listing are as fresh as a stat's (ls -l right after another mount's close).
+    std::vector<uint64_t> pending;
+    auto it =
+        request.after().empty() ? dir->entries.begin() : dir->entries.upper_bound(request.after());
+    for (uint32_t n = 0; it != dir->entries.end() && n < limit; ++it, ++n) {
+      if (closes_behind_.pendingForOthers(it->second, ctx.header->session_id())) {
+        pending.push_back(it->second);
+      }
+    }
+    for (uint64_t ino : pending) co_await awaitClosesBehind(ino, ctx);
+    DFS_CO_TRY(dir, ns_.get(request.ino()));
+    if (!dir->isDir()) co_return makeError(Code::kNotDir, fmt::format("inode {}", request.ino()));
+  }
   proto::ReadDirReply reply;
   ns_.fillAttr(*dir, reply.mutable_dir());
   auto it = request.after().empty() ? dir->entries.begin() : dir->entries.upper_bound(request.after());
@@ -630,6 +652,8 @@ awaitable<Result<proto::StatFsReply>> MasterService::statFs(Ctx& ctx, proto::Sta
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::open(Ctx& ctx, proto::OpenRequest& request) {
+  // Close-to-open: what another mount's close wrote is committed before this open answers.
+  if (!closes_behind_.empty()) co_await awaitClosesBehind(request.ino(), ctx);
   DFS_CO_TRY(Session * opener, session(ctx));
   DFS_CO_TRY(const Inode* inode, ns_.get(request.ino()));
   if (inode->isDir() && (request.flags() & O_ACCMODE) != O_RDONLY) {
@@ -657,6 +681,7 @@ awaitable<Result<proto::ReleaseReply>> MasterService::release(Ctx& ctx,
     if (const Inode* inode = ns_.find(request.ino())) {
       chunks_.releaseLeases(opener->id, inode->chunks);
     }
+    if (closes_behind_.dropFile(request.ino(), opener->id)) closesLanded();
   }
   if (last_anywhere) {
     const Inode* inode = ns_.find(request.ino());
@@ -667,6 +692,38 @@ awaitable<Result<proto::ReleaseReply>> MasterService::release(Ctx& ctx,
     }
   }
   co_return proto::ReleaseReply{};
+}
+
+awaitable<Result<proto::CloseBehindReply>> MasterService::closeBehind(
+    Ctx& ctx, proto::CloseBehindRequest& request) {
+  DFS_CO_TRY(Session * closer, session(ctx));
+  if (request.seq() == 0) co_return makeError(Code::kInvalid, "close-behind without a number");
+  if (request.landed()) {
+    if (closes_behind_.land(request.ino(), closer->id, request.seq())) closesLanded();
+  } else {
+    // Only a file the session has open: its release ends what the close left pending.
+    if (!closer->open_inodes.contains(request.ino())) {
+      co_return makeError(Code::kInvalid, fmt::format("inode {} is not open", request.ino()));
+    }
+    closes_behind_.announce(request.ino(), closer->id, request.seq());
+  }
+  co_return proto::CloseBehindReply{};
+}
+
+awaitable<void> MasterService::awaitClosesBehind(uint64_t ino, const Ctx& reader) {
+  uint64_t reader_session = reader.header->session_id();
+  if (!closes_behind_.pendingForOthers(ino, reader_session)) co_return;
+  int64_t give_up = monoNowMs() + kCloseBehindWaitMs;
+  close_waiters_++;
+  while (closes_behind_.pendingForOthers(ino, reader_session) && monoNowMs() < give_up &&
+         !stopped_) {
+    co_await closes_landed_.wait();
+  }
+  close_waiters_--;
+  if (closes_behind_.pendingForOthers(ino, reader_session)) {
+    spdlog::warn("inode {}: a close-behind did not land within {} ms; answering without it", ino,
+                 kCloseBehindWaitMs);
+  }
 }
 
 // ---------------------------------------------------------------- chunks
@@ -798,6 +855,10 @@ awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
     }
   }
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
+  if (request.lands_close_behind() != 0 &&
+      closes_behind_.land(request.ino(), ctx.header->session_id(), request.lands_close_behind())) {
+    closesLanded();
+  }
   if (request.release_leases()) {
     if (const Inode* inode = ns_.find(request.ino())) {
       chunks_.releaseLeases(ctx.header->session_id(), inode->chunks);

@@ -5,17 +5,18 @@
 #pragma once
 
 #include <boost/asio.hpp>
-
 #include <memory>
 #include <string>
 #include <unordered_map>
 
+#include "lib/rpc/async_event.h"
 #include "lib/rpc/client.h"
 #include "lib/rpc/client_pool.h"
 #include "lib/rpc/server.h"
 #include "proto/chunk.pb.h"
 #include "proto/master.pb.h"
 #include "server/master/chunk_manager.h"
+#include "server/master/closes_behind.h"
 #include "server/master/journal.h"
 #include "server/master/lock_service.h"
 #include "server/master/namespace.h"
@@ -114,6 +115,12 @@ class MasterService {
   Reply<proto::StatFsReply> statFs(Ctx&, proto::StatFsRequest&);
   Reply<proto::AttrReply> open(Ctx&, proto::OpenRequest&);
   Reply<proto::ReleaseReply> release(Ctx&, proto::ReleaseRequest&);
+  Reply<proto::CloseBehindReply> closeBehind(Ctx&, proto::CloseBehindRequest&);
+  // Waits while another session's close of ino has not landed (closes_behind.h), for
+  // kCloseBehindWaitMs at most: a client that stopped answering must not hold up the rest.
+  boost::asio::awaitable<void> awaitClosesBehind(uint64_t ino, const Ctx& reader);
+  static constexpr int64_t kCloseBehindWaitMs = 5000;
+  void closesLanded() { closes_landed_.notifyAll(); }
   Reply<proto::GetChunksReply> getChunks(Ctx&, proto::GetChunksRequest&);
   Reply<proto::GetWriteChunkReply> getWriteChunk(Ctx&, proto::GetWriteChunkRequest&);
   Reply<proto::AttrReply> commitWrite(Ctx&, proto::CommitWriteRequest&);
@@ -136,6 +143,9 @@ class MasterService {
   ChunkManager chunks_;
   SessionTable sessions_;
   LockService locks_;
+  ClosesBehind closes_behind_;
+  rpc::AsyncEvent closes_landed_;  // also rung by the tick, so waits can give up
+  uint32_t close_waiters_ = 0;
   rpc::ClientPool chunkservers_;
   boost::asio::steady_timer tick_;
   bool stopped_ = false;

@@ -272,6 +272,18 @@ int Cluster::addChunkserver() {
   return index;
 }
 
+void Cluster::pauseChunkservers() {
+  for (pid_t pid : chunkserver_pids_) {
+    if (pid > 0) ::kill(pid, SIGSTOP);
+  }
+}
+
+void Cluster::resumeChunkservers() {
+  for (pid_t pid : chunkserver_pids_) {
+    if (pid > 0) ::kill(pid, SIGCONT);
+  }
+}
+
 void Cluster::killChunkserver(int index) {
   stop(chunkserver_pids_[index]);
   chunkserver_pids_[index] = -1;

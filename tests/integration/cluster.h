@@ -51,6 +51,9 @@ class Cluster {
   std::string masterDir() const { return dir_ + "/master"; }
 
   void killChunkserver(int index);
+  // SIGSTOP / SIGCONT of every chunkserver: a data path that does not answer for a while.
+  void pauseChunkservers();
+  void resumeChunkservers();
   void startChunkserver(int index);
   // Starts one more chunkserver; returns its index.
   int addChunkserver();

@@ -1,11 +1,11 @@
 // Ordinary programs and syscalls on real mount.dfs mounts of a real cluster.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
-
-#include <gtest/gtest.h>
+#include <future>
 
 #include "tests/integration/cluster.h"
 
@@ -324,6 +324,45 @@ TEST_F(MountTest, AttributesSetWhileWritingReachOtherMountsByClose) {
   ASSERT_EQ(::stat((b + "/touched").c_str(), &remote), 0);
   EXPECT_GT(remote.st_mtim.tv_sec, 1700000000);
   EXPECT_EQ(remote.st_size, 10000);
+}
+
+// A small file's close returns before its data reaches the chunkservers (close-behind); other
+// mounts still see all of it from their next open or stat on, and an unmount finishes it.
+TEST_F(MountTest, AClosedFileIsSeenWholeElsewhereWhileItsWriteOutIsStillUnderWay) {
+  std::string b = cluster_.mount("b");
+  run("mkdir " + a_ + "/d && ls -l " + b + "/d");
+  struct Resume {  // whatever happens, the chunkservers run again before the fixture stops
+    Cluster& cluster;
+    ~Resume() { cluster.resumeChunkservers(); }
+  } resume{cluster_};
+  cluster_.pauseChunkservers();
+  auto written = std::async(std::launch::async, [&] { writeFile(a_ + "/d/f", "closed early"); });
+  ASSERT_EQ(written.wait_for(5s), std::future_status::ready)
+      << "a small file's close waited for the chunkservers";
+  written.get();
+  auto seen = std::async(std::launch::async, [&] {
+    return sh("stat -c %s " + b + "/d/f && cat " + b + "/d/f").output;
+  });
+  // Give the other mount's stat time to reach the master; later only makes the check weaker.
+  ASSERT_EQ(seen.wait_for(300ms), std::future_status::timeout)
+      << "another mount answered before the close's commit landed: " << seen.get();
+  cluster_.resumeChunkservers();
+  ASSERT_EQ(seen.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(seen.get(), "12\nclosed early");
+  EXPECT_EQ(readFile(a_ + "/d/f"), "closed early");
+
+  // An unmount right after such a close writes the file out before the mount process ends.
+  cluster_.pauseChunkservers();
+  written = std::async(std::launch::async, [&] { writeFile(a_ + "/d/g", "unmounted early"); });
+  ASSERT_EQ(written.wait_for(5s), std::future_status::ready);
+  written.get();
+  auto unmounted = std::async(std::launch::async, [&] { cluster_.unmount(a_); });
+  EXPECT_EQ(unmounted.wait_for(300ms), std::future_status::timeout)
+      << "the mount ended with a close still to write out";
+  cluster_.resumeChunkservers();
+  ASSERT_EQ(unmounted.wait_for(20s), std::future_status::ready);
+  unmounted.get();
+  EXPECT_EQ(readFile(b + "/d/g"), "unmounted early");
 }
 
 TEST_F(MountTest, ConcurrentWritersOfDifferentFiles) {
