@@ -227,7 +227,9 @@ class DfsClient {
   Task<void> drain(FileState& file);
   // Commits length and mtime; with release_leases the master also ends this client's write
   // leases on the file.
-  Task<void> commit(FileState& file, bool release_leases = false, uint64_t lands_close_behind = 0);
+  // With release, the master also ends one open of the file (a close-behind's release).
+  Task<void> commit(FileState& file, bool release_leases = false, uint64_t lands_close_behind = 0,
+                    bool release = false);
   // The write-out and commit of a close that has returned already.
   boost::asio::awaitable<void> finishCloseBehind(std::shared_ptr<FileState> file, uint64_t seq,
                                                  size_t bytes);

@@ -55,6 +55,7 @@ struct ApplyOutcome {
   uint64_t ino = 0;                     // the inode created, linked or changed
   std::vector<uint64_t> freed_chunks;   // no longer referenced: delete their replicas
   std::vector<uint64_t> unlinked;       // inodes whose link count reached 0 (orphans until purged)
+  bool repeated = false;  // a retried call, answered as the first time: nothing was applied
 };
 
 class Namespace {

@@ -673,25 +673,28 @@ awaitable<Result<proto::ReleaseReply>> MasterService::release(Ctx& ctx,
     }
     co_return proto::ReleaseReply{};
   }
-  bool last_anywhere = sessions_.release(*opener, request.ino());
-  spdlog::debug("session {} released inode {} (last open anywhere: {})", opener->id, request.ino(),
+  DFS_CO_RETURN_IF_ERROR(co_await releaseOpen(*opener, request.ino(), &ctx));
+  co_return proto::ReleaseReply{};
+}
+
+awaitable<Result<void>> MasterService::releaseOpen(Session& opener, uint64_t ino, const Ctx* ctx) {
+  bool last_anywhere = sessions_.release(opener, ino);
+  spdlog::debug("session {} released inode {} (last open anywhere: {})", opener.id, ino,
                 last_anywhere);
-  if (!opener->open_inodes.contains(request.ino())) {
+  if (!opener.open_inodes.contains(ino)) {
     // This client closed the file: its write leases on the file end with it.
-    if (const Inode* inode = ns_.find(request.ino())) {
-      chunks_.releaseLeases(opener->id, inode->chunks);
-    }
-    if (closes_behind_.dropFile(request.ino(), opener->id)) closesLanded();
+    if (const Inode* inode = ns_.find(ino)) chunks_.releaseLeases(opener.id, inode->chunks);
+    if (closes_behind_.dropFile(ino, opener.id)) closesLanded();
   }
   if (last_anywhere) {
-    const Inode* inode = ns_.find(request.ino());
+    const Inode* inode = ns_.find(ino);
     if (inode && inode->nlink == 0) {
       proto::MetaRecord record;
-      record.mutable_purge_inode()->set_ino(request.ino());
-      DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
+      record.mutable_purge_inode()->set_ino(ino);
+      DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), ctx));
     }
   }
-  co_return proto::ReleaseReply{};
+  co_return Result<void>{};
 }
 
 awaitable<Result<proto::CloseBehindReply>> MasterService::closeBehind(
@@ -855,6 +858,8 @@ awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
     }
   }
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
+  // Taken before a release below can purge an unlinked file: the commit itself succeeded.
+  auto reply = attrReply(outcome.ino);
   if (request.lands_close_behind() != 0 &&
       closes_behind_.land(request.ino(), ctx.header->session_id(), request.lands_close_behind())) {
     closesLanded();
@@ -864,7 +869,14 @@ awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
       chunks_.releaseLeases(ctx.header->session_id(), inode->chunks);
     }
   }
-  co_return attrReply(outcome.ino);
+  if (request.release() && !outcome.repeated) {
+    // The commit of a close-behind that the file's release caught up with: one call for both.
+    // Its purge, if any, is a record of its own (the call's id already names the commit).
+    if (Session* opener = sessions_.find(ctx.header->session_id())) {
+      DFS_CO_RETURN_IF_ERROR(co_await releaseOpen(*opener, request.ino(), nullptr));
+    }
+  }
+  co_return reply;
 }
 
 awaitable<Result<proto::GetWriteChunkReply>> MasterService::reportWriteFailure(

@@ -115,6 +115,9 @@ class MasterService {
   Reply<proto::StatFsReply> statFs(Ctx&, proto::StatFsRequest&);
   Reply<proto::AttrReply> open(Ctx&, proto::OpenRequest&);
   Reply<proto::ReleaseReply> release(Ctx&, proto::ReleaseRequest&);
+  // Ends one open of ino by opener: its write leases and closes-behind with its last one, and
+  // the file itself with the last open anywhere of an unlinked file.
+  boost::asio::awaitable<Result<void>> releaseOpen(Session& opener, uint64_t ino, const Ctx* ctx);
   Reply<proto::CloseBehindReply> closeBehind(Ctx&, proto::CloseBehindRequest&);
   // Waits while another session's close of ino has not landed (closes_behind.h), for
   // kCloseBehindWaitMs at most: a client that stopped answering must not hold up the rest.
