@@ -265,8 +265,11 @@ void onWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
 }
 
 boost::asio::awaitable<Result<void>> flushAndUnlock(DfsClient& client, uint64_t ino,
-                                                    uint64_t lock_owner) {
-  auto flushed = co_await client.flushOnClose(ino);
+                                                    uint64_t lock_owner, bool could_write) {
+  // Only a descriptor that could write has something to write out: the close of a read-only
+  // one (a reader, a forked child's inherited copy) never waits for writes made through others.
+  Result<void> flushed;
+  if (could_write) flushed = co_await client.flushOnClose(ino);
   // A close by a process drops its POSIX locks on the file, whichever descriptor it closed.
   auto unlocked = co_await client.releaseLocks(ino, proto::LOCK_POSIX, lock_owner);
   if (!flushed) co_return flushed;
@@ -274,7 +277,9 @@ boost::asio::awaitable<Result<void>> flushAndUnlock(DfsClient& client, uint64_t 
 }
 
 void onFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  dfsClient(req).spawn(flushAndUnlock(dfsClient(req), ino, fi->lock_owner), emptyReply(req));
+  bool could_write = writable(openFile(fi).flags);
+  dfsClient(req).spawn(flushAndUnlock(dfsClient(req), ino, fi->lock_owner, could_write),
+                       emptyReply(req));
 }
 
 boost::asio::awaitable<Result<void>> unlockAndRelease(
