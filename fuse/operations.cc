@@ -215,12 +215,6 @@ void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   dfsClient(req).spawn<proto::Attr>(
       dfsClient(req).create(parent, name, mode, caller->uid, caller->gid),
       [req, info](Result<proto::Attr> attr) mutable {
-        if (!attr && attr.error().code() == Code::kExists && (info.flags & O_EXCL) == 0) {
-          // Another mount made the name after this one's lookup said it was not there (a
-          // listing up to a second old answered it). ESTALE has the kernel look the name up
-          // again and open the file it finds, with its permission checks and O_TRUNC.
-          return (void)fuse_reply_err(req, ESTALE);
-        }
         if (!attr) return replyError(req, attr.error());
         // Nothing was read from the new inode yet: no read's store can be older
         // than this.

@@ -1,9 +1,9 @@
 #include "lib/client/dfs_client.h"
 
-#include <fmt/format.h>
-#include <linux/fs.h>  // RENAME_EXCHANGE
-#include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "lib/base/clock.h"
 #include "lib/client/internal.h"
@@ -24,7 +24,6 @@ DfsClient::DfsClient(ClientOptions options)
       work_(io_.get_executor()),
       master_(rpc::Client::create(io_.get_executor(), options_.master)),
       keep_alive_timer_(io_),
-      dir_names_(options_.fresh_attr_ttl, 4096, 8192),
       chunkservers_(io_.get_executor()),
       close_landed_(io_.get_executor()) {}
 
@@ -159,35 +158,12 @@ void DfsClient::overlayLocalState(proto::Attr* attr) {
 // ---------------------------------------------------------------- namespace
 
 Task<proto::Attr> DfsClient::lookup(uint64_t parent, std::string name) {
-  if (dir_names_.worthRelisting(parent, std::chrono::steady_clock::now())) {
-    (void)co_await readDir(parent);  // refreshes dir_names_; a failure only costs the lookup
-  }
-  if (dir_names_.absent(parent, name, std::chrono::steady_clock::now())) {
-    co_return makeError(Code::kNotFound, name);
-  }
   proto::LookupRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
-  auto reply = co_await masterCall<proto::AttrReply>(proto::LOOKUP, request);
-  if (!reply) {
-    if (reply.error().code() == Code::kNotFound) dir_names_.missed(parent);
-    co_return std::unexpected(reply.error());
-  }
-  overlayLocalState(reply->mutable_attr());
-  co_return reply->attr();
-}
-
-void DfsClient::noteNameChange(uint64_t dir, const std::string& name, bool exists,
-                               const Status& outcome) {
-  if (outcome.isOk()) {
-    exists ? dir_names_.added(dir, name) : dir_names_.removed(dir, name);
-  } else if (outcome.code() == Code::kExists) {
-    dir_names_.added(dir, name);
-  } else if (outcome.code() == Code::kNotFound) {
-    dir_names_.removed(dir, name);  // as far as this name goes; the directory itself may be gone
-  } else {
-    dir_names_.forget(dir);  // no answer, or one that says nothing of the name
-  }
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LOOKUP, request));
+  overlayLocalState(reply.mutable_attr());
+  co_return reply.attr();
 }
 
 void DfsClient::rememberDir(const proto::Attr& dir) {
@@ -238,9 +214,7 @@ Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t m
   request.set_rdev(rdev);
   request.set_uid(uid);
   request.set_gid(gid);
-  auto made = co_await masterCall<proto::AttrReply>(proto::MKNOD, request);
-  noteNameChange(parent, request.name(), true, made ? Status::ok() : made.error());
-  DFS_CO_TRY(auto reply, std::move(made));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
   rememberDir(reply.parent());
   co_return reply.attr();
 }
@@ -254,9 +228,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   request.set_uid(uid);
   request.set_gid(gid);
   request.set_open(true);
-  auto made = co_await masterCall<proto::AttrReply>(proto::MKNOD, request);
-  noteNameChange(parent, request.name(), true, made ? Status::ok() : made.error());
-  DFS_CO_TRY(auto reply, std::move(made));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
   rememberDir(reply.parent());
   FileState& state = file(reply.attr().ino());
   state.opens++;
@@ -275,11 +247,8 @@ Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t m
   request.set_mode(mode);
   request.set_uid(uid);
   request.set_gid(gid);
-  auto made = co_await masterCall<proto::AttrReply>(proto::MKDIR, request);
-  noteNameChange(parent, request.name(), true, made ? Status::ok() : made.error());
-  DFS_CO_TRY(auto reply, std::move(made));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKDIR, request));
   rememberDir(reply.parent());
-  dir_names_.made(reply.attr().ino(), std::chrono::steady_clock::now());  // empty, and known so
   co_return reply.attr();
 }
 
@@ -288,7 +257,6 @@ Task<void> DfsClient::unlink(uint64_t parent, std::string name) {
   request.set_parent(parent);
   request.set_name(std::move(name));
   auto unlinked = co_await masterCall<proto::UnlinkReply>(proto::UNLINK, request);
-  noteNameChange(parent, request.name(), false, unlinked ? Status::ok() : unlinked.error());
   forgetFreshFileAttrs();  // the removed name's inode may be one this client is writing
   DFS_CO_TRY(auto reply, std::move(unlinked));
   rememberDir(reply.parent());
@@ -299,9 +267,7 @@ Task<void> DfsClient::rmdir(uint64_t parent, std::string name) {
   proto::UnlinkRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
-  auto removed = co_await masterCall<proto::UnlinkReply>(proto::RMDIR, request);
-  noteNameChange(parent, request.name(), false, removed ? Status::ok() : removed.error());
-  DFS_CO_TRY(auto reply, std::move(removed));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::UnlinkReply>(proto::RMDIR, request));
   rememberDir(reply.parent());
   co_return Result<void>{};
 }
@@ -315,15 +281,6 @@ Task<void> DfsClient::rename(uint64_t parent, std::string name, uint64_t new_par
   request.set_new_name(std::move(new_name));
   request.set_flags(flags);
   auto renamed = co_await masterCall<proto::RenameReply>(proto::RENAME, request);
-  if (renamed) {
-    if ((flags & RENAME_EXCHANGE) == 0) {
-      dir_names_.removed(parent, request.name());
-      dir_names_.added(new_parent, request.new_name());
-    }
-  } else if (renamed.error().code() != Code::kNotFound && renamed.error().code() != Code::kExists) {
-    dir_names_.forget(parent);
-    dir_names_.forget(new_parent);
-  }
   // (No directory attributes come back: the next look at either directory asks the master.)
   fresh_dirs_.erase(parent);
   fresh_dirs_.erase(new_parent);
@@ -337,9 +294,7 @@ Task<proto::Attr> DfsClient::link(uint64_t ino, uint64_t new_parent, std::string
   request.set_ino(ino);
   request.set_new_parent(new_parent);
   request.set_new_name(std::move(new_name));
-  auto linked = co_await masterCall<proto::AttrReply>(proto::LINK, request);
-  noteNameChange(new_parent, request.new_name(), true, linked ? Status::ok() : linked.error());
-  DFS_CO_TRY(auto reply, std::move(linked));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LINK, request));
   rememberDir(reply.parent());
   refreshFileAttr(reply.attr());
   overlayLocalState(reply.mutable_attr());
@@ -354,9 +309,7 @@ Task<proto::Attr> DfsClient::symlink(uint64_t parent, std::string name, std::str
   request.set_target(std::move(target));
   request.set_uid(uid);
   request.set_gid(gid);
-  auto made = co_await masterCall<proto::AttrReply>(proto::SYMLINK, request);
-  noteNameChange(parent, request.name(), true, made ? Status::ok() : made.error());
-  DFS_CO_TRY(auto reply, std::move(made));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::SYMLINK, request));
   rememberDir(reply.parent());
   co_return reply.attr();
 }
@@ -370,7 +323,6 @@ Task<std::string> DfsClient::readlink(uint64_t ino) {
 
 Task<std::vector<proto::DirEntry>> DfsClient::readDir(uint64_t ino) {
   std::vector<proto::DirEntry> entries;
-  uint64_t name_changes = dir_names_.changes();
   proto::ReadDirRequest request;
   request.set_ino(ino);
   request.set_max_entries(2048);
@@ -383,10 +335,6 @@ Task<std::vector<proto::DirEntry>> DfsClient::readDir(uint64_t ino) {
     if (reply.end() || reply.entries_size() == 0) break;
     request.set_after(entries.back().name());
   }
-  std::vector<std::string> names;
-  names.reserve(entries.size());
-  for (const auto& entry : entries) names.push_back(entry.name());
-  dir_names_.listed(ino, names, name_changes, std::chrono::steady_clock::now());
   co_return entries;
 }
 

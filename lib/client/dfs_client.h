@@ -10,13 +10,14 @@
 // flush() sends buffered data to every replica and commits length and mtime to the master.
 #pragma once
 
-#include <atomic>
 #include <boost/asio.hpp>
+
+#include <atomic>
 #include <functional>
 #include <future>
 #include <map>
-#include <memory>
 #include <optional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -24,7 +25,6 @@
 
 #include "lib/base/address.h"
 #include "lib/base/status.h"
-#include "lib/client/dir_names.h"
 #include "lib/locks/lock_table.h"
 #include "lib/rpc/async_event.h"
 #include "lib/rpc/client.h"
@@ -101,8 +101,7 @@ class DfsClient {
   Task<proto::Attr> setAttr(proto::SetAttrRequest request);
   Task<proto::Attr> mknod(uint64_t parent, std::string name, uint32_t mode, uint64_t rdev,
                           uint32_t uid, uint32_t gid);
-  // mknod of a regular file and open, in one master call. kExists also when the name was
-  // created by another mount after this one last listed the directory (DirNames).
+  // mknod of a regular file and open, in one master call.
   Task<proto::Attr> create(uint64_t parent, std::string name, uint32_t mode, uint32_t uid,
                            uint32_t gid);
   Task<proto::Attr> mkdir(uint64_t parent, std::string name, uint32_t mode, uint32_t uid,
@@ -274,9 +273,6 @@ class DfsClient {
   // Directories as the master returned them after this client's own change in them, and when.
   std::unordered_map<uint64_t, std::pair<proto::Attr, std::chrono::steady_clock::time_point>>
       fresh_dirs_;
-  DirNames dir_names_;
-  // Keeps dir_names_ current with the outcome of this client's change of name in dir.
-  void noteNameChange(uint64_t dir, const std::string& name, bool exists, const Status& outcome);
   locks::LockTable held_locks_;  // what this client holds (session 0), to claim after a restart
   std::atomic<uint64_t> next_wait_id_{1};
   size_t closes_behind_ = 0;  // under way, over all files

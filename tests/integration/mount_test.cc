@@ -365,36 +365,6 @@ TEST_F(MountTest, AClosedFileIsSeenWholeElsewhereWhileItsWriteOutIsStillUnderWay
   EXPECT_EQ(readFile(b + "/d/g"), "unmounted early");
 }
 
-// A mount answers lookups of names missing from a listing of up to a second ago by itself;
-// a create that meets a name another mount made meanwhile still opens that file (O_CREAT
-// without O_EXCL), truncates it with O_TRUNC, and fails with O_EXCL.
-TEST_F(MountTest, CreatesOfNamesAnotherMountJustMadeOpenTheirFiles) {
-  std::string b = cluster_.mount("b");
-  run("mkdir " + a_ + "/d");
-  auto createOnB = [&](const std::string& name, int flags) {
-    run("ls " + b + "/d > /dev/null");  // a fresh listing on b, without the name
-    writeFile(a_ + "/d/" + name, "from a");
-    int fd = ::open((b + "/d/" + name).c_str(), O_WRONLY | O_CREAT | flags, 0644);
-    int error = errno;
-    if (fd >= 0) {
-      EXPECT_EQ(::pwrite(fd, "B", 1, 0), 1);
-      ::close(fd);
-    }
-    return fd >= 0 ? 0 : error;
-  };
-  EXPECT_EQ(createOnB("kept", 0), 0);
-  EXPECT_EQ(readFile(a_ + "/d/kept"), "Brom a");
-  EXPECT_EQ(createOnB("cut", O_TRUNC), 0);
-  EXPECT_EQ(readFile(a_ + "/d/cut"), "B");
-  EXPECT_EQ(createOnB("excl", O_EXCL), EEXIST);
-  EXPECT_EQ(readFile(b + "/d/excl"), "from a");
-
-  // A name another mount made shows within the attribute timeout, also after a listing.
-  run("ls " + b + "/d > /dev/null");
-  writeFile(a_ + "/d/late", "x");
-  EXPECT_TRUE(waitFor([&] { return fs::exists(b + "/d/late"); }, 5s));
-}
-
 TEST_F(MountTest, ConcurrentWritersOfDifferentFiles) {
   run("for i in $(seq 1 8); do (head -c 3000000 /dev/urandom > " + cluster_.dir() +
       "/in$i && cp " + cluster_.dir() + "/in$i " + a_ + "/out$i) & done; wait");
