@@ -412,6 +412,11 @@ Task<void> DfsClient::flushOnClose(uint64_t ino) {
   if (it == files_.end()) co_return Result<void>{};
   auto state = it->second;
   if (!state->error.isOk()) co_return makeError(std::exchange(state->error, Status::ok()));
+  if (state->closes_behind > 0 && state->changes == state->changes_announced) {
+    // Nothing new since a close-behind the master already holds other mounts' opens for: this
+    // close (another descriptor, a forked child's copy) has nothing of its own to wait for.
+    co_return Result<void>{};
+  }
   size_t bytes = state->buffer.bytes();
   // Large files close the slow way: their close is a small part of their writing anyway, and
   // what is left behind stays small.
@@ -425,9 +430,11 @@ Task<void> DfsClient::flushOnClose(uint64_t ino) {
   proto::CloseBehindRequest announce;
   announce.set_ino(ino);
   announce.set_seq(state->close_behind_seq + 1);
+  uint64_t changes = state->changes;
   auto announced = co_await masterCall<proto::CloseBehindReply>(proto::CLOSE_BEHIND, announce);
   if (!announced) co_return co_await flush(ino);
   state->close_behind_seq = std::max(state->close_behind_seq, announce.seq());
+  state->changes_announced = changes;
   state->closes_behind++;
   closes_behind_++;
   bytes_behind_ += bytes;

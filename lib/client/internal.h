@@ -57,6 +57,7 @@ struct DfsClient::FileState {
   Status error;  // of a background write, reported by the next write/flush/fsync
   uint32_t closes_behind = 0;     // closes whose write-out and commit are still under way
   uint64_t close_behind_seq = 0;  // closes-behind announced to the master so far
+  uint64_t changes_announced = 0;     // changes when the last close-behind was announced
   bool release_with_commit = false;   // a release waits: the close-behind's commit may carry it
   bool released_with_commit = false;  // ... and did
 
