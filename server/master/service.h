@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio.hpp>
+
 #include <memory>
 #include <string>
 #include <unordered_map>
