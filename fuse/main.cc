@@ -54,7 +54,7 @@ struct MountArgs {
   std::string log_level = "info";
   int fuse_threads = 0;
   int idle_spin_us = -1;  // the client library's default
-  int close_behind = -1;  // the client library's default
+  bool close_behind = true;
   std::vector<std::string> fuse_options;
 };
 
@@ -79,7 +79,7 @@ bool parseArgs(int argc, char** argv, MountArgs* args) {
         } else if (option.starts_with("idle_spin_us=")) {
           args->idle_spin_us = std::clamp(std::atoi(option.c_str() + 13), 0, 10000);
         } else if (option.starts_with("close_behind=")) {
-          args->close_behind = std::atoi(option.c_str() + 13) != 0 ? 1 : 0;
+          args->close_behind = std::atoi(option.c_str() + 13) != 0;
         } else if (!option.empty() && option != "rw" && option != "defaults" &&
                    option != "allow_other" && option != "default_permissions") {
           args->fuse_options.push_back(option);
@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   client_options.master = *master;
   client_options.mount_point = mount_point;
   if (args.idle_spin_us >= 0) client_options.idle_spin = std::chrono::microseconds(args.idle_spin_us);
-  if (args.close_behind >= 0) client_options.close_behind = args.close_behind == 1;
+  client_options.close_behind = args.close_behind;
   {
     // Fail the mount command itself when the cluster is unreachable, before going background.
     client_options.retry_window = std::chrono::milliseconds(3000);

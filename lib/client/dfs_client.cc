@@ -80,6 +80,8 @@ Task<void> DfsClient::openSession() {
     auto held = held_locks_.heldBy(0);
     if (!held.empty()) spdlog::error("{} locks were lost with the session", held.size());
     held_locks_ = locks::LockTable();
+    // Nor does the master know of the files it held back: closes wait until they are reopened.
+    for (auto& [ino, state] : files_) state->held = false;
   }
   session_id_ = reply.session_id();
   master_instance_ = reply.master_instance();
@@ -112,9 +114,13 @@ awaitable<void> DfsClient::reopenFiles() {
     if (state->opens > 0) open_files.emplace_back(ino, state->opens);
   }
   for (const auto& [ino, opens] : open_files) {
+    auto it = files_.find(ino);
+    bool held = it != files_.end() && it->second->held;
     for (uint32_t i = 0; i < opens; ++i) {
       proto::OpenRequest request;
       request.set_ino(ino);
+      // The new master knows of no file held back: this tells it again, closes under way or not.
+      request.set_close_behind(held && i == 0);
       auto reopened = co_await masterCall<proto::AttrReply>(proto::OPEN, request);
       if (!reopened) {
         spdlog::warn("inode {} is gone after the master restart: {}", ino,
@@ -122,18 +128,6 @@ awaitable<void> DfsClient::reopenFiles() {
         break;
       }
     }
-  }
-  // The new master knows of no close-behind: tell it of those still under way.
-  std::vector<std::pair<uint64_t, uint64_t>> behind;
-  for (const auto& [ino, state] : files_) {
-    if (state->closes_behind > 0 && state->opens > 0)
-      behind.emplace_back(ino, state->close_behind_seq);
-  }
-  for (const auto& [ino, seq] : behind) {
-    proto::CloseBehindRequest request;
-    request.set_ino(ino);
-    request.set_seq(seq);
-    (void)co_await masterCall<proto::CloseBehindReply>(proto::CLOSE_BEHIND, request);
   }
 }
 
@@ -228,9 +222,11 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   request.set_uid(uid);
   request.set_gid(gid);
   request.set_open(true);
+  request.set_close_behind(mayCloseBehind(O_WRONLY));
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
   rememberDir(reply.parent());
   FileState& state = file(reply.attr().ino());
+  state.held = state.held || request.close_behind();
   state.opens++;
   state.size = 0;
   state.size_known = true;

@@ -57,11 +57,12 @@ struct ClientOptions {
   // check), and a file's this client is writing (a chown makes the kernel ask). Like the
   // kernel's own attribute cache, it hides other mounts' changes that long.
   std::chrono::milliseconds fresh_attr_ttl{1000};
-  // Close-behind: a close of a file with at most close_behind_file_bytes left to write returns
-  // once the master knows of it; the write-out and commit finish in the background, and other
-  // mounts' opens and stats of the file wait for them (server/master/closes_behind.h). At most
-  // close_behind_bytes are left behind at a time; past that a close waits, as without it.
-  bool close_behind = true;
+  // Close-behind (flushOnClose): a close of a file with at most close_behind_file_bytes left to
+  // write returns at once; the write-out and commit finish in the background, and other mounts'
+  // opens and stats of the file are recalled from this client and wait for them
+  // (server/master/closes_behind.h). At most close_behind_bytes are left behind at a time; past
+  // that a close waits, as without it. Off unless asked for: only the mount closes files.
+  bool close_behind = false;
   size_t close_behind_file_bytes = 1 << 20;
   size_t close_behind_bytes = 64 << 20;
 };
@@ -228,11 +229,16 @@ class DfsClient {
   // Commits length and mtime; with release_leases the master also ends this client's write
   // leases on the file.
   // With release, the master also ends one open of the file (a close-behind's release).
-  Task<void> commit(FileState& file, bool release_leases = false, uint64_t lands_close_behind = 0,
-                    bool release = false);
+  Task<void> commit(FileState& file, bool release_leases = false, bool release = false);
   // The write-out and commit of a close that has returned already.
-  boost::asio::awaitable<void> finishCloseBehind(std::shared_ptr<FileState> file, uint64_t seq,
-                                                 size_t bytes);
+  boost::asio::awaitable<void> finishCloseBehind(std::shared_ptr<FileState> file, size_t bytes);
+  // Whether an open for these flags tells the master this client may close the file behind
+  // (server/master/closes_behind.h); starts watching for recalls on the first such open.
+  bool mayCloseBehind(int flags);
+  // Answers the master's recalls of files this client holds back: each once its closes so far
+  // have landed.
+  boost::asio::awaitable<void> watchRecallsLoop();
+  boost::asio::awaitable<void> answerRecall(uint64_t ino, uint64_t number);
   // Until this file's closes-behind have landed: what a flush or fsync commits comes after them.
   boost::asio::awaitable<void> awaitClosesBehind(FileState& file);
   // Until every close-behind of this client has landed (unmount).
@@ -276,6 +282,7 @@ class DfsClient {
   locks::LockTable held_locks_;  // what this client holds (session 0), to claim after a restart
   std::atomic<uint64_t> next_wait_id_{1};
   size_t closes_behind_ = 0;  // under way, over all files
+  bool watching_recalls_ = false;
   size_t bytes_behind_ = 0;   // left to write by them
   rpc::AsyncEvent close_landed_;
 };

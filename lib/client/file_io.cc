@@ -69,8 +69,10 @@ Task<proto::Attr> DfsClient::open(uint64_t ino, int flags) {
   proto::OpenRequest request;
   request.set_ino(ino);
   request.set_flags(static_cast<uint32_t>(flags));
+  request.set_close_behind(mayCloseBehind(flags));
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::OPEN, request));
   FileState& state = file(ino);
+  state.held = state.held || request.close_behind();
   state.opens++;
   if (!state.dirty && !state.hasUnsentData()) {
     // Close-to-open: what other clients committed before this open is visible now.
@@ -364,15 +366,13 @@ Task<void> DfsClient::drain(FileState& state) {
   co_return Result<void>{};
 }
 
-Task<void> DfsClient::commit(FileState& state, bool release_leases, uint64_t lands_close_behind,
-                             bool release) {
+Task<void> DfsClient::commit(FileState& state, bool release_leases, bool release) {
   if (!state.dirty) co_return Result<void>{};
   proto::CommitWriteRequest request;
   request.set_ino(state.ino);
   request.set_min_size(state.size);
   request.set_mtime_ns(state.mtime_ns);
   request.set_release_leases(release_leases);
-  request.set_lands_close_behind(lands_close_behind);
   request.set_release(release);
   if (state.held_mode) {
     request.mutable_attrs()->set_valid(request.attrs().valid() | proto::SET_MODE);
@@ -412,9 +412,9 @@ Task<void> DfsClient::flushOnClose(uint64_t ino) {
   if (it == files_.end()) co_return Result<void>{};
   auto state = it->second;
   if (!state->error.isOk()) co_return makeError(std::exchange(state->error, Status::ok()));
-  if (state->closes_behind > 0 && state->changes == state->changes_announced) {
-    // Nothing new since a close-behind the master already holds other mounts' opens for: this
-    // close (another descriptor, a forked child's copy) has nothing of its own to wait for.
+  if (state->closes_behind > 0 && state->changes == state->changes_behind) {
+    // Nothing new since a close-behind still under way: this close (another descriptor, a
+    // forked child's copy) has nothing of its own to wait for.
     co_return Result<void>{};
   }
   size_t bytes = state->buffer.bytes();
@@ -422,43 +422,26 @@ Task<void> DfsClient::flushOnClose(uint64_t ino) {
   // what is left behind stays small.
   bool small =
       !state->writer_running && state->queue.empty() && bytes <= options_.close_behind_file_bytes;
-  if (!options_.close_behind || !state->dirty || !small ||
+  // Only a file the master knows this client holds back: another mount's open of it is then
+  // recalled from here and waits for this close to land.
+  if (!options_.close_behind || !state->held || !state->dirty || !small ||
       bytes_behind_ + bytes > options_.close_behind_bytes) {
     co_return co_await flush(ino);
   }
-  // From the master's answer on, other mounts' opens of the file wait for this close's commit.
-  proto::CloseBehindRequest announce;
-  announce.set_ino(ino);
-  announce.set_seq(state->close_behind_seq + 1);
-  uint64_t changes = state->changes;
-  auto announced = co_await masterCall<proto::CloseBehindReply>(proto::CLOSE_BEHIND, announce);
-  if (!announced) co_return co_await flush(ino);
-  state->close_behind_seq = std::max(state->close_behind_seq, announce.seq());
-  state->changes_announced = changes;
+  state->changes_behind = state->changes;
   state->closes_behind++;
   closes_behind_++;
   bytes_behind_ += bytes;
-  asio::co_spawn(io_, finishCloseBehind(state, announce.seq(), bytes), asio::detached);
+  asio::co_spawn(io_, finishCloseBehind(state, bytes), asio::detached);
   co_return Result<void>{};
 }
 
-awaitable<void> DfsClient::finishCloseBehind(std::shared_ptr<FileState> state, uint64_t seq,
-                                             size_t bytes) {
+awaitable<void> DfsClient::finishCloseBehind(std::shared_ptr<FileState> state, size_t bytes) {
   auto landed = co_await drain(*state);
-  bool committed = false;
   if (landed && state->dirty) {
     bool with_release = state->release_with_commit;
-    landed = co_await commit(*state, false, seq, with_release);
-    committed = landed.has_value();
-    if (committed && with_release) state->released_with_commit = true;
-  }
-  if (!committed) {
-    // Nothing left to commit (a flush took it), or the write failed: readers need not wait.
-    proto::CloseBehindRequest request;
-    request.set_ino(state->ino);
-    request.set_seq(seq);
-    request.set_landed(true);
-    (void)co_await masterCall<proto::CloseBehindReply>(proto::CLOSE_BEHIND, request);
+    landed = co_await commit(*state, false, with_release);
+    if (landed && with_release) state->released_with_commit = true;
   }
   if (!landed) {
     spdlog::error("inode {}: writing out after close failed: {}", state->ino,
@@ -478,6 +461,49 @@ awaitable<void> DfsClient::awaitClosesBehind(FileState& state) {
 
 awaitable<void> DfsClient::awaitAllClosesBehind() {
   while (closes_behind_ > 0) co_await close_landed_.wait();
+}
+
+bool DfsClient::mayCloseBehind(int flags) {
+  if (!options_.close_behind || (flags & O_ACCMODE) == O_RDONLY) return false;
+  if (!watching_recalls_) {
+    watching_recalls_ = true;
+    asio::co_spawn(io_, watchRecallsLoop(), asio::detached);
+  }
+  return true;
+}
+
+awaitable<void> DfsClient::watchRecallsLoop() {
+  while (!stopping_) {
+    // Not masterCall: a watch that meets a lost session must not open a new one (the keep-alive
+    // does that), least of all while the client shuts down.
+    rpc::CallOptions call_options;
+    call_options.timeout = options_.call_timeout;
+    call_options.session_id = session_id_;
+    auto recalls = co_await master_->call<proto::WatchRecallsReply>(
+        proto::WATCH_RECALLS, proto::WatchRecallsRequest{}, call_options);
+    if (stopping_) break;
+    if (!recalls) {
+      // The master is away, restarting or failing over: keep asking, unhurried.
+      asio::steady_timer pause(io_, std::chrono::milliseconds(200));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    for (const auto& recall : recalls->recalls()) {
+      asio::co_spawn(io_, answerRecall(recall.ino(), recall.number()), asio::detached);
+    }
+  }
+}
+
+awaitable<void> DfsClient::answerRecall(uint64_t ino, uint64_t number) {
+  // Every close that returned before the recall arrived is counted in closes_behind by now.
+  if (auto it = files_.find(ino); it != files_.end()) {
+    auto state = it->second;
+    co_await awaitClosesBehind(*state);
+  }
+  proto::RecallAnsweredRequest answer;
+  answer.set_ino(ino);
+  answer.set_number(number);
+  (void)co_await masterCall<proto::RecallAnsweredReply>(proto::RECALL_ANSWERED, answer);
 }
 
 Task<void> DfsClient::fsync(uint64_t ino) {

@@ -56,8 +56,8 @@ struct DfsClient::FileState {
   std::map<uint64_t, uint64_t> pieces_in_flight;
   Status error;  // of a background write, reported by the next write/flush/fsync
   uint32_t closes_behind = 0;     // closes whose write-out and commit are still under way
-  uint64_t close_behind_seq = 0;  // closes-behind announced to the master so far
-  uint64_t changes_announced = 0;     // changes when the last close-behind was announced
+  bool held = false;              // the master knows this client may close the file behind
+  uint64_t changes_behind = 0;    // changes when the last close-behind began
   bool release_with_commit = false;   // a release waits: the close-behind's commit may carry it
   bool released_with_commit = false;  // ... and did
 

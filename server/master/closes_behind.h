@@ -1,36 +1,70 @@
 // Closes-behind: closes that returned to the program before the file's data was written and
-// committed (lib/client flushOnClose). A client announces one before its close returns and says
-// when it landed (with the commit, or alone when there was nothing left to commit). Until then
-// another session's open or stat of the file waits, so close-to-open holds across mounts.
+// committed (lib/client flushOnClose). A client that may close a file behind says so when it
+// opens the file for writing: from then until it releases its last open of the file, it *holds*
+// the file. Closes themselves cost no call. When another session opens or stats a held file,
+// the master *recalls* it from each holder (delivered by the holder's WATCH_RECALLS call) and
+// waits until the holder answers that every close it made before the recall has landed, so
+// close-to-open holds across mounts and only a reader that meets a held file pays for it.
 //
-// Each client numbers its closes-behind of a file; a landing covers every close up to its
-// number, so a retried announcement or a landing overtaken by a newer close is harmless.
-// Not journaled: a restarted master knows of none (the clients' commits follow within moments).
+// Recall numbers come from one counter: an answer covers the recall it names and every earlier
+// one, and an answer left over from an earlier hold can never satisfy a later recall. A reader
+// that arrives while a recall is still waiting to be delivered shares it (the holder has not
+// looked yet); one that arrives after delivery needs a new one, since the holder may have
+// closed the file after it looked.
+//
+// Not journaled: a restarted master learns the holds again when clients re-register their opens.
 // Not thread-safe: owned by the master's state thread.
 #pragma once
 
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace dfs::master {
 
 class ClosesBehind {
  public:
-  void announce(uint64_t ino, uint64_t session_id, uint64_t seq);
-  // Returns true when this ended the session's last pending close of ino.
-  bool land(uint64_t ino, uint64_t session_id, uint64_t seq);
-  // The session released its last open of ino, or ended: nothing of it is pending any more.
-  // Return true when something was pending.
+  struct Recall {
+    uint64_t ino = 0;
+    uint64_t number = 0;
+  };
+  // What a reader waits for: the holder's answer to recall `number`.
+  struct Wait {
+    uint64_t session_id = 0;
+    uint64_t number = 0;
+  };
+
+  void hold(uint64_t ino, uint64_t session_id);
+  // The session released its last open of ino, or ended: it holds nothing back any more.
+  // Return true when it held something.
   bool dropFile(uint64_t ino, uint64_t session_id);
   bool dropSession(uint64_t session_id);
 
-  // Whether a session other than reader has announced a close of ino that has not landed.
-  bool pendingForOthers(uint64_t ino, uint64_t reader) const;
+  bool heldByOthers(uint64_t ino, uint64_t reader) const;
+  // Recalls ino from every holder other than reader; returns what the reader must wait for.
+  std::vector<Wait> recall(uint64_t ino, uint64_t reader);
+  // Whether a wait is over: answered, or the holder let go of the file.
+  bool satisfied(uint64_t ino, const Wait& wait) const;
+  // Recalls queued for session, marked delivered.
+  std::vector<Recall> takeRecalls(uint64_t session_id);
+  bool hasRecalls(uint64_t session_id) const;
+  // The holder's closes of ino made before recall `number` reached it have landed.
+  // Returns true when it ended a wait.
+  bool answer(uint64_t ino, uint64_t session_id, uint64_t number);
+
   bool empty() const { return by_ino_.empty(); }
 
  private:
-  // ino -> session -> highest seq announced
-  std::unordered_map<uint64_t, std::unordered_map<uint64_t, uint64_t>> by_ino_;
+  struct Hold {
+    uint64_t requested = 0;  // the latest recall number asked of the holder
+    uint64_t delivered = 0;  // the latest one handed to it
+    uint64_t answered = 0;
+  };
+
+  uint64_t next_number_ = 1;
+  std::unordered_map<uint64_t, std::unordered_map<uint64_t, Hold>> by_ino_;  // ino -> session
+  std::unordered_map<uint64_t, std::vector<Recall>> queued_;                 // session -> recalls
 };
 
 }  // namespace dfs::master

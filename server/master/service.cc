@@ -26,6 +26,7 @@ MasterService::MasterService(asio::io_context& io, MasterOptions options)
       sessions_(options.session_lease_ms),
       locks_(io.get_executor(), sessions_, ns_),
       closes_landed_(io.get_executor()),
+      recalls_posted_(io.get_executor()),
       chunkservers_(io.get_executor()),
       tick_(io),
       started_ms_(monoNowMs()),
@@ -51,7 +52,8 @@ void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(STAT_FS, StatFsRequest, StatFsReply, statFs);
   DFS_ROUTE(OPEN, OpenRequest, AttrReply, open);
   DFS_ROUTE(RELEASE, ReleaseRequest, ReleaseReply, release);
-  DFS_ROUTE(CLOSE_BEHIND, CloseBehindRequest, CloseBehindReply, closeBehind);
+  DFS_ROUTE(WATCH_RECALLS, WatchRecallsRequest, WatchRecallsReply, watchRecalls);
+  DFS_ROUTE(RECALL_ANSWERED, RecallAnsweredRequest, RecallAnsweredReply, recallAnswered);
   DFS_ROUTE(GET_CHUNKS, GetChunksRequest, GetChunksReply, getChunks);
   DFS_ROUTE(GET_WRITE_CHUNK, GetWriteChunkRequest, GetWriteChunkReply, getWriteChunk);
   DFS_ROUTE(COMMIT_WRITE, CommitWriteRequest, AttrReply, commitWrite);
@@ -73,6 +75,7 @@ void MasterService::stop() {
   stopped_ = true;
   tick_.cancel();
   closes_landed_.notifyAll();
+  recalls_posted_.notifyAll();
   chunkservers_.closeAll();
 }
 
@@ -86,6 +89,7 @@ awaitable<void> MasterService::tickLoop() {
     chunks_.releaseDue(now);
     locks_.tick(now);
     if (close_waiters_ > 0) closes_landed_.notifyAll();
+    if (recall_watchers_ > 0) recalls_posted_.notifyAll();
     chunks_.collectUnreferenced(ns_, now, options_.unreferenced_chunk_grace_ms);
     if (!inStartupGrace()) scheduleRepairs();
     if (!orphans_checked_ && now - started_ms_ > options_.session_lease_ms) {
@@ -286,6 +290,7 @@ void MasterService::endSession(const Session& session) {
   chunks_.releaseAllLeases(session.id);
   locks_.endSession(session.id);
   if (closes_behind_.dropSession(session.id)) closesLanded();
+  recalls_posted_.notifyAll();  // its watch, if any, ends
   for (const auto& [ino, count] : session.open_inodes) {
     const Inode* inode = ns_.find(ino);
     if (inode && inode->nlink == 0 && !sessions_.isOpen(ino)) {
@@ -479,13 +484,17 @@ awaitable<Result<proto::CloseSessionReply>> MasterService::closeSession(
 awaitable<Result<proto::AttrReply>> MasterService::lookup(Ctx& ctx, proto::LookupRequest& request) {
   DFS_CO_TRY(const Inode* inode, ns_.lookup(request.parent(), request.name()));
   uint64_t ino = inode->ino;
-  if (!closes_behind_.empty()) co_await awaitClosesBehind(ino, ctx);
+  if (closes_behind_.heldByOthers(ino, ctx.header->session_id())) {
+    co_await awaitClosesBehind(ino, ctx);
+  }
   co_return attrReply(ino);
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::getAttr(Ctx& ctx,
                                                            proto::GetAttrRequest& request) {
-  if (!closes_behind_.empty()) co_await awaitClosesBehind(request.ino(), ctx);
+  if (closes_behind_.heldByOthers(request.ino(), ctx.header->session_id())) {
+    co_await awaitClosesBehind(request.ino(), ctx);
+  }
   co_return attrReply(request.ino());
 }
 
@@ -517,7 +526,11 @@ awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodR
   op->set_rdev(request.rdev());
   op->set_goal(inheritedGoal(request.parent()));
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
-  if (opener) sessions_.open(*opener, outcome.ino);
+  if (opener) {
+    sessions_.open(*opener, outcome.ino);
+    if (request.close_behind() && S_ISREG(request.mode()))
+      closes_behind_.hold(outcome.ino, opener->id);
+  }
   co_return attrReplyWithParent(outcome.ino, request.parent());
 }
 
@@ -618,11 +631,18 @@ awaitable<Result<proto::ReadDirReply>> MasterService::readDir(Ctx& ctx,
     auto it =
         request.after().empty() ? dir->entries.begin() : dir->entries.upper_bound(request.after());
     for (uint32_t n = 0; it != dir->entries.end() && n < limit; ++it, ++n) {
-      if (closes_behind_.pendingForOthers(it->second, ctx.header->session_id())) {
+      if (closes_behind_.heldByOthers(it->second, ctx.header->session_id())) {
         pending.push_back(it->second);
       }
     }
-    for (uint64_t ino : pending) co_await awaitClosesBehind(ino, ctx);
+    // Recalled all at once, then waited for: the holders answer in parallel.
+    RecallWaits waits;
+    for (uint64_t ino : pending) {
+      for (const auto& wait : closes_behind_.recall(ino, ctx.header->session_id())) {
+        waits.emplace_back(ino, wait);
+      }
+    }
+    co_await awaitRecalls(std::move(waits));
     DFS_CO_TRY(dir, ns_.get(request.ino()));
     if (!dir->isDir()) co_return makeError(Code::kNotDir, fmt::format("inode {}", request.ino()));
   }
@@ -653,13 +673,16 @@ awaitable<Result<proto::StatFsReply>> MasterService::statFs(Ctx& ctx, proto::Sta
 
 awaitable<Result<proto::AttrReply>> MasterService::open(Ctx& ctx, proto::OpenRequest& request) {
   // Close-to-open: what another mount's close wrote is committed before this open answers.
-  if (!closes_behind_.empty()) co_await awaitClosesBehind(request.ino(), ctx);
+  if (closes_behind_.heldByOthers(request.ino(), ctx.header->session_id())) {
+    co_await awaitClosesBehind(request.ino(), ctx);
+  }
   DFS_CO_TRY(Session * opener, session(ctx));
   DFS_CO_TRY(const Inode* inode, ns_.get(request.ino()));
   if (inode->isDir() && (request.flags() & O_ACCMODE) != O_RDONLY) {
     co_return makeError(Code::kIsDir, fmt::format("inode {}", request.ino()));
   }
   sessions_.open(*opener, inode->ino);
+  if (request.close_behind() && inode->isRegular()) closes_behind_.hold(inode->ino, opener->id);
   spdlog::debug("session {} opened inode {}", opener->id, inode->ino);
   co_return attrReply(inode->ino);
 }
@@ -697,35 +720,60 @@ awaitable<Result<void>> MasterService::releaseOpen(Session& opener, uint64_t ino
   co_return Result<void>{};
 }
 
-awaitable<Result<proto::CloseBehindReply>> MasterService::closeBehind(
-    Ctx& ctx, proto::CloseBehindRequest& request) {
-  DFS_CO_TRY(Session * closer, session(ctx));
-  if (request.seq() == 0) co_return makeError(Code::kInvalid, "close-behind without a number");
-  if (request.landed()) {
-    if (closes_behind_.land(request.ino(), closer->id, request.seq())) closesLanded();
-  } else {
-    // Only a file the session has open: its release ends what the close left pending.
-    if (!closer->open_inodes.contains(request.ino())) {
-      co_return makeError(Code::kInvalid, fmt::format("inode {} is not open", request.ino()));
-    }
-    closes_behind_.announce(request.ino(), closer->id, request.seq());
+awaitable<Result<proto::WatchRecallsReply>> MasterService::watchRecalls(
+    Ctx& ctx, proto::WatchRecallsRequest&) {
+  DFS_CO_TRY(Session * watcher, session(ctx));
+  uint64_t session_id = watcher->id;
+  // Answered a little before the caller gives up, so that it simply asks again.
+  int64_t give_up = monoNowMs() + std::clamp<int64_t>(ctx.deadline().count() - 1000, 0, 20000);
+  recall_watchers_++;
+  while (!closes_behind_.hasRecalls(session_id) && monoNowMs() < give_up && !stopped_ &&
+         sessions_.find(session_id)) {
+    co_await recalls_posted_.wait();
   }
-  co_return proto::CloseBehindReply{};
+  recall_watchers_--;
+  proto::WatchRecallsReply reply;
+  for (const auto& recall : closes_behind_.takeRecalls(session_id)) {
+    auto* out = reply.add_recalls();
+    out->set_ino(recall.ino);
+    out->set_number(recall.number);
+  }
+  co_return reply;
+}
+
+awaitable<Result<proto::RecallAnsweredReply>> MasterService::recallAnswered(
+    Ctx& ctx, proto::RecallAnsweredRequest& request) {
+  DFS_CO_TRY(Session * holder, session(ctx));
+  if (closes_behind_.answer(request.ino(), holder->id, request.number())) closesLanded();
+  co_return proto::RecallAnsweredReply{};
 }
 
 awaitable<void> MasterService::awaitClosesBehind(uint64_t ino, const Ctx& reader) {
-  uint64_t reader_session = reader.header->session_id();
-  if (!closes_behind_.pendingForOthers(ino, reader_session)) co_return;
+  RecallWaits waits;
+  for (const auto& wait : closes_behind_.recall(ino, reader.header->session_id())) {
+    waits.emplace_back(ino, wait);
+  }
+  co_await awaitRecalls(std::move(waits));
+}
+
+awaitable<void> MasterService::awaitRecalls(RecallWaits waits) {
+  if (waits.empty()) co_return;
+  recalls_posted_.notifyAll();
+  auto satisfied = [&] {
+    return std::all_of(waits.begin(), waits.end(), [&](const auto& wait) {
+      return closes_behind_.satisfied(wait.first, wait.second);
+    });
+  };
   int64_t give_up = monoNowMs() + kCloseBehindWaitMs;
   close_waiters_++;
-  while (closes_behind_.pendingForOthers(ino, reader_session) && monoNowMs() < give_up &&
-         !stopped_) {
-    co_await closes_landed_.wait();
-  }
+  while (!satisfied() && monoNowMs() < give_up && !stopped_) co_await closes_landed_.wait();
   close_waiters_--;
-  if (closes_behind_.pendingForOthers(ino, reader_session)) {
-    spdlog::warn("inode {}: a close-behind did not land within {} ms; answering without it", ino,
-                 kCloseBehindWaitMs);
+  for (const auto& [ino, wait] : waits) {
+    if (closes_behind_.satisfied(ino, wait)) continue;
+    spdlog::warn(
+        "inode {}: session {} did not answer a recall within {} ms; answering without "
+        "its close-behind",
+        ino, wait.session_id, kCloseBehindWaitMs);
   }
 }
 
@@ -860,10 +908,6 @@ awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   // Taken before a release below can purge an unlinked file: the commit itself succeeded.
   auto reply = attrReply(outcome.ino);
-  if (request.lands_close_behind() != 0 &&
-      closes_behind_.land(request.ino(), ctx.header->session_id(), request.lands_close_behind())) {
-    closesLanded();
-  }
   if (request.release_leases()) {
     if (const Inode* inode = ns_.find(request.ino())) {
       chunks_.releaseLeases(ctx.header->session_id(), inode->chunks);

@@ -119,10 +119,14 @@ class MasterService {
   // Ends one open of ino by opener: its write leases and closes-behind with its last one, and
   // the file itself with the last open anywhere of an unlinked file.
   boost::asio::awaitable<Result<void>> releaseOpen(Session& opener, uint64_t ino, const Ctx* ctx);
-  Reply<proto::CloseBehindReply> closeBehind(Ctx&, proto::CloseBehindRequest&);
-  // Waits while another session's close of ino has not landed (closes_behind.h), for
-  // kCloseBehindWaitMs at most: a client that stopped answering must not hold up the rest.
+  Reply<proto::WatchRecallsReply> watchRecalls(Ctx&, proto::WatchRecallsRequest&);
+  Reply<proto::RecallAnsweredReply> recallAnswered(Ctx&, proto::RecallAnsweredRequest&);
+  // Recalls ino from the sessions that hold it back (closes_behind.h) and waits for their
+  // answers, for kCloseBehindWaitMs at most: a client that stopped answering must not hold up
+  // the rest.
   boost::asio::awaitable<void> awaitClosesBehind(uint64_t ino, const Ctx& reader);
+  using RecallWaits = std::vector<std::pair<uint64_t, ClosesBehind::Wait>>;  // (ino, wait)
+  boost::asio::awaitable<void> awaitRecalls(RecallWaits waits);
   static constexpr int64_t kCloseBehindWaitMs = 5000;
   void closesLanded() { closes_landed_.notifyAll(); }
   Reply<proto::GetChunksReply> getChunks(Ctx&, proto::GetChunksRequest&);
@@ -150,6 +154,8 @@ class MasterService {
   ClosesBehind closes_behind_;
   rpc::AsyncEvent closes_landed_;  // also rung by the tick, so waits can give up
   uint32_t close_waiters_ = 0;
+  rpc::AsyncEvent recalls_posted_;  // also rung by the tick, so watches can end
+  uint32_t recall_watchers_ = 0;
   rpc::ClientPool chunkservers_;
   boost::asio::steady_timer tick_;
   bool stopped_ = false;

@@ -94,7 +94,8 @@ TEST(FailureTest, AWriteOutThatFailsAfterACloseIsLoggedAndHoldsNoReaderUp) {
       60s))
       << readFile(cluster.dir() + "/mount-a.log");
   EXPECT_EQ(sh("stat -c %s " + b + "/f").output, "0\n");
-  EXPECT_EQ(readFile(cluster.dir() + "/master.log").find("did not land"), std::string::npos);
+  EXPECT_EQ(readFile(cluster.dir() + "/master.log").find("did not answer a recall"),
+            std::string::npos);
   ::close(kept);
 }
 

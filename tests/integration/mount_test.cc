@@ -365,6 +365,34 @@ TEST_F(MountTest, AClosedFileIsSeenWholeElsewhereWhileItsWriteOutIsStillUnderWay
   EXPECT_EQ(readFile(b + "/d/g"), "unmounted early");
 }
 
+TEST_F(MountTest, AFileStillOpenForWritingElsewhereIsSeenWithoutWaitingForItsClose) {
+  // Mount a holds the file back (it may close it behind), so b's stats recall it from a; with no
+  // close under way a answers at once, and b sees what a committed so far.
+  std::string b = cluster_.mount("b");
+  int fd = ::open((a_ + "/log").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  ASSERT_EQ(::write(fd, "first\n", 6), 6);
+  ASSERT_EQ(::fsync(fd), 0);
+  for (int i = 0; i < 3; ++i) {
+    auto seen =
+        std::async(std::launch::async, [&] { return sh("stat -c %s " + b + "/log").output; });
+    // The master gives up on a holder after 5 s; an answered recall comes long before.
+    ASSERT_EQ(seen.wait_for(4s), std::future_status::ready)
+        << "b waited for a close that never came";
+    EXPECT_EQ(seen.get(), "6\n");
+    dropCaches();
+  }
+  ASSERT_EQ(::write(fd, "second\n", 7), 7);
+  ASSERT_EQ(::close(std::exchange(closer.fd, -1)), 0);
+  EXPECT_EQ(readFile(b + "/log"), "first\nsecond\n");
+  EXPECT_EQ(readFile(cluster_.dir() + "/master.log").find("did not answer a recall"),
+            std::string::npos);
+}
+
 TEST_F(MountTest, ConcurrentWritersOfDifferentFiles) {
   run("for i in $(seq 1 8); do (head -c 3000000 /dev/urandom > " + cluster_.dir() +
       "/in$i && cp " + cluster_.dir() + "/in$i " + a_ + "/out$i) & done; wait");

@@ -8,59 +8,107 @@ namespace {
 constexpr uint64_t kFile = 7;
 constexpr uint64_t kWriter = 100;
 constexpr uint64_t kReader = 200;
+constexpr uint64_t kOtherReader = 300;
 
-TEST(ClosesBehindTest, AnOtherSessionWaitsUntilTheCloseLands) {
+TEST(ClosesBehindTest, AReaderOfAHeldFileWaitsForTheHoldersAnswer) {
   ClosesBehind closes;
-  EXPECT_FALSE(closes.pendingForOthers(kFile, kReader));
-  closes.announce(kFile, kWriter, 1);
-  EXPECT_TRUE(closes.pendingForOthers(kFile, kReader));
-  EXPECT_FALSE(closes.pendingForOthers(kFile, kWriter)) << "a client sees its own writes";
-  EXPECT_FALSE(closes.pendingForOthers(kFile + 1, kReader));
-  EXPECT_TRUE(closes.land(kFile, kWriter, 1));
-  EXPECT_FALSE(closes.pendingForOthers(kFile, kReader));
-  EXPECT_TRUE(closes.empty());
+  EXPECT_FALSE(closes.heldByOthers(kFile, kReader));
+  closes.hold(kFile, kWriter);
+  EXPECT_TRUE(closes.heldByOthers(kFile, kReader));
+  EXPECT_FALSE(closes.heldByOthers(kFile, kWriter)) << "a client sees its own writes";
+  EXPECT_FALSE(closes.heldByOthers(kFile + 1, kReader));
+  EXPECT_TRUE(closes.recall(kFile, kWriter).empty());
+
+  auto waits = closes.recall(kFile, kReader);
+  ASSERT_EQ(waits.size(), 1u);
+  EXPECT_EQ(waits[0].session_id, kWriter);
+  EXPECT_FALSE(closes.satisfied(kFile, waits[0]));
+  EXPECT_FALSE(closes.hasRecalls(kReader));
+  ASSERT_TRUE(closes.hasRecalls(kWriter));
+  auto recalls = closes.takeRecalls(kWriter);
+  ASSERT_EQ(recalls.size(), 1u);
+  EXPECT_EQ(recalls[0].ino, kFile);
+  EXPECT_EQ(recalls[0].number, waits[0].number);
+  EXPECT_FALSE(closes.hasRecalls(kWriter));
+  EXPECT_FALSE(closes.satisfied(kFile, waits[0]));
+  EXPECT_TRUE(closes.answer(kFile, kWriter, recalls[0].number));
+  EXPECT_TRUE(closes.satisfied(kFile, waits[0]));
+  EXPECT_TRUE(closes.heldByOthers(kFile, kReader)) << "answered, but still open there";
 }
 
-TEST(ClosesBehindTest, ALandingOvertakenByANewerCloseKeepsItPending) {
+TEST(ClosesBehindTest, AReaderSharesARecallNotYetDeliveredButNotOneDelivered) {
   ClosesBehind closes;
-  closes.announce(kFile, kWriter, 1);
-  closes.announce(kFile, kWriter, 2);  // the second close, before the first commit landed
-  EXPECT_FALSE(closes.land(kFile, kWriter, 1));
-  EXPECT_TRUE(closes.pendingForOthers(kFile, kReader));
-  closes.announce(kFile, kWriter, 2);  // a retried announcement changes nothing
-  closes.announce(kFile, kWriter, 1);  // nor does a late one
-  EXPECT_TRUE(closes.land(kFile, kWriter, 2));
-  EXPECT_FALSE(closes.pendingForOthers(kFile, kReader));
-  EXPECT_FALSE(closes.land(kFile, kWriter, 2)) << "a second landing finds nothing";
+  closes.hold(kFile, kWriter);
+  auto first = closes.recall(kFile, kReader);
+  auto shared = closes.recall(kFile, kOtherReader);
+  ASSERT_EQ(shared.size(), 1u);
+  EXPECT_EQ(shared[0].number, first[0].number) << "the holder has not looked yet";
+  EXPECT_EQ(closes.takeRecalls(kWriter).size(), 1u);
+
+  // The holder may have closed the file again after it looked: a reader now needs a new recall.
+  auto later = closes.recall(kFile, kReader);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_GT(later[0].number, first[0].number);
+  EXPECT_TRUE(closes.answer(kFile, kWriter, first[0].number));
+  EXPECT_TRUE(closes.satisfied(kFile, first[0]));
+  EXPECT_FALSE(closes.satisfied(kFile, later[0]));
+  auto recalls = closes.takeRecalls(kWriter);
+  ASSERT_EQ(recalls.size(), 1u);
+  EXPECT_EQ(recalls[0].number, later[0].number);
+  EXPECT_TRUE(closes.answer(kFile, kWriter, later[0].number));
+  EXPECT_TRUE(closes.satisfied(kFile, later[0]));
 }
 
-TEST(ClosesBehindTest, TwoWritersOfOneFileAreEachWaitedFor) {
+TEST(ClosesBehindTest, AnAnswerNeverCoversARecallNotYetMade) {
   ClosesBehind closes;
-  closes.announce(kFile, kWriter, 1);
-  closes.announce(kFile, kReader, 1);
-  EXPECT_TRUE(closes.pendingForOthers(kFile, kReader));
-  EXPECT_TRUE(closes.pendingForOthers(kFile, kWriter));
-  EXPECT_TRUE(closes.pendingForOthers(kFile, 300));
-  EXPECT_TRUE(closes.land(kFile, kWriter, 1));
-  EXPECT_FALSE(closes.pendingForOthers(kFile, kReader));
-  EXPECT_TRUE(closes.pendingForOthers(kFile, kWriter));
+  closes.hold(kFile, kWriter);
+  auto first = closes.recall(kFile, kReader);
+  closes.takeRecalls(kWriter);
+  EXPECT_TRUE(closes.answer(kFile, kWriter, first[0].number + 100));  // a stray number
+  auto next = closes.recall(kFile, kReader);
+  EXPECT_FALSE(closes.satisfied(kFile, next[0]));
+  EXPECT_FALSE(closes.answer(kFile, kWriter, first[0].number)) << "an old answer, again";
 }
 
-TEST(ClosesBehindTest, AReleaseOrAnEndedSessionDropsWhatItAnnounced) {
+TEST(ClosesBehindTest, TwoHoldersOfOneFileAreEachRecalled) {
   ClosesBehind closes;
-  closes.announce(kFile, kWriter, 3);
-  closes.announce(kFile + 1, kWriter, 1);
-  closes.announce(kFile + 1, kReader, 1);
+  closes.hold(kFile, kWriter);
+  closes.hold(kFile, kReader);
+  EXPECT_TRUE(closes.heldByOthers(kFile, kWriter));
+  auto waits = closes.recall(kFile, kOtherReader);
+  ASSERT_EQ(waits.size(), 2u);
+  EXPECT_EQ(closes.takeRecalls(kWriter).size(), 1u);
+  EXPECT_EQ(closes.takeRecalls(kReader).size(), 1u);
+  auto own = closes.recall(kFile, kReader);
+  ASSERT_EQ(own.size(), 1u) << "a holder that reads recalls only the other";
+  EXPECT_EQ(own[0].session_id, kWriter);
+}
+
+TEST(ClosesBehindTest, AReleaseOrAnEndedSessionEndsTheWait) {
+  ClosesBehind closes;
+  closes.hold(kFile, kWriter);
+  closes.hold(kFile + 1, kWriter);
+  auto waits = closes.recall(kFile, kReader);
+  auto other = closes.recall(kFile + 1, kReader);
   EXPECT_TRUE(closes.dropFile(kFile, kWriter));
   EXPECT_FALSE(closes.dropFile(kFile, kWriter));
-  EXPECT_FALSE(closes.pendingForOthers(kFile, kReader));
-  EXPECT_TRUE(closes.pendingForOthers(kFile + 1, kReader));
+  EXPECT_TRUE(closes.satisfied(kFile, waits[0]));
+  EXPECT_FALSE(closes.satisfied(kFile + 1, other[0]));
+  auto recalls = closes.takeRecalls(kWriter);
+  ASSERT_EQ(recalls.size(), 1u) << "a recall of a file let go of is not delivered";
+  EXPECT_EQ(recalls[0].ino, kFile + 1);
+
+  closes.recall(kFile + 1, kReader);
   EXPECT_TRUE(closes.dropSession(kWriter));
-  EXPECT_FALSE(closes.pendingForOthers(kFile + 1, kReader));
-  EXPECT_TRUE(closes.pendingForOthers(kFile + 1, kWriter));
-  EXPECT_FALSE(closes.dropSession(kWriter));
-  EXPECT_TRUE(closes.dropSession(kReader));
+  EXPECT_TRUE(closes.satisfied(kFile + 1, other[0]));
+  EXPECT_FALSE(closes.hasRecalls(kWriter));
   EXPECT_TRUE(closes.empty());
+
+  // Held again later: an answer left over from the earlier hold satisfies no new recall.
+  closes.hold(kFile, kWriter);
+  EXPECT_FALSE(closes.answer(kFile, kWriter, waits[0].number));
+  auto again = closes.recall(kFile, kReader);
+  EXPECT_FALSE(closes.satisfied(kFile, again[0]));
 }
 
 }  // namespace
