@@ -1,7 +1,10 @@
 #include "lib/rpc/connection.h"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <cstring>
 
 #include "lib/base/buffer.h"
 
@@ -36,26 +39,29 @@ void Connection::start() {
                  asio::detached);
 }
 
+// Frames are parsed out of one receive buffer: a small frame costs one receive however many
+// parts it has, and frames that arrived together share one. A body or payload longer than what
+// is buffered is read straight into its own buffer, so chunk data is copied at most once.
 awaitable<void> Connection::readLoop() {
   auto self = shared_from_this();
   std::string reason = "closed by peer";
+  ReceiveBuffer in;
   try {
     for (;;) {
-      unsigned char prefix[kFramePrefixSize];
-      co_await asio::async_read(socket_, asio::buffer(prefix), asio::use_awaitable);
-      auto sizes = decodeFramePrefix(prefix);
+      co_await fill(in, kFramePrefixSize);
+      auto sizes = decodeFramePrefix(reinterpret_cast<const unsigned char*>(in.data()));
       if (!sizes) {
         reason = sizes.error().toString();
         break;
       }
-      // The payload is read into its own buffer so chunk data is never copied out of the frame.
-      std::string buffer(sizes->header_size, '\0');
-      co_await asio::async_read(socket_, asio::buffer(buffer), asio::use_awaitable);
+      in.consume(kFramePrefixSize);
+      co_await fill(in, sizes->header_size);
       Message message;
-      if (!message.header.ParseFromString(buffer)) {
+      if (!message.header.ParseFromArray(in.data(), static_cast<int>(sizes->header_size))) {
         reason = "unparsable frame header";
         break;
       }
+      in.consume(sizes->header_size);
       uint32_t body_size = message.header.body_size();
       if (body_size > kMaxBodySize || body_size > sizes->rest_size - sizes->header_size) {
         reason = "body length out of bounds";
@@ -67,10 +73,9 @@ awaitable<void> Connection::readLoop() {
         break;
       }
       message.body.resize(body_size);
+      co_await readInto(in, message.body.data(), body_size);
       message.payload = uninitializedBuffer(payload_size);
-      std::array<asio::mutable_buffer, 2> rest{asio::buffer(message.body),
-                                               asio::buffer(message.payload)};
-      co_await asio::async_read(socket_, rest, asio::use_awaitable);
+      co_await readInto(in, message.payload.data(), payload_size);
 
       if (message.header.is_response()) {
         auto it = pending_.find(message.header.call_id());
@@ -90,6 +95,29 @@ awaitable<void> Connection::readLoop() {
     }
   }
   close(reason);
+}
+
+awaitable<void> Connection::fill(ReceiveBuffer& in, size_t wanted) {
+  if (in.size() >= wanted) co_return;
+  if (in.begin + wanted > in.bytes.size()) {
+    std::memmove(in.bytes.data(), in.data(), in.size());
+    in.end -= in.begin;
+    in.begin = 0;
+  }
+  while (in.size() < wanted) {
+    in.end += co_await socket_.async_read_some(
+        asio::buffer(in.bytes.data() + in.end, in.bytes.size() - in.end), asio::use_awaitable);
+  }
+}
+
+awaitable<void> Connection::readInto(ReceiveBuffer& in, char* out, size_t length) {
+  size_t buffered = std::min(length, in.size());
+  std::memcpy(out, in.data(), buffered);
+  in.consume(buffered);
+  if (length > buffered) {
+    co_await asio::async_read(socket_, asio::buffer(out + buffered, length - buffered),
+                              asio::use_awaitable);
+  }
 }
 
 void Connection::close(const std::string& reason) {

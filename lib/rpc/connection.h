@@ -8,13 +8,13 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/channel.hpp>
-
 #include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "lib/base/status.h"
 #include "lib/rpc/frame.h"
@@ -59,7 +59,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const std::string& bytes() const { return shared_payload ? *shared_payload : payload; }
   };
 
+  // Bytes received and not parsed yet: [begin, end) of bytes.
+  struct ReceiveBuffer {
+    static constexpr size_t kSize = 64 * 1024;
+    static_assert(kMaxHeaderSize <= kSize, "a frame header must fit the buffer");
+    std::vector<char> bytes = std::vector<char>(kSize);
+    size_t begin = 0;
+    size_t end = 0;
+    const char* data() const { return bytes.data() + begin; }
+    size_t size() const { return end - begin; }
+    void consume(size_t n) {
+      begin += n;
+      if (begin == end) begin = end = 0;
+    }
+  };
+
   awaitable<void> readLoop();
+  // Until in holds at least wanted (<= ReceiveBuffer::kSize) bytes.
+  awaitable<void> fill(ReceiveBuffer& in, size_t wanted);
+  // The next length bytes of the stream into out: what is buffered, then straight from the socket.
+  awaitable<void> readInto(ReceiveBuffer& in, char* out, size_t length);
   awaitable<void> writeLoop();
   void enqueue(Message message);
 

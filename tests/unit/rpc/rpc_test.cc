@@ -1,8 +1,9 @@
 // The RPC layer over real TCP on 127.0.0.1: multiplexing, payloads, deadlines, errors, and
 // hostile input that must close one connection and leave the server serving.
-#include <boost/asio.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/asio.hpp>
+#include <map>
 #include <thread>
 
 #include "lib/rpc/client.h"
@@ -125,6 +126,56 @@ TEST_F(RpcTest, ASharedPayloadGoesToSeveralCallsUncopied) {
   for (uint64_t i = 1; i <= 3; ++i) futures.push_back(asio::co_spawn(io_, send(i), asio::use_future));
   for (auto& future : futures) EXPECT_TRUE(future.get());
   EXPECT_EQ(*shared, bytes);  // the sender's bytes are untouched
+}
+
+// The server parses frames out of one receive buffer: frames that arrive together, a frame that
+// dribbles in a few bytes at a time and a payload larger than the buffer must all come out whole.
+TEST_F(RpcTest, FramesArrivingTogetherOrInPiecesAreEachAnswered) {
+  auto frame = [](uint64_t call_id, uint64_t parent, const std::string& payload) {
+    proto::LookupRequest request;
+    request.set_parent(parent);
+    request.set_name("f");
+    proto::RpcHeader header;
+    header.set_call_id(call_id);
+    header.set_method(proto::LOOKUP);
+    return encodeFrameHead(header, request.SerializeAsString(), payload.size()) + payload;
+  };
+  std::string big(200 << 10, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 13);
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address(address_.host), address_.port});
+  asio::write(socket, asio::buffer(frame(1, 11, "ab") + frame(2, 22, "")));
+  std::string dribbled = frame(3, 33, "xyz") + frame(4, 44, big);
+  for (size_t at = 0, piece = 1; at < dribbled.size(); at += piece, piece = piece * 3 % 65537) {
+    asio::write(socket, asio::buffer(dribbled.data() + at, std::min(piece, dribbled.size() - at)));
+    if (at < 64) std::this_thread::sleep_for(1ms);  // the first pieces arrive one by one
+  }
+
+  std::map<uint64_t, std::pair<uint64_t, std::string>> replies;  // call id -> (ino, payload)
+  for (int i = 0; i < 4; ++i) {
+    unsigned char prefix[kFramePrefixSize];
+    asio::read(socket, asio::buffer(prefix));
+    auto sizes = decodeFramePrefix(prefix);
+    ASSERT_TRUE(sizes);
+    std::string rest(sizes->rest_size, '\0');
+    asio::read(socket, asio::buffer(rest));
+    proto::RpcHeader header;
+    ASSERT_TRUE(header.ParseFromArray(rest.data(), static_cast<int>(sizes->header_size)));
+    ASSERT_TRUE(header.is_response());
+    ASSERT_EQ(header.status(), 0) << header.message();
+    proto::AttrReply reply;
+    ASSERT_TRUE(reply.ParseFromArray(rest.data() + sizes->header_size,
+                                     static_cast<int>(header.body_size())));
+    replies[header.call_id()] = {reply.attr().ino(),
+                                 rest.substr(sizes->header_size + header.body_size())};
+  }
+  ASSERT_EQ(replies.size(), 4u);
+  EXPECT_EQ(replies[1], std::make_pair(uint64_t{11}, std::string("ba")));
+  EXPECT_EQ(replies[2], std::make_pair(uint64_t{22}, std::string()));
+  EXPECT_EQ(replies[3], std::make_pair(uint64_t{33}, std::string("zyx")));
+  EXPECT_EQ(replies[4].first, 44u);
+  EXPECT_EQ(replies[4].second, std::string(big.rbegin(), big.rend()));
 }
 
 TEST_F(RpcTest, RemoteErrorsArriveAsStatus) {
