@@ -449,8 +449,11 @@ Result<void> fsckFile(DfsClient& client, const std::string& path, const proto::A
       }
       if (!failure.isOk()) {
         // A live cluster moves replicas while fsck reads them: a replica the master no longer
-        // lists was dropped on purpose, not lost.
-        if (!stillListed(client, attr.ino(), chunk, replica)) continue;
+        // lists was dropped on purpose, not lost. Not so a checksum failure: the master may
+        // already have dropped that replica because of this very read, and it was bad.
+        if (failure.code() != Code::kCorrupt && !stillListed(client, attr.ino(), chunk, replica)) {
+          continue;
+        }
         problem(totals, path, fmt::format("{}: replica on {} is bad: {}", where, replica,
                                           failure.toString()));
         continue;
