@@ -99,13 +99,19 @@ awaitable<void> DfsClient::keepAliveLoop() {
     request.set_session_id(session_id_);
     auto reply = co_await masterCall<proto::KeepAliveReply>(proto::KEEP_ALIVE, request);
     if (!reply && reply.error().code() == Code::kNotFound) (void)co_await openSession();
-    if (reply && reply->master_instance() != master_instance_) {
-      spdlog::info("master restarted; registering {} open files again", files_.size());
-      master_instance_ = reply->master_instance();
-      co_await reopenFiles();
-      co_await reclaimLocks();
-    }
+    if (reply) co_await noticeMasterInstance(reply->master_instance());
   }
+}
+
+awaitable<void> DfsClient::noticeMasterInstance(uint64_t instance) {
+  if (instance == 0 || instance == master_instance_) co_return;
+  // Set before the first wait: the keep-alive and the recall watch both report the instance,
+  // and only the first to see a new one registers the files again.
+  master_instance_ = instance;
+  spdlog::info("master restarted; registering {} open files again", files_.size());
+  co_await reopenFiles();
+  co_await reclaimLocks();
+  spdlog::info("open files and locks registered with the restarted master");
 }
 
 awaitable<void> DfsClient::reopenFiles() {

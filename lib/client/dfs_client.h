@@ -239,6 +239,8 @@ class DfsClient {
   // have landed.
   boost::asio::awaitable<void> watchRecallsLoop();
   boost::asio::awaitable<void> answerRecall(uint64_t ino, uint64_t number);
+  // A master that says a different instance restarted: registers open files and locks again.
+  boost::asio::awaitable<void> noticeMasterInstance(uint64_t instance);
   // Until this file's closes-behind have landed: what a flush or fsync commits comes after them.
   boost::asio::awaitable<void> awaitClosesBehind(FileState& file);
   // Until every close-behind of this client has landed (unmount).

@@ -479,8 +479,10 @@ awaitable<void> DfsClient::watchRecallsLoop() {
     rpc::CallOptions call_options;
     call_options.timeout = options_.call_timeout;
     call_options.session_id = session_id_;
-    auto recalls = co_await master_->call<proto::WatchRecallsReply>(
-        proto::WATCH_RECALLS, proto::WatchRecallsRequest{}, call_options);
+    proto::WatchRecallsRequest request;
+    request.set_master_instance(master_instance_);
+    auto recalls = co_await master_->call<proto::WatchRecallsReply>(proto::WATCH_RECALLS, request,
+                                                                    call_options);
     if (stopping_) break;
     if (!recalls) {
       // The master is away, restarting or failing over: keep asking, unhurried.
@@ -491,6 +493,7 @@ awaitable<void> DfsClient::watchRecallsLoop() {
     for (const auto& recall : recalls->recalls()) {
       asio::co_spawn(io_, answerRecall(recall.ino(), recall.number()), asio::detached);
     }
+    co_await noticeMasterInstance(recalls->master_instance());
   }
 }
 

@@ -721,18 +721,19 @@ awaitable<Result<void>> MasterService::releaseOpen(Session& opener, uint64_t ino
 }
 
 awaitable<Result<proto::WatchRecallsReply>> MasterService::watchRecalls(
-    Ctx& ctx, proto::WatchRecallsRequest&) {
+    Ctx& ctx, proto::WatchRecallsRequest& request) {
   DFS_CO_TRY(Session * watcher, session(ctx));
   uint64_t session_id = watcher->id;
   // Answered a little before the caller gives up, so that it simply asks again.
   int64_t give_up = monoNowMs() + std::clamp<int64_t>(ctx.deadline().count() - 1000, 0, 20000);
   recall_watchers_++;
-  while (!closes_behind_.hasRecalls(session_id) && monoNowMs() < give_up && !stopped_ &&
-         sessions_.find(session_id)) {
+  while (request.master_instance() == instance_ && !closes_behind_.hasRecalls(session_id) &&
+         monoNowMs() < give_up && !stopped_ && sessions_.find(session_id)) {
     co_await recalls_posted_.wait();
   }
   recall_watchers_--;
   proto::WatchRecallsReply reply;
+  reply.set_master_instance(instance_);
   for (const auto& recall : closes_behind_.takeRecalls(session_id)) {
     auto* out = reply.add_recalls();
     out->set_ino(recall.ino);
