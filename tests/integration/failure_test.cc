@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 
 #include "tests/integration/cluster.h"
 
@@ -76,6 +77,29 @@ TEST(FailureTest, WriteFailsWithEioWhenTooFewReplicasRemain) {
 
 // A small file's close returns before its write-out (close-behind). When the write-out fails
 // after that, the mount logs it, and other mounts are not held up waiting for its commit.
+TEST(FailureTest, AMountKilledWithACloseBehindHoldsNoReaderUpForLong) {
+  // Mount c closes a small file behind while the chunkservers are stopped, then is killed -9:
+  // its close never lands and it answers no recall. Another mount's stat is released when c's
+  // session ends (or after 5 s at most), and sees the file as the master has it.
+  ClusterOptions options;
+  options.master_flags = {"--session-lease-ms", "3000"};
+  Cluster cluster(options);
+  std::string b = cluster.mount("b");
+  std::string c = cluster.mount("c");
+  int fd = ::open((c + "/f").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "lost", 4), 4);
+  cluster.pauseChunkservers();
+  EXPECT_EQ(::close(fd), 0);
+  cluster.killMount(c);
+  cluster.resumeChunkservers();
+  auto seen = std::async(std::launch::async, [&] { return sh("stat -c %s " + b + "/f").output; });
+  // Released by the end of c's session (3 s lease) or the master's 5 s limit, whichever is first;
+  // not by b's own call timing out (10 s) and trying again.
+  ASSERT_EQ(seen.wait_for(8s), std::future_status::ready) << "a dead holder held b's stat up";
+  EXPECT_EQ(seen.get(), "0\n");
+}
+
 TEST(FailureTest, AWriteOutThatFailsAfterACloseIsLoggedAndHoldsNoReaderUp) {
   Cluster cluster;
   std::string a = cluster.mount("a");
