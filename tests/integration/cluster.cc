@@ -149,6 +149,7 @@ Cluster::Cluster(ClusterOptions options) : options_(options) {
 
 Cluster::~Cluster() {
   if (::testing::Test::HasFailure()) dumpLogs();
+  resumeChunkservers();  // a test that stopped them and failed before it let them go on
   for (auto& [mount_point, pid] : mounts_) {
     sh("fusermount3 -u -z " + mount_point);
     stop(pid);

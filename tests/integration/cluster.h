@@ -51,7 +51,8 @@ class Cluster {
   std::string masterDir() const { return dir_ + "/master"; }
 
   void killChunkserver(int index);
-  // SIGSTOP / SIGCONT of every chunkserver: a data path that does not answer for a while.
+  // SIGSTOP / SIGCONT of every chunkserver: a data path that does not answer for a while. The
+  // destructor lets them go on first.
   void pauseChunkservers();
   void resumeChunkservers();
   void startChunkserver(int index);
