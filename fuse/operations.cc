@@ -239,7 +239,7 @@ void onRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file
         size_t length = skip < got->data.size() ? std::min(size, got->data.size() - skip) : 0;
         fuse_reply_buf(req, got->data.data() + std::min<uint64_t>(skip, got->data.size()), length);
         if (got->data.size() > length) {
-          filler->store(ino, ticket, got->offset, std::move(got->data), from, from + size);
+          filler->store(ino, ticket, got->offset, std::string(got->data), from, from + size);
         }
       });
 }

@@ -129,10 +129,13 @@ class DfsClient {
   // Writes at the end of the file as this client knows it (O_APPEND); returns the offset used.
   Task<uint64_t> append(uint64_t ino, std::string data);
   Task<std::string> read(uint64_t ino, uint64_t offset, uint32_t size);
-  // What a read fetched: the bytes asked for lie inside [offset, offset + data.size()).
+  // What a read fetched: the bytes asked for lie inside [offset, offset + data.size()). data
+  // points into bytes, which may be shared with the client's read-ahead: a sequential read is
+  // answered from the fetched piece without copying it.
   struct ReadExtent {
     uint64_t offset = 0;
-    std::string data;
+    std::shared_ptr<const std::string> bytes;
+    std::string_view data;
   };
   // Like read, but a random read of part of a checksum block returns the whole block (clipped to
   // the file's end): the chunkserver reads and verifies all of it anyway, and the caller may
@@ -255,7 +258,7 @@ class DfsClient {
   Task<std::string> readChunkPiece(FileState& file, uint64_t chunk_index, uint64_t offset,
                                    uint32_t length);
   // Reads ahead of a sequential reader; nullopt when the reader is not sequential.
-  boost::asio::awaitable<std::optional<Result<std::string>>> readSequential(
+  boost::asio::awaitable<std::optional<Result<ReadExtent>>> readSequential(
       std::shared_ptr<FileState> file, uint64_t offset, uint64_t end);
   boost::asio::awaitable<void> fetchReadAhead(std::shared_ptr<FileState> file,
                                               std::shared_ptr<ReadAheadPiece> piece,

@@ -1,6 +1,7 @@
 #include "lib/rpc/connection.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
 
 #include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -174,9 +175,10 @@ void Connection::send(Message message) {
 void Connection::enqueue(Message message) {
   if (!open_) return;
   OutFrame frame;
-  frame.head = encodeFrameHead(message.header, message.body, message.outgoingPayload().size());
+  frame.head = encodeFrameHead(message.header, message.body, message.outgoingPayloadSize());
   frame.payload = std::move(message.payload);
   frame.shared_payload = std::move(message.shared_payload);
+  frame.file_payload = std::move(message.file_payload);
   out_.push_back(std::move(frame));
   if (!writing_) {
     writing_ = true;
@@ -203,9 +205,15 @@ awaitable<void> Connection::writeLoop() {
       }
       for (auto& frame : batch) {
         buffers.push_back(asio::buffer(frame.head));
+        if (frame.file_payload) {
+          co_await asio::async_write(socket_, buffers, asio::use_awaitable);
+          buffers.clear();
+          co_await sendFileRegion(*frame.file_payload);
+          continue;
+        }
         if (!frame.bytes().empty()) buffers.push_back(asio::buffer(frame.bytes()));
       }
-      co_await asio::async_write(socket_, buffers, asio::use_awaitable);
+      if (!buffers.empty()) co_await asio::async_write(socket_, buffers, asio::use_awaitable);
     }
   } catch (const boost::system::system_error& e) {
     writing_ = false;
@@ -213,6 +221,31 @@ awaitable<void> Connection::writeLoop() {
     co_return;
   }
   writing_ = false;
+}
+
+awaitable<void> Connection::sendFileRegion(const FileRegion& region) {
+  socket_.native_non_blocking(true);
+  auto position = static_cast<off_t>(region.offset);
+  uint64_t left = region.file_bytes;
+  while (left > 0) {
+    ssize_t sent = ::sendfile(socket_.native_handle(), region.fd, &position,
+                              static_cast<size_t>(std::min<uint64_t>(left, 1 << 30)));
+    if (sent > 0) {
+      left -= static_cast<uint64_t>(sent);
+    } else if (sent == 0) {
+      break;  // the file is shorter than it was: zeros make up the frame
+    } else if (errno == EAGAIN) {
+      co_await socket_.async_wait(tcp::socket::wait_write, asio::use_awaitable);
+    } else if (errno != EINTR) {
+      throw boost::system::system_error(errno, boost::system::system_category());
+    }
+  }
+  static const std::string zeros(64 * 1024, '\0');
+  for (uint64_t pad = left + region.zero_bytes; pad > 0;) {
+    size_t piece = static_cast<size_t>(std::min<uint64_t>(pad, zeros.size()));
+    co_await asio::async_write(socket_, asio::buffer(zeros.data(), piece), asio::use_awaitable);
+    pad -= piece;
+  }
 }
 
 }  // namespace dfs::rpc

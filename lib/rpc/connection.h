@@ -56,6 +56,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string head;
     std::string payload;
     SharedPayload shared_payload;
+    std::shared_ptr<const FileRegion> file_payload;
     const std::string& bytes() const { return shared_payload ? *shared_payload : payload; }
   };
 
@@ -80,6 +81,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The next length bytes of the stream into out: what is buffered, then straight from the socket.
   awaitable<void> readInto(ReceiveBuffer& in, char* out, size_t length);
   awaitable<void> writeLoop();
+  // The region's bytes with sendfile, then its zeros: no copy through this process.
+  awaitable<void> sendFileRegion(const FileRegion& region);
   void enqueue(Message message);
 
   asio::any_io_executor strand_;

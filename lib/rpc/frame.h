@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "lib/base/file_region.h"
 #include "lib/base/status.h"
 #include "proto/rpc.pb.h"
 
@@ -30,8 +31,13 @@ struct Message {
   std::string body;              // serialized protobuf
   std::string payload;           // raw bytes
   SharedPayload shared_payload;  // when set, sent as the payload instead (outgoing only)
+  // When set, the payload is sent straight from this file instead (outgoing only).
+  std::shared_ptr<const FileRegion> file_payload;
 
   const std::string& outgoingPayload() const { return shared_payload ? *shared_payload : payload; }
+  size_t outgoingPayloadSize() const {
+    return file_payload ? file_payload->size() : outgoingPayload().size();
+  }
 };
 
 // Sizes decoded from the 8-byte prefix, already checked against the bounds.

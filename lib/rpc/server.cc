@@ -115,6 +115,7 @@ awaitable<void> Server::serve(std::shared_ptr<Connection> connection, Message me
   if (outcome) {
     reply.body = std::move(*outcome);
     reply.payload = std::move(context.reply_payload);
+    reply.file_payload = std::move(context.reply_file);
   } else {
     reply.header.set_status(static_cast<int>(outcome.error().code()));
     reply.header.set_message(outcome.error().message());

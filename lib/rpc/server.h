@@ -26,6 +26,7 @@ struct CallContext {
   std::string peer;
   std::string payload;        // request payload
   std::string reply_payload;  // set by the handler
+  std::shared_ptr<const FileRegion> reply_file;  // or this, sent straight from the file
   std::chrono::milliseconds deadline() const {
     return std::chrono::milliseconds(header->deadline_ms() ? header->deadline_ms() : 10000);
   }

@@ -375,6 +375,32 @@ Result<std::string> ChunkStore::read(uint64_t chunk_id, uint64_t version, uint64
   });
 }
 
+Result<ChunkStore::BlockRegion> ChunkStore::readRegion(uint64_t chunk_id, uint64_t version,
+                                                       uint64_t offset, uint32_t length) {
+  offset = std::min(offset, kChunkSize);
+  length = static_cast<uint32_t>(std::min<uint64_t>(length, kChunkSize - offset));
+  return withReplica(chunk_id, version, [&](Replica& replica) -> Result<BlockRegion> {
+    struct stat st {};
+    if (::fstat(replica.fd, &st) != 0) return std::unexpected(ioError("fstat", chunk_id));
+    BlockRegion region;
+    region.chunk_length =
+        st.st_size > static_cast<off_t>(kDataOffset) ? st.st_size - kDataOffset : 0;
+    uint64_t first_block = offset / kBlockSize;
+    uint64_t block_count = length == 0 ? 0 : (offset + length - 1) / kBlockSize - first_block + 1;
+    region.chunk_offset = first_block * kBlockSize;
+    uint64_t bytes = block_count * kBlockSize;
+    uint64_t in_file = region.chunk_length > region.chunk_offset
+                           ? std::min(bytes, region.chunk_length - region.chunk_offset)
+                           : 0;
+    region.crcs.assign(replica.crcs.begin() + first_block,
+                       replica.crcs.begin() + first_block + block_count);
+    // The reply takes the descriptor over: it is closed once the bytes are sent.
+    region.file = std::make_shared<const FileRegion>(
+        std::exchange(replica.fd, -1), kDataOffset + region.chunk_offset, in_file, bytes - in_file);
+    return region;
+  });
+}
+
 Result<void> ChunkStore::setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version,
                                     bool create_if_missing) {
   DFS_TRY(auto replica, findOrAdd(chunk_id, create_if_missing));

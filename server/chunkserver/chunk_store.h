@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lib/base/file_region.h"
 #include "lib/base/status.h"
 #include "lib/checksum/crc32c.h"
 #include "server/chunkserver/spare_files.h"
@@ -52,6 +53,18 @@ class ChunkStore {
   // Reads length bytes at offset (zeros past the end), verifying every block's CRC. version 0
   // accepts any version.
   Result<std::string> read(uint64_t chunk_id, uint64_t version, uint64_t offset, uint32_t length);
+  // What readRegion returns: whole checksum blocks from chunk_offset, to be sent straight from
+  // the replica's file, with the CRC of each.
+  struct BlockRegion {
+    std::shared_ptr<const FileRegion> file;
+    uint64_t chunk_offset = 0;
+    uint64_t chunk_length = 0;  // bytes of data the replica holds
+    std::vector<uint32_t> crcs;
+  };
+  // The blocks that hold [offset, offset + length), unread and unverified: for a reader that
+  // checks the CRCs itself, so that the data never passes through this process.
+  Result<BlockRegion> readRegion(uint64_t chunk_id, uint64_t version, uint64_t offset,
+                                 uint32_t length);
   // Moves the replica from old_version to new_version (already there: done). An absent replica
   // is created empty when create_if_missing is set.
   Result<void> setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version,

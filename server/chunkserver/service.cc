@@ -27,9 +27,21 @@ awaitable<Result<proto::ReadChunkReply>> ChunkService::readChunk(Ctx& ctx,
   if (request.length() > rpc::kMaxPayloadSize) {
     co_return makeError(Code::kInvalid, fmt::format("read of {} bytes", request.length()));
   }
-  DFS_CO_TRY(ctx.reply_payload,
-             store_.read(request.chunk_id(), request.version(), request.offset(), request.length()));
   proto::ReadChunkReply reply;
+  if (request.reader_verifies()) {
+    DFS_CO_TRY(auto region, store_.readRegion(request.chunk_id(), request.version(),
+                                              request.offset(), request.length()));
+    if (region.file->size() > rpc::kMaxPayloadSize) {
+      co_return makeError(Code::kInvalid, fmt::format("read of {} bytes", region.file->size()));
+    }
+    reply.set_chunk_length(region.chunk_length);
+    reply.set_data_offset(region.chunk_offset);
+    reply.mutable_block_crcs()->Add(region.crcs.begin(), region.crcs.end());
+    ctx.reply_file = std::move(region.file);
+    co_return reply;
+  }
+  DFS_CO_TRY(ctx.reply_payload, store_.read(request.chunk_id(), request.version(), request.offset(),
+                                            request.length()));
   if (auto length = store_.length(request.chunk_id())) reply.set_chunk_length(*length);
   co_return reply;
 }

@@ -1,13 +1,14 @@
 #include "server/chunkserver/chunk_store.h"
-#include "tests/unit/chunkserver/store_fixture.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <random>
 
-#include <gtest/gtest.h>
+#include "lib/checksum/crc32c.h"
+#include "tests/unit/chunkserver/store_fixture.h"
 
 namespace dfs::chunkserver {
 namespace {
@@ -103,6 +104,54 @@ TEST_F(ChunkStoreTest, CrcMismatchIsAnErrorNeverData) {
   EXPECT_EQ(store_->read(5, 1, 0, 100).value(), data.substr(0, 100));  // block 0 is fine
   // A partial write into the damaged block must not launder it with a fresh checksum.
   EXPECT_FALSE(store_->write(5, 1, kBlockSize + 5, "zz", false, false));
+}
+
+// What the region holds, read from its descriptor as sendfile would send it.
+std::string regionBytes(const FileRegion& region) {
+  std::string bytes(region.file_bytes, '\0');
+  EXPECT_EQ(::pread(region.fd, bytes.data(), bytes.size(), static_cast<off_t>(region.offset)),
+            static_cast<ssize_t>(bytes.size()));
+  bytes.resize(region.size(), '\0');
+  return bytes;
+}
+
+bool blocksMatch(const std::string& bytes, const std::vector<uint32_t>& crcs) {
+  if (bytes.size() != crcs.size() * kBlockSize) return false;
+  for (size_t i = 0; i < crcs.size(); ++i) {
+    if (crc32c(bytes.data() + i * kBlockSize, kBlockSize) != crcs[i]) return false;
+  }
+  return true;
+}
+
+TEST_F(ChunkStoreTest, ARegionForAVerifyingReaderIsWholeBlocksWithTheirCrcs) {
+  std::string data = randomBytes(2 * kBlockSize + 300, 11);
+  ASSERT_TRUE(store_->write(12, 1, 0, data, true, false));
+  // Bytes 100..(1 block + 100) lie in blocks 0 and 1; the last block runs past the data.
+  auto region = store_->readRegion(12, 1, 100, kBlockSize);
+  ASSERT_TRUE(region) << region.error().toString();
+  EXPECT_EQ(region->chunk_offset, 0u);
+  EXPECT_EQ(region->chunk_length, data.size());
+  EXPECT_EQ(region->crcs.size(), 2u);
+  EXPECT_EQ(regionBytes(*region->file), data.substr(0, 2 * kBlockSize));
+  EXPECT_TRUE(blocksMatch(regionBytes(*region->file), region->crcs));
+
+  auto tail = store_->readRegion(12, 1, 2 * kBlockSize + 10, 5000);
+  ASSERT_TRUE(tail);
+  EXPECT_EQ(tail->chunk_offset, 2 * kBlockSize);
+  EXPECT_EQ(tail->file->file_bytes, 300u);  // the rest of the block is zeros past the file
+  std::string last = data.substr(2 * kBlockSize);
+  last.resize(kBlockSize, '\0');
+  EXPECT_EQ(regionBytes(*tail->file), last);
+  EXPECT_TRUE(blocksMatch(regionBytes(*tail->file), tail->crcs));
+
+  EXPECT_EQ(store_->readRegion(12, 2, 0, 10).error().code(), Code::kStale);
+  EXPECT_EQ(store_->readRegion(13, 1, 0, 10).error().code(), Code::kNotFound);
+
+  // Damage the store does not read is for the reader's check to find.
+  flipByteOnDisk(12, kBlockSize + 3);
+  auto damaged = store_->readRegion(12, 1, 0, 2 * kBlockSize);
+  ASSERT_TRUE(damaged);
+  EXPECT_FALSE(blocksMatch(regionBytes(*damaged->file), damaged->crcs));
 }
 
 TEST_F(ChunkStoreTest, DamagedReplicasAreNotedForTheMaster) {

@@ -1,8 +1,13 @@
 // The RPC layer over real TCP on 127.0.0.1: multiplexing, payloads, deadlines, errors, and
 // hostile input that must close one connection and leave the server serving.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -176,6 +181,47 @@ TEST_F(RpcTest, FramesArrivingTogetherOrInPiecesAreEachAnswered) {
   EXPECT_EQ(replies[3], std::make_pair(uint64_t{33}, std::string("zyx")));
   EXPECT_EQ(replies[4].first, 44u);
   EXPECT_EQ(replies[4].second, std::string(big.rbegin(), big.rend()));
+}
+
+TEST_F(RpcTest, AReplyFromAFileRegionComesStraightFromTheFileThenZeros) {
+  std::string path =
+      std::filesystem::temp_directory_path() / ("rpc_region_" + std::to_string(::getpid()));
+  std::string contents(3 << 20, '\0');
+  for (size_t i = 0; i < contents.size(); ++i) contents[i] = static_cast<char>(i * 13 + i / 7);
+  std::ofstream(path, std::ios::binary) << contents;
+  // GET_ATTR answers with a region of the file: ino picks it. The second announces more file
+  // bytes than the file has left (truncated after the read was answered): zeros make them up.
+  struct Region {
+    uint64_t offset, file_bytes, zero_bytes;
+  };
+  const std::vector<Region> regions = {{100, (2 << 20) + 5, 70000}, {(3 << 20) - 1000, 5000, 10}};
+  server_->route<proto::GetAttrRequest, proto::AttrReply>(
+      proto::GET_ATTR,
+      [&](CallContext& ctx, proto::GetAttrRequest& request) -> awaitable<Result<proto::AttrReply>> {
+        const Region& region = regions.at(request.ino());
+        ctx.reply_file = std::make_shared<const FileRegion>(
+            ::open(path.c_str(), O_RDONLY), region.offset, region.file_bytes, region.zero_bytes);
+        co_return proto::AttrReply{};
+      });
+  auto client = Client::create(io_.get_executor(), address_);
+  for (uint64_t i = 0; i < regions.size(); ++i) {
+    proto::GetAttrRequest request;
+    request.set_ino(i);
+    std::string payload;
+    auto reply = run(client->call<proto::AttrReply>(proto::GET_ATTR, request, {}, {}, &payload));
+    ASSERT_TRUE(reply) << reply.error().toString();
+    std::string expected = contents.substr(regions[i].offset, regions[i].file_bytes);
+    expected.resize(regions[i].file_bytes + regions[i].zero_bytes, '\0');
+    EXPECT_EQ(payload.size(), expected.size());
+    EXPECT_TRUE(payload == expected) << "region " << i;
+  }
+  // The frames stayed whole: the connection still carries calls.
+  std::string echoed;
+  auto after = run(lookup(client, 9, "after", "abc", &echoed));
+  ASSERT_TRUE(after) << after.error().toString();
+  EXPECT_EQ(echoed, "cba");
+  EXPECT_EQ(server_->connectionCount(), 1u);
+  std::remove(path.c_str());
 }
 
 TEST_F(RpcTest, RemoteErrorsArriveAsStatus) {
