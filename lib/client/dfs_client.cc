@@ -233,6 +233,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   rememberDir(reply.parent());
   FileState& state = file(reply.attr().ino());
   state.held = state.held || request.close_behind();
+  state.fresh = state.opens == 0 && state.write_chunks.empty() && !state.hasUnsentData();
   state.opens++;
   state.size = 0;
   state.size_known = true;

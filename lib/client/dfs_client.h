@@ -10,14 +10,14 @@
 // flush() sends buffered data to every replica and commits length and mtime to the master.
 #pragma once
 
-#include <boost/asio.hpp>
-
 #include <atomic>
+#include <boost/asio.hpp>
+#include <deque>
 #include <functional>
 #include <future>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -233,8 +233,22 @@ class DfsClient {
   // leases on the file.
   // With release, the master also ends one open of the file (a close-behind's release).
   Task<void> commit(FileState& file, bool release_leases = false, bool release = false);
+  static proto::CommitWriteRequest commitRequest(const FileState& file, bool release_leases,
+                                                 bool release);
+  // What a commit that saw changes (FileState::changes) answered.
+  static void committed(FileState& file, const proto::AttrReply& reply, uint64_t changes);
   // The write-out and commit of a close that has returned already.
   boost::asio::awaitable<void> finishCloseBehind(std::shared_ptr<FileState> file, size_t bytes);
+  // Small new files closed behind while other write-outs were under way go out together: one
+  // GET_WRITE_CHUNKS, one WRITE_CHUNKS per chunkserver, one COMMIT_WRITES for all of them.
+  struct SmallWriteOut;
+  bool mayWriteOutTogether(const FileState& file) const;
+  boost::asio::awaitable<void> writeOutSmallFiles();
+  boost::asio::awaitable<void> writeOutTogether(std::vector<SmallWriteOut> batch);
+  // One WRITE_CHUNKS of these files to one of their replicas; failures go to each one's error.
+  Task<void> writeTogether(std::string address, std::vector<SmallWriteOut*> ones);
+  // The end of a close-behind: logs a failure, which the next write, flush or fsync reports.
+  void landCloseBehind(const std::shared_ptr<FileState>& file, size_t bytes, Result<void> landed);
   // Whether an open for these flags tells the master this client may close the file behind
   // (server/master/closes_behind.h); starts watching for recalls on the first such open.
   bool mayCloseBehind(int flags);
@@ -289,6 +303,8 @@ class DfsClient {
   size_t closes_behind_ = 0;  // under way, over all files
   bool watching_recalls_ = false;
   size_t bytes_behind_ = 0;   // left to write by them
+  std::deque<SmallWriteOut> small_writeouts_;  // waiting to go out together
+  bool writing_out_small_ = false;
   rpc::AsyncEvent close_landed_;
 };
 

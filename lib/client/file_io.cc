@@ -156,7 +156,9 @@ Task<size_t> DfsClient::write(uint64_t ino, uint64_t offset, std::string data) {
   if (!state->readahead.pieces.empty()) state->readahead = {};
   // Ask for the chunk's write location now; by the time the data goes out it is there.
   uint64_t chunk_index = offset / kChunkSize;
-  if (!state->write_chunks.contains(chunk_index) && !state->locating.contains(chunk_index)) {
+  bool may_go_together = state->fresh && offset + length <= options_.close_behind_file_bytes;
+  if (!may_go_together && !state->write_chunks.contains(chunk_index) &&
+      !state->locating.contains(chunk_index)) {
     asio::co_spawn(io_, locateAhead(state, chunk_index), asio::detached);
   }
   state->size = std::max(state->size, offset + length);
@@ -263,6 +265,7 @@ awaitable<void> DfsClient::writerLoop(std::shared_ptr<FileState> state) {
 }
 
 Task<proto::ChunkLocation> DfsClient::writeLocation(FileState& state, uint64_t chunk_index) {
+  state.fresh = false;
   // One request per chunk at a time: a write may find the location already on its way.
   while (state.locating.contains(chunk_index)) co_await state.changed.wait();
   auto cached = state.write_chunks.find(chunk_index);
@@ -392,8 +395,8 @@ Task<void> DfsClient::drain(FileState& state) {
   co_return Result<void>{};
 }
 
-Task<void> DfsClient::commit(FileState& state, bool release_leases, bool release) {
-  if (!state.dirty) co_return Result<void>{};
+proto::CommitWriteRequest DfsClient::commitRequest(const FileState& state, bool release_leases,
+                                                   bool release) {
   proto::CommitWriteRequest request;
   request.set_ino(state.ino);
   request.set_min_size(state.size);
@@ -408,9 +411,20 @@ Task<void> DfsClient::commit(FileState& state, bool release_leases, bool release
     request.mutable_attrs()->set_valid(request.attrs().valid() | proto::SET_ATIME);
     request.mutable_attrs()->set_atime_ns(*state.held_atime_ns);
   }
+  return request;
+}
+
+Task<void> DfsClient::commit(FileState& state, bool release_leases, bool release) {
+  if (!state.dirty) co_return Result<void>{};
+  auto request = commitRequest(state, release_leases, release);
   uint64_t changes = state.changes;
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::COMMIT_WRITE, request));
   if (release_leases) state.write_chunks.clear();
+  committed(state, reply, changes);
+  co_return Result<void>{};
+}
+
+void DfsClient::committed(FileState& state, const proto::AttrReply& reply, uint64_t changes) {
   state.learnAttr(reply.attr());
   if (state.changes == changes) {
     state.dirty = false;
@@ -421,7 +435,6 @@ Task<void> DfsClient::commit(FileState& state, bool release_leases, bool release
     // Writes or held-back changes came while the commit was on its way: the next one takes them.
     state.size = std::max(state.size, reply.attr().size());
   }
-  co_return Result<void>{};
 }
 
 Task<void> DfsClient::flush(uint64_t ino) {
@@ -458,7 +471,171 @@ Task<void> DfsClient::flushOnClose(uint64_t ino) {
   state->closes_behind++;
   closes_behind_++;
   bytes_behind_ += bytes;
+  if (mayWriteOutTogether(*state)) {
+    small_writeouts_.push_back(SmallWriteOut{state, bytes});
+    if (!writing_out_small_) {
+      writing_out_small_ = true;
+      asio::co_spawn(io_, writeOutSmallFiles(), asio::detached);
+    }
+    co_return Result<void>{};
+  }
   asio::co_spawn(io_, finishCloseBehind(state, bytes), asio::detached);
+  co_return Result<void>{};
+}
+
+bool DfsClient::mayWriteOutTogether(const FileState& state) const {
+  return state.fresh && state.closes_behind == 1 && state.write_chunks.empty() &&
+         state.locating.empty() && !state.writer_running && state.queue.empty() &&
+         state.buffer.extents().size() == 1 && state.buffer.extents().begin()->first == 0 &&
+         state.buffer.bytes() <= options_.close_behind_file_bytes;
+}
+
+awaitable<void> DfsClient::writeOutSmallFiles() {
+  // Files closed while a batch is under way wait for the next: under a stream of small files
+  // batches grow by themselves, and a lone file goes out at once.
+  constexpr size_t kMaxBatch = 64;
+  while (!small_writeouts_.empty()) {
+    std::vector<SmallWriteOut> batch;
+    while (!small_writeouts_.empty() && batch.size() < kMaxBatch) {
+      batch.push_back(std::move(small_writeouts_.front()));
+      small_writeouts_.pop_front();
+    }
+    co_await writeOutTogether(std::move(batch));
+  }
+  writing_out_small_ = false;
+}
+
+awaitable<void> DfsClient::writeOutTogether(std::vector<SmallWriteOut> batch) {
+  // Whatever fails here goes the usual way, one file at a time, with its retries and reports.
+  auto alone = [&](SmallWriteOut& one) {
+    if (!one.data.empty()) one.file->buffer.insert(0, std::move(one.data));
+    one.file->writer_running = false;
+    one.file->changed.notifyAll();
+    asio::co_spawn(io_, finishCloseBehind(one.file, one.bytes), asio::detached);
+  };
+  std::vector<SmallWriteOut*> going;
+  for (auto& one : batch) {
+    if (!mayWriteOutTogether(*one.file)) {
+      asio::co_spawn(io_, finishCloseBehind(one.file, one.bytes), asio::detached);
+      continue;
+    }
+    // Reads and drains of the file wait until its bytes are out.
+    one.file->fresh = false;
+    one.file->writer_running = true;
+    one.data = std::move(one.file->buffer.take().begin()->second);
+    going.push_back(&one);
+  }
+  if (going.empty()) co_return;
+
+  proto::GetWriteChunksRequest locate;
+  for (auto* one : going) {
+    auto* chunk = locate.add_chunks();
+    chunk->set_ino(one->file->ino);
+    chunk->set_chunk_index(0);
+  }
+  auto located = co_await masterCall<proto::GetWriteChunksReply>(proto::GET_WRITE_CHUNKS, locate);
+  std::map<std::string, std::vector<SmallWriteOut*>> by_replica;
+  std::vector<SmallWriteOut*> located_ones;
+  for (size_t i = 0; i < going.size(); ++i) {
+    SmallWriteOut& one = *going[i];
+    if (!located || located->results_size() != static_cast<int>(going.size()) ||
+        located->results(static_cast<int>(i)).status() != 0 ||
+        located->results(static_cast<int>(i)).reply().chunk().replicas_size() == 0) {
+      alone(one);
+      continue;
+    }
+    const auto& reply = located->results(static_cast<int>(i)).reply();
+    one.chunk = WriteChunk{reply.chunk(), reply.created()};
+    one.file->write_chunks[0] = one.chunk;
+    one.file->read_chunks[0] = reply.chunk();
+    for (const auto& address : reply.chunk().replicas()) by_replica[address].push_back(&one);
+    located_ones.push_back(&one);
+  }
+
+  std::vector<awaitable<Result<void>>> writes;
+  for (auto& [address, ones] : by_replica) writes.push_back(writeTogether(address, ones));
+  (void)co_await runAll(io_.get_executor(), std::move(writes));
+
+  proto::CommitWritesRequest commits;
+  std::vector<SmallWriteOut*> written;
+  std::vector<std::pair<uint64_t, bool>> seen;  // changes, with release
+  for (auto* one : located_ones) {
+    if (!one->error.isOk()) {
+      alone(*one);
+      continue;
+    }
+    FileState& file = *one->file;
+    file.unsynced_chunks.insert(0);
+    if (!file.buffer.empty() || !file.queue.empty()) {
+      // Written again since its close (opened anew): the commit waits for those bytes too.
+      file.writer_running = false;
+      file.changed.notifyAll();
+      asio::co_spawn(io_, finishCloseBehind(one->file, one->bytes), asio::detached);
+      continue;
+    }
+    bool with_release = file.release_with_commit;
+    auto* commit = commits.add_commits();
+    *commit = commitRequest(file, false, with_release);
+    commit->set_request_id(next_request_id_++);
+    seen.emplace_back(file.changes, with_release);
+    written.push_back(one);
+    file.writer_running = false;  // written: reads may go to the chunkservers again
+    file.changed.notifyAll();
+  }
+  if (written.empty()) co_return;
+  auto landed = co_await masterCall<proto::CommitWritesReply>(proto::COMMIT_WRITES, commits);
+  for (size_t i = 0; i < written.size(); ++i) {
+    SmallWriteOut& one = *written[i];
+    Result<void> outcome;
+    if (!landed) {
+      outcome = std::unexpected(landed.error());
+    } else if (landed->results_size() != static_cast<int>(written.size())) {
+      outcome = makeError(Code::kProtocol, "commit answers do not match the commits");
+    } else if (const auto& result = landed->results(static_cast<int>(i)); result.status() != 0) {
+      outcome = makeError(static_cast<Code>(result.status()), result.message());
+    } else {
+      committed(*one.file, result.reply(), seen[i].first);
+      if (seen[i].second) one.file->released_with_commit = true;
+    }
+    landCloseBehind(one.file, one.bytes, std::move(outcome));
+  }
+}
+
+Task<void> DfsClient::writeTogether(std::string address, std::vector<SmallWriteOut*> ones) {
+  proto::WriteChunksRequest request;
+  size_t total = 0;
+  for (auto* one : ones) total += one->data.size();
+  std::string payload;
+  payload.reserve(total);
+  for (auto* one : ones) {
+    auto* write = request.add_writes();
+    write->set_chunk_id(one->chunk.location.chunk_id());
+    write->set_version(one->chunk.location.version());
+    write->set_create(one->chunk.created);
+    request.add_lengths(static_cast<uint32_t>(one->data.size()));
+    payload += one->data;
+  }
+  auto target = chunkservers_.get(address);
+  Result<proto::WriteChunksReply> reply =
+      makeError(Code::kInternal, "bad replica address " + address);
+  if (target) {
+    rpc::CallOptions call_options;
+    call_options.timeout = options_.call_timeout;
+    reply = co_await target->call<proto::WriteChunksReply>(proto::WRITE_CHUNKS, request,
+                                                           call_options, std::move(payload));
+  }
+  for (size_t i = 0; i < ones.size(); ++i) {
+    Status failed;
+    if (!reply) {
+      failed = reply.error();
+    } else if (reply->status_size() != static_cast<int>(ones.size())) {
+      failed = Status(Code::kProtocol, "write answers do not match the writes");
+    } else if (reply->status(static_cast<int>(i)) != 0) {
+      failed = Status(static_cast<Code>(reply->status(static_cast<int>(i))),
+                      reply->message(static_cast<int>(i)));
+    }
+    if (!failed.isOk() && ones[i]->error.isOk()) ones[i]->error = failed;
+  }
   co_return Result<void>{};
 }
 
@@ -469,6 +646,11 @@ awaitable<void> DfsClient::finishCloseBehind(std::shared_ptr<FileState> state, s
     landed = co_await commit(*state, false, with_release);
     if (landed && with_release) state->released_with_commit = true;
   }
+  landCloseBehind(state, bytes, std::move(landed));
+}
+
+void DfsClient::landCloseBehind(const std::shared_ptr<FileState>& state, size_t bytes,
+                                Result<void> landed) {
   if (!landed) {
     spdlog::error("inode {}: writing out after close failed: {}", state->ino,
                   landed.error().toString());

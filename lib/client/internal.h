@@ -60,6 +60,9 @@ struct DfsClient::FileState {
   uint64_t changes_behind = 0;    // changes when the last close-behind began
   bool release_with_commit = false;   // a release waits: the close-behind's commit may carry it
   bool released_with_commit = false;  // ... and did
+  // Created here, and nothing of it written out or located yet: its first write-out may go out
+  // batched with other small files' (DfsClient::writeOutTogether).
+  bool fresh = false;
 
   std::unordered_map<uint64_t, WriteChunk> write_chunks;                   // leases held
   std::set<uint64_t> locating;  // chunk indexes whose write location is being asked for
@@ -81,6 +84,14 @@ struct DfsClient::FileState {
     attr = from_master;
     attr_at = std::chrono::steady_clock::now();
   }
+};
+
+struct DfsClient::SmallWriteOut {
+  std::shared_ptr<FileState> file;
+  size_t bytes = 0;  // counted in bytes_behind_
+  std::string data;  // the whole file, from offset 0
+  WriteChunk chunk;
+  Status error;
 };
 
 bool isRetriable(Code code);

@@ -57,6 +57,8 @@ void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(GET_CHUNKS, GetChunksRequest, GetChunksReply, getChunks);
   DFS_ROUTE(GET_WRITE_CHUNK, GetWriteChunkRequest, GetWriteChunkReply, getWriteChunk);
   DFS_ROUTE(COMMIT_WRITE, CommitWriteRequest, AttrReply, commitWrite);
+  DFS_ROUTE(GET_WRITE_CHUNKS, GetWriteChunksRequest, GetWriteChunksReply, getWriteChunks);
+  DFS_ROUTE(COMMIT_WRITES, CommitWritesRequest, CommitWritesReply, commitWrites);
   DFS_ROUTE(REPORT_WRITE_FAILURE, ReportWriteFailureRequest, GetWriteChunkReply,
             reportWriteFailure);
   DFS_ROUTE(CLUSTER_STATUS, ClusterStatusRequest, ClusterStatusReply, clusterStatus);
@@ -920,6 +922,63 @@ awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
     if (Session* opener = sessions_.find(ctx.header->session_id())) {
       DFS_CO_RETURN_IF_ERROR(co_await releaseOpen(*opener, request.ino(), nullptr));
     }
+  }
+  co_return reply;
+}
+
+namespace {
+
+// One entry of a batch runs as a call of its own would: the batch's session, the entry's own
+// request id (0: none, for an entry that is safe to repeat).
+struct EntryCall {
+  EntryCall(const rpc::CallContext& batch, uint64_t request_id) : header(*batch.header) {
+    header.set_request_id(request_id);
+    context.header = &header;
+    context.peer = batch.peer;
+  }
+  proto::RpcHeader header;
+  rpc::CallContext context;
+};
+
+// A client sends a few dozen files' write-outs at once at most.
+Status checkBatchSize(int entries) {
+  constexpr int kMaxBatchedWrites = 256;
+  if (entries <= kMaxBatchedWrites) return Status::ok();
+  return Status(Code::kInvalid, fmt::format("{} entries in one batch", entries));
+}
+
+// An entry's answer: its reply, or its error.
+template <class Answer, class Reply>
+void answerEntry(Answer* answer, Result<Reply> got) {
+  if (got) {
+    *answer->mutable_reply() = std::move(*got);
+    return;
+  }
+  answer->set_status(static_cast<int>(got.error().code()));
+  answer->set_message(got.error().message());
+}
+
+}  // namespace
+
+awaitable<Result<proto::GetWriteChunksReply>> MasterService::getWriteChunks(
+    Ctx& ctx, proto::GetWriteChunksRequest& request) {
+  DFS_CO_RETURN_IF_ERROR(toResult(checkBatchSize(request.chunks_size())));
+  // A repeated entry finds its chunk allocated and leased to this session already.
+  EntryCall entry(ctx, 0);
+  proto::GetWriteChunksReply reply;
+  for (auto& one : *request.mutable_chunks()) {
+    answerEntry(reply.add_results(), co_await getWriteChunk(entry.context, one));
+  }
+  co_return reply;
+}
+
+awaitable<Result<proto::CommitWritesReply>> MasterService::commitWrites(
+    Ctx& ctx, proto::CommitWritesRequest& request) {
+  DFS_CO_RETURN_IF_ERROR(toResult(checkBatchSize(request.commits_size())));
+  proto::CommitWritesReply reply;
+  for (auto& one : *request.mutable_commits()) {
+    EntryCall entry(ctx, one.request_id());
+    answerEntry(reply.add_results(), co_await commitWrite(entry.context, one));
   }
   co_return reply;
 }

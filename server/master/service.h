@@ -132,6 +132,8 @@ class MasterService {
   Reply<proto::GetChunksReply> getChunks(Ctx&, proto::GetChunksRequest&);
   Reply<proto::GetWriteChunkReply> getWriteChunk(Ctx&, proto::GetWriteChunkRequest&);
   Reply<proto::AttrReply> commitWrite(Ctx&, proto::CommitWriteRequest&);
+  Reply<proto::GetWriteChunksReply> getWriteChunks(Ctx&, proto::GetWriteChunksRequest&);
+  Reply<proto::CommitWritesReply> commitWrites(Ctx&, proto::CommitWritesRequest&);
   Reply<proto::GetWriteChunkReply> reportWriteFailure(Ctx&, proto::ReportWriteFailureRequest&);
   Reply<proto::ClusterStatusReply> clusterStatus(Ctx&, proto::ClusterStatusRequest&);
   Reply<proto::ReportBadReplicaReply> reportBadReplica(Ctx&, proto::ReportBadReplicaRequest&);

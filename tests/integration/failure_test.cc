@@ -123,5 +123,23 @@ TEST(FailureTest, AWriteOutThatFailsAfterACloseIsLoggedAndHoldsNoReaderUp) {
   ::close(kept);
 }
 
+TEST(FailureTest, SmallFilesWrittenOutTogetherLandWhenAChunkserverDiesUnderThem) {
+  Cluster cluster;  // goal 3: a write needs 2 of the 3 replicas
+  std::string a = cluster.mount("a");
+  std::string b = cluster.mount("b");
+  ASSERT_EQ(sh("mkdir " + a + "/d && ls " + b + "/d").exit_code, 0);
+  cluster.pauseChunkservers();
+  for (int i = 0; i < 30; ++i)
+    writeFile(a + "/d/f" + std::to_string(i), "small " + std::to_string(i));
+  // The batched writes to this one fail; each file then goes the usual way, without it.
+  cluster.killChunkserver(2);
+  cluster.resumeChunkservers();
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(readFile(b + "/d/f" + std::to_string(i)), "small " + std::to_string(i)) << i;
+  }
+  EXPECT_EQ(readFile(cluster.dir() + "/mount-a.log").find("writing out after close failed"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace dfs::testing

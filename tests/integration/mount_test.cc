@@ -361,6 +361,35 @@ TEST_F(MountTest, AClosedFileIsSeenWholeElsewhereWhileItsWriteOutIsStillUnderWay
   EXPECT_EQ(readFile(b + "/d/g"), "unmounted early");
 }
 
+// Small new files closed while an earlier write-out waits (here for the stopped chunkservers)
+// go out together: one location call, one write per chunkserver, one commit for all of them.
+TEST_F(MountTest, SmallFilesClosedWhileOthersAreWrittenOutGoTogetherAndArriveWhole) {
+  std::string b = cluster_.mount("b");
+  run("mkdir " + a_ + "/many && ls " + b + "/many");
+  auto content = [](int i) { return "file " + std::to_string(i) + std::string(i * 97, 'x'); };
+  cluster_.pauseChunkservers();
+  auto written = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 40; ++i) writeFile(a_ + "/many/f" + std::to_string(i), content(i));
+    // One written again after its close, before its write-out: both parts arrive.
+    writeFile(a_ + "/many/twice", "one");
+    int fd = ::open((a_ + "/many/twice").c_str(), O_WRONLY | O_APPEND);
+    bool appended = fd >= 0 && ::write(fd, "two", 3) == 3;
+    return fd >= 0 && ::close(fd) == 0 && appended;
+  });
+  ASSERT_EQ(written.wait_for(10s), std::future_status::ready)
+      << "small files' closes waited for the chunkservers";
+  EXPECT_TRUE(written.get());
+  cluster_.resumeChunkservers();
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(readFile(b + "/many/f" + std::to_string(i)), content(i)) << i;
+  }
+  EXPECT_EQ(readFile(b + "/many/twice"), "onetwo");
+  dropCaches();
+  EXPECT_EQ(readFile(a_ + "/many/f39"), content(39));
+  EXPECT_EQ(run("cat " + a_ + "/many/f* | wc -c").output,
+            run("cat " + b + "/many/f* | wc -c").output);
+}
+
 TEST_F(MountTest, AFileStillOpenForWritingElsewhereIsSeenWithoutWaitingForItsClose) {
   // Mount a holds the file back (it may close it behind), so b's stats recall it from a; with no
   // close under way a answers at once, and b sees what a committed so far.
