@@ -112,7 +112,7 @@ uint32_t zeroBlockCrc() {
   return crc;
 }
 
-Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir) {
+Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir, size_t spare_files) {
   std::error_code ec;
   fs::create_directories(fs::path(dir) / "chunks", ec);
   if (ec) return makeError(Code::kIo, "create " + dir + "/chunks: " + ec.message());
@@ -143,7 +143,7 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir) {
     store->replicas_.emplace(info->chunk_id, std::move(replica));
   }
   if (ec) return makeError(Code::kIo, "scan " + dir + ": " + ec.message());
-  store->spares_ = std::make_unique<SpareFiles>(dir + "/spare", 256, 64 << 10);
+  store->spares_ = std::make_unique<SpareFiles>(dir + "/spare", spare_files, 64 << 10);
   return store;
 }
 

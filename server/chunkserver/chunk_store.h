@@ -43,7 +43,8 @@ class ChunkStore {
  public:
   // Opens (creating if needed) the store under dir and reads the header of every replica.
   // Replicas with a damaged header are moved aside and not reported.
-  static Result<std::unique_ptr<ChunkStore>> open(const std::string& dir);
+  // spare_files: empty files kept ready for new replicas (SpareFiles).
+  static Result<std::unique_ptr<ChunkStore>> open(const std::string& dir, size_t spare_files = 256);
   ~ChunkStore();
 
   // Writes data at offset of the replica at exactly this version; creates the replica at this

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   uint64_t scrub_mib_per_s = scrub.bytes_per_second >> 20;
   int64_t scrub_interval_s = 86400;
   uint64_t replication_mib_per_s = 128;
+  size_t spare_files = 4096;
   app.set_config("--config", "", "TOML config file (keys as the long flags); flags win");
   app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one");
   app.add_option("--data-dir", data_dir, "where replicas are stored")->required();
@@ -60,6 +61,10 @@ int main(int argc, char** argv) {
   app.add_option("--scrub-interval-s", scrub_interval_s, "pause between two scrub passes");
   app.add_option("--replication-mib-per-s", replication_mib_per_s,
                  "bandwidth for copying replicas from peers (repair, rebalancing; 0: unlimited)");
+  app.add_option("--spare-files", spare_files,
+                 "empty files made ahead of need, when the machine is otherwise idle, for new "
+                 "replicas to be renamed from")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 20));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
   dfs::setupLogging("chunkserver", log_level);
@@ -76,7 +81,7 @@ int main(int argc, char** argv) {
     files.rlim_cur = files.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &files);
   }
-  auto store = dfs::chunkserver::ChunkStore::open(data_dir);
+  auto store = dfs::chunkserver::ChunkStore::open(data_dir, spare_files);
   if (!store) {
     spdlog::error("{}", store.error().toString());
     return 1;

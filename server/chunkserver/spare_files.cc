@@ -1,6 +1,9 @@
 #include "server/chunkserver/spare_files.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,8 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-
-#include <spdlog/spdlog.h>
 
 namespace dfs::chunkserver {
 
@@ -80,6 +81,10 @@ bool SpareFiles::recycle(const std::string& path) {
 }
 
 void SpareFiles::refill() {
+  // Only on CPU time nobody else wants: the pool is made while the machine idles, and under
+  // load new replicas are created directly (what the pool saves them is what it would cost).
+  sched_param idle{};
+  ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &idle);
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     if (ready_.size() >= target_) {

@@ -1,6 +1,7 @@
-// Empty files created ahead of need. Creating a file costs this kind of file system far more
-// than renaming one (about 800 us against 25 us on ext4 here), and a new chunk's first write
-// waits for its replica file: so a thread keeps a pool of empty files in DIR/spare, and a new
+// Empty files created ahead of need, as parallel file systems precreate objects. Creating a
+// file costs this kind of file system far more than renaming one (about 800 us against 25 us
+// on ext4 here), and a new chunk's first write waits for its replica file: so a thread keeps a
+// pool of empty files in DIR/spare, made only with CPU time nobody else wants, and a new
 // replica is a rename of one of them. A removed replica's file joins the pool instead of being
 // unlinked (recycle): a file system that creates and deletes files in step spends its time
 // looking for inodes to allocate (ext4 without a journal skips every recently freed one).

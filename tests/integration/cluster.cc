@@ -252,8 +252,16 @@ void Cluster::startChunkserver(int index) {
     auto mounted = sh("mount -t tmpfs -o size=" + std::to_string(tmpfs->second) + "m tmpfs " + data);
     if (mounted.exit_code != 0) throw std::runtime_error("tmpfs mount: " + mounted.output);
   }
-  std::vector<std::string> argv = {binary("server/chunkserver/dfs-chunkserver"), "--listen",
-                                   "",  "--data-dir", data, "--master", master_address_};
+  // A small spare pool: tests start many clusters, and their files are small and few.
+  std::vector<std::string> argv = {binary("server/chunkserver/dfs-chunkserver"),
+                                   "--listen",
+                                   "",
+                                   "--data-dir",
+                                   data,
+                                   "--master",
+                                   master_address_,
+                                   "--spare-files",
+                                   "256"};
   // A restart keeps its port, as a real machine would keep its address.
   std::string listen = "127.0.0.1:0";
   if (fs::exists(data + "/chunkserver.addr")) listen = chunkserverAddress(index);
