@@ -144,6 +144,7 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir, siz
   }
   if (ec) return makeError(Code::kIo, "scan " + dir + ": " + ec.message());
   store->spares_ = std::make_unique<SpareFiles>(dir + "/spare", spare_files, 64 << 10);
+  store->write_behind_ = std::make_unique<WriteBehind>();
   return store;
 }
 
@@ -359,11 +360,9 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
   }
   if (sync && ::fdatasync(replica->fd) != 0) return std::unexpected(ioError("fdatasync", chunk_id));
   if (!sync && data.size() >= kWriteBehindBytes) {
-    // Starts the disk write now, without waiting for it: a large file's data goes to disk while
-    // the rest arrives, and the fsync at its end finds little left to write. (Left alone, the
-    // kernel starts only once a tenth of memory is dirty or after 30 s.)
-    ::sync_file_range(replica->fd, static_cast<off_t>(kDataOffset + offset),
-                      static_cast<off_t>(data.size()), SYNC_FILE_RANGE_WRITE);
+    // A large file's data goes to disk while the rest arrives, when the CPU allows.
+    int own = ::fcntl(replica->fd, F_DUPFD_CLOEXEC, 0);
+    if (own >= 0) write_behind_->add(own, kDataOffset + offset, data.size());
   }
   return {};
 }

@@ -24,6 +24,7 @@
 #include "lib/base/status.h"
 #include "lib/checksum/crc32c.h"
 #include "server/chunkserver/spare_files.h"
+#include "server/chunkserver/write_behind.h"
 
 namespace dfs::chunkserver {
 
@@ -141,6 +142,7 @@ class ChunkStore {
 
   std::string dir_;
   std::unique_ptr<SpareFiles> spares_;  // empty files new replicas are renamed from
+  std::unique_ptr<WriteBehind> write_behind_;
   std::mutex damaged_mutex_;
   std::vector<uint64_t> damaged_;
   std::mutex map_mutex_;  // guards replicas_ (never held while a replica's mutex is taken)
