@@ -95,7 +95,8 @@ awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunk(
 awaitable<Result<proto::WriteChunksReply>> ChunkService::writeChunks(
     Ctx& ctx, proto::WriteChunksRequest& request) {
   if (request.writes_size() != request.lengths_size() || request.writes_size() > 256) {
-    co_return makeError(Code::kInvalid, "writes and lengths do not match");
+    co_return makeError(Code::kInvalid, fmt::format("{} writes with {} lengths (at most 256)",
+                                                    request.writes_size(), request.lengths_size()));
   }
   uint64_t total = 0;
   for (uint32_t length : request.lengths()) total += length;

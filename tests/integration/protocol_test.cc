@@ -1,13 +1,18 @@
 // Hostile bytes on the master's and a chunkserver's port: the connection is dropped, the
 // server keeps running and the cluster keeps working.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
+#include <boost/asio.hpp>
+#include <thread>
 
 #include "lib/base/address.h"
+#include "lib/rpc/client.h"
+#include "proto/chunk.pb.h"
+#include "proto/master.pb.h"
 #include "tests/integration/cluster.h"
 
 namespace dfs::testing {
@@ -66,6 +71,74 @@ TEST(ProtocolTest, GarbageClosesTheConnectionAndTheClusterKeepsWorking) {
   auto status = sh(Cluster::binary("tools/dfs") + " --master " + cluster.masterAddress() + " status");
   EXPECT_EQ(status.exit_code, 0);
   EXPECT_NE(status.output.find("chunkservers: 3 up of 3"), std::string::npos) << status.output;
+}
+
+// Well-framed batches whose parts do not add up: refused with a clear error, per entry where
+// the rest of the batch is fine, and both servers go on serving.
+TEST(ProtocolTest, BatchesThatDoNotAddUpAreRefusedAndTheServersKeepServing) {
+  Cluster cluster;
+  std::string m = cluster.mount("m");
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  auto call = [&](const std::string& address, proto::Method method,
+                  const google::protobuf::Message& request, std::string payload,
+                  auto reply) -> Result<decltype(reply)> {
+    auto client = rpc::Client::create(io.get_executor(), parseHostPort(address).value());
+    return boost::asio::co_spawn(
+               io, client->call<decltype(reply)>(method, request, {}, std::move(payload)),
+               boost::asio::use_future)
+        .get();
+  };
+  std::string chunkserver = cluster.chunkserverAddress(0);
+
+  proto::WriteChunksRequest writes;
+  writes.add_writes()->set_chunk_id(77);
+  writes.add_lengths(4);
+  writes.add_lengths(4);
+  auto uneven =
+      call(chunkserver, proto::WRITE_CHUNKS, writes, "abcdefgh", proto::WriteChunksReply{});
+  ASSERT_FALSE(uneven);
+  EXPECT_EQ(uneven.error().code(), Code::kInvalid);
+  writes.mutable_lengths()->RemoveLast();
+  auto short_payload =
+      call(chunkserver, proto::WRITE_CHUNKS, writes, "abc", proto::WriteChunksReply{});
+  ASSERT_FALSE(short_payload);
+  EXPECT_EQ(short_payload.error().code(), Code::kInvalid);
+  // A forwarded write has no place in a batch; an absent chunk is not created without create.
+  writes.mutable_writes(0)->add_chain(cluster.chunkserverAddress(1));
+  auto* absent = writes.add_writes();
+  absent->set_chunk_id(78);
+  absent->set_version(1);
+  writes.add_lengths(4);
+  auto answered =
+      call(chunkserver, proto::WRITE_CHUNKS, writes, "abcdefgh", proto::WriteChunksReply{});
+  ASSERT_TRUE(answered) << answered.error().toString();
+  ASSERT_EQ(answered->status_size(), 2);
+  EXPECT_EQ(answered->status(0), static_cast<int>(Code::kInvalid));
+  EXPECT_EQ(answered->status(1), static_cast<int>(Code::kNotFound));
+
+  proto::GetWriteChunksRequest locate;
+  proto::CommitWritesRequest commits;
+  for (int i = 0; i < 300; ++i) {
+    locate.add_chunks()->set_ino(1);
+    commits.add_commits()->set_ino(1);
+  }
+  auto located = call(cluster.masterAddress(), proto::GET_WRITE_CHUNKS, locate, "",
+                      proto::GetWriteChunksReply{});
+  ASSERT_FALSE(located);
+  EXPECT_EQ(located.error().code(), Code::kInvalid);
+  auto committed =
+      call(cluster.masterAddress(), proto::COMMIT_WRITES, commits, "", proto::CommitWritesReply{});
+  ASSERT_FALSE(committed);
+  EXPECT_EQ(committed.error().code(), Code::kInvalid);
+
+  work.reset();
+  io.stop();
+  runner.join();
+  writeFile(m + "/after", "still serving");
+  dropCaches();
+  EXPECT_EQ(readFile(m + "/after"), "still serving");
 }
 
 }  // namespace
