@@ -25,7 +25,9 @@ DfsClient::DfsClient(ClientOptions options)
       master_(rpc::Client::create(io_.get_executor(), options_.master)),
       keep_alive_timer_(io_),
       chunkservers_(io_.get_executor()),
-      close_landed_(io_.get_executor()) {}
+      close_landed_(io_.get_executor()),
+      writeout_linger_(io_),
+      unlinks_landed_(io_.get_executor()) {}
 
 Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
   std::unique_ptr<DfsClient> client(new DfsClient(std::move(options)));
@@ -45,6 +47,7 @@ Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
 DfsClient::~DfsClient() {
   // Closes that returned before their data was written are finished, not dropped.
   run(awaitAllClosesBehind());
+  run(settleUnlinks());
   if (session_id_ != 0) {
     // Ending the session now frees its leases and opens without waiting for it to expire.
     proto::CloseSessionRequest request;
@@ -82,6 +85,7 @@ Task<void> DfsClient::openSession() {
     held_locks_ = locks::LockTable();
     // Nor does the master know of the files it held back: closes wait until they are reopened.
     for (auto& [ino, state] : files_) state->held = false;
+    held_dirs_.clear();  // the master dropped the lost session's directory holds too
   }
   session_id_ = reply.session_id();
   master_instance_ = reply.master_instance();
@@ -108,6 +112,7 @@ awaitable<void> DfsClient::noticeMasterInstance(uint64_t instance) {
   // Set before the first wait: the keep-alive and the recall watch both report the instance,
   // and only the first to see a new one registers the files again.
   master_instance_ = instance;
+  held_dirs_.clear();  // a restarted master knows of no directory held
   spdlog::info("master restarted; registering {} open files again", files_.size());
   co_await reopenFiles();
   co_await reclaimLocks();
@@ -158,12 +163,81 @@ void DfsClient::overlayLocalState(proto::Attr* attr) {
 // ---------------------------------------------------------------- namespace
 
 Task<proto::Attr> DfsClient::lookup(uint64_t parent, std::string name) {
+  if (auto held = held_dirs_.find(parent);
+      held != held_dirs_.end() && name.size() <= kMaxHeldName && !held->second.contains(name)) {
+    co_return makeError(Code::kNotFound, "no such name in a directory this client holds");
+  }
   proto::LookupRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LOOKUP, request));
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
+}
+
+void DfsClient::noteNewName(uint64_t parent, const std::string& name) {
+  if (auto held = held_dirs_.find(parent); held != held_dirs_.end()) held->second.insert(name);
+}
+
+void DfsClient::noteGoneName(uint64_t parent, const std::string& name) {
+  if (auto held = held_dirs_.find(parent); held != held_dirs_.end()) held->second.erase(name);
+}
+
+bool DfsClient::followsUnlinks(proto::Method method) {
+  switch (method) {
+    case proto::LOOKUP:
+    case proto::GET_ATTR:
+    case proto::SET_ATTR:
+    case proto::MKNOD:
+    case proto::MKDIR:
+    case proto::UNLINK:
+    case proto::RMDIR:
+    case proto::RENAME:
+    case proto::LINK:
+    case proto::SYMLINK:
+    case proto::READ_DIR:
+    case proto::OPEN:
+    case proto::SYNC_METADATA:
+    case proto::SET_GOAL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+awaitable<void> DfsClient::settleUnlinks() {
+  while (sending_unlinks_) co_await unlinks_landed_.wait();
+}
+
+awaitable<void> DfsClient::sendUnlinksBehind() {
+  constexpr int kMaxBatch = 256;
+  while (!unlinks_behind_.empty()) {
+    proto::UnlinksRequest request;
+    while (!unlinks_behind_.empty() && request.unlinks_size() < kMaxBatch) {
+      auto* one = request.add_unlinks();
+      one->set_parent(unlinks_behind_.front().parent);
+      one->set_name(std::move(unlinks_behind_.front().name));
+      one->set_request_id(next_request_id_++);
+      unlinks_behind_.pop_front();
+    }
+    auto sent = co_await masterCall<proto::UnlinksReply>(proto::UNLINKS, request);
+    if (!sent) {
+      spdlog::error("{} removals this mount answered did not reach the master: {}",
+                    request.unlinks_size(), sent.error().toString());
+      continue;
+    }
+    for (int i = 0; i < sent->results_size() && i < request.unlinks_size(); ++i) {
+      const auto& result = sent->results(i);
+      if (result.status() != 0) {
+        spdlog::warn("removal of {} from directory {} answered here failed at the master: {}",
+                     request.unlinks(i).name(), request.unlinks(i).parent(), result.message());
+      } else {
+        rememberDir(result.reply().parent());
+      }
+    }
+  }
+  sending_unlinks_ = false;
+  unlinks_landed_.notifyAll();
 }
 
 void DfsClient::rememberDir(const proto::Attr& dir) {
@@ -214,6 +288,7 @@ Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t m
   request.set_rdev(rdev);
   request.set_uid(uid);
   request.set_gid(gid);
+  noteNewName(parent, request.name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
   rememberDir(reply.parent());
   co_return reply.attr();
@@ -229,6 +304,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   request.set_gid(gid);
   request.set_open(true);
   request.set_close_behind(mayCloseBehind(O_WRONLY));
+  noteNewName(parent, request.name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
   rememberDir(reply.parent());
   FileState& state = file(reply.attr().ino());
@@ -250,12 +326,36 @@ Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t m
   request.set_mode(mode);
   request.set_uid(uid);
   request.set_gid(gid);
+  // Held by a mount (which answers recalls), while it holds few enough.
+  request.set_hold(held_dirs_.size() < kMaxHeldDirs && mayCloseBehind(O_WRONLY));
+  noteNewName(parent, request.name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKDIR, request));
   rememberDir(reply.parent());
+  if (request.hold()) held_dirs_.try_emplace(reply.attr().ino());
   co_return reply.attr();
 }
 
 Task<void> DfsClient::unlink(uint64_t parent, std::string name) {
+  if (auto held = held_dirs_.find(parent);
+      held != held_dirs_.end() && options_.unlink_behind && held->second.erase(name) > 0) {
+    // No other session has looked into the directory since this client made it: the removal
+    // is answered here and reaches the master behind, before anything else this client asks
+    // of it, and before another session's look into the directory (a recall).
+    unlinks_behind_.push_back(UnlinkBehind{parent, std::move(name)});
+    if (!sending_unlinks_) {
+      sending_unlinks_ = true;
+      asio::co_spawn(io_, sendUnlinksBehind(), asio::detached);
+    }
+    if (auto fresh = fresh_dirs_.find(parent); fresh != fresh_dirs_.end()) {
+      int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      fresh->second.first.set_mtime_ns(now_ns);
+      fresh->second.first.set_ctime_ns(now_ns);
+    }
+    forgetFreshFileAttrs();
+    co_return Result<void>{};
+  }
   proto::UnlinkRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
@@ -263,6 +363,7 @@ Task<void> DfsClient::unlink(uint64_t parent, std::string name) {
   forgetFreshFileAttrs();  // the removed name's inode may be one this client is writing
   DFS_CO_TRY(auto reply, std::move(unlinked));
   rememberDir(reply.parent());
+  noteGoneName(parent, request.name());
   co_return Result<void>{};
 }
 
@@ -272,6 +373,8 @@ Task<void> DfsClient::rmdir(uint64_t parent, std::string name) {
   request.set_name(std::move(name));
   DFS_CO_TRY(auto reply, co_await masterCall<proto::UnlinkReply>(proto::RMDIR, request));
   rememberDir(reply.parent());
+  noteGoneName(parent, request.name());
+  held_dirs_.erase(reply.ino());
   co_return Result<void>{};
 }
 
@@ -283,12 +386,15 @@ Task<void> DfsClient::rename(uint64_t parent, std::string name, uint64_t new_par
   request.set_new_parent(new_parent);
   request.set_new_name(std::move(new_name));
   request.set_flags(flags);
+  noteNewName(new_parent, request.new_name());
   auto renamed = co_await masterCall<proto::RenameReply>(proto::RENAME, request);
   // (No directory attributes come back: the next look at either directory asks the master.)
   fresh_dirs_.erase(parent);
   fresh_dirs_.erase(new_parent);
   forgetFreshFileAttrs();  // a file renamed over loses a link
   DFS_CO_RETURN_IF_ERROR(renamed);
+  constexpr uint32_t kRenameExchange = 2;  // RENAME_EXCHANGE: both names stay
+  if ((flags & kRenameExchange) == 0) noteGoneName(parent, request.name());
   co_return Result<void>{};
 }
 
@@ -297,6 +403,7 @@ Task<proto::Attr> DfsClient::link(uint64_t ino, uint64_t new_parent, std::string
   request.set_ino(ino);
   request.set_new_parent(new_parent);
   request.set_new_name(std::move(new_name));
+  noteNewName(new_parent, request.new_name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LINK, request));
   rememberDir(reply.parent());
   refreshFileAttr(reply.attr());
@@ -312,6 +419,7 @@ Task<proto::Attr> DfsClient::symlink(uint64_t parent, std::string name, std::str
   request.set_target(std::move(target));
   request.set_uid(uid);
   request.set_gid(gid);
+  noteNewName(parent, request.name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::SYMLINK, request));
   rememberDir(reply.parent());
   co_return reply.attr();

@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "lib/base/address.h"
@@ -64,6 +65,15 @@ struct ClientOptions {
   // that a close waits, as without it. Off unless asked for: only the mount closes files.
   bool close_behind = false;
   size_t close_behind_file_bytes = 1 << 20;
+  // How long a small new file closed behind waits for others to go out with it (one call to
+  // the master and one to each chunkserver for all of them). Cut short by a full batch, and by
+  // anyone waiting for the file (another mount's open, fsync, unmount).
+  std::chrono::microseconds small_writeout_linger{5000};
+  // Removals of names from directories this client made and holds are answered at once and
+  // sent to the master behind, in batches (like a local file system's, they are durable after
+  // an fsync of the directory). Another session that looks into such a directory waits for
+  // them first. Off unless asked for: only the mount does it.
+  bool unlink_behind = false;
   size_t close_behind_bytes = 64 << 20;
 };
 
@@ -211,6 +221,17 @@ class DfsClient {
 
   FileState& file(uint64_t ino);
   void rememberDir(const proto::Attr& dir);
+  // A name this client is about to add to parent: if it holds parent, lookups of the name must
+  // ask the master from now on.
+  void noteNewName(uint64_t parent, const std::string& name);
+  // A name this client removed from parent (or renamed away).
+  void noteGoneName(uint64_t parent, const std::string& name);
+  // Sends the removals answered here (unlinks_behind_) to the master, a batch at a time.
+  boost::asio::awaitable<void> sendUnlinksBehind();
+  // Until every removal answered here has reached the master: whatever asks the master about
+  // the namespace comes after them (masterCall).
+  boost::asio::awaitable<void> settleUnlinks();
+  static bool followsUnlinks(proto::Method method);
   void overlayLocalState(proto::Attr* attr);
   Task<proto::ChunkLocation> writeLocation(FileState& file, uint64_t chunk_index);
   // writeLocation started ahead of need, when a write first touches a chunk.
@@ -259,7 +280,8 @@ class DfsClient {
   // A master that says a different instance restarted: registers open files and locks again.
   boost::asio::awaitable<void> noticeMasterInstance(uint64_t instance);
   // Until this file's closes-behind have landed: what a flush or fsync commits comes after them.
-  boost::asio::awaitable<void> awaitClosesBehind(FileState& file);
+  // With hurry, a write-out waiting for more files goes at once.
+  boost::asio::awaitable<void> awaitClosesBehind(FileState& file, bool hurry = true);
   // Until every close-behind of this client has landed (unmount).
   boost::asio::awaitable<void> awaitAllClosesBehind();
   // Applies request locally if it may travel with the file's next commit (deferred_attrs.h).
@@ -298,14 +320,34 @@ class DfsClient {
   // Directories as the master returned them after this client's own change in them, and when.
   std::unordered_map<uint64_t, std::pair<proto::Attr, std::chrono::steady_clock::time_point>>
       fresh_dirs_;
+  // Directories this client made and holds (MKDIR with hold; server/master/closes_behind.h),
+  // each with every name this client has added to it. Until the master recalls one, no other
+  // session has added a name to it, so a lookup of any other name is answered here: no such
+  // name. The name set only grows (a removed name is simply asked about again).
+  static constexpr size_t kMaxHeldDirs = 65536;
+  static constexpr size_t kMaxHeldName = 255;  // longer names are the master's to refuse
+  std::unordered_map<uint64_t, std::unordered_set<std::string>> held_dirs_;
   locks::LockTable held_locks_;  // what this client holds (session 0), to claim after a restart
   std::atomic<uint64_t> next_wait_id_{1};
   size_t closes_behind_ = 0;  // under way, over all files
   bool watching_recalls_ = false;
   size_t bytes_behind_ = 0;   // left to write by them
+  static constexpr size_t kMaxWriteOutBatch = 64;
   std::deque<SmallWriteOut> small_writeouts_;  // waiting to go out together
   bool writing_out_small_ = false;
+  bool hurry_writeouts_ = false;  // someone waits for a close-behind: no lingering now
+  // Ends the write-outs' linger (someone waits for a close-behind to land).
+  void hurryWriteOuts();
   rpc::AsyncEvent close_landed_;
+  boost::asio::steady_timer writeout_linger_;
+  // Removals from held directories answered here and not yet sent (UNLINKS), in order.
+  struct UnlinkBehind {
+    uint64_t parent = 0;
+    std::string name;
+  };
+  std::deque<UnlinkBehind> unlinks_behind_;
+  bool sending_unlinks_ = false;  // unlinks_behind_ is not empty, or a batch is on its way
+  rpc::AsyncEvent unlinks_landed_;
 };
 
 }  // namespace dfs::client

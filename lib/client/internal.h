@@ -98,6 +98,7 @@ bool isRetriable(Code code);
 
 template <class Reply>
 Task<Reply> DfsClient::masterCall(proto::Method method, const google::protobuf::Message& request) {
+  if (sending_unlinks_ && followsUnlinks(method)) co_await settleUnlinks();
   auto deadline = std::chrono::steady_clock::now() + options_.retry_window;
   uint64_t request_id = next_request_id_++;
   std::chrono::milliseconds backoff(20);

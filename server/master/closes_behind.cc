@@ -25,6 +25,17 @@ bool ClosesBehind::dropSession(uint64_t session_id) {
   return dropped;
 }
 
+bool ClosesBehind::dropInode(uint64_t ino) { return by_ino_.erase(ino) > 0; }
+
+bool ClosesBehind::dropOthers(uint64_t ino, uint64_t keep) {
+  auto file = by_ino_.find(ino);
+  if (file == by_ino_.end()) return false;
+  bool dropped =
+      std::erase_if(file->second, [keep](const auto& hold) { return hold.first != keep; }) > 0;
+  if (file->second.empty()) by_ino_.erase(file);
+  return dropped;
+}
+
 bool ClosesBehind::heldByOthers(uint64_t ino, uint64_t reader) const {
   auto file = by_ino_.find(ino);
   if (file == by_ino_.end()) return false;

@@ -12,7 +12,12 @@
 // looked yet); one that arrives after delivery needs a new one, since the holder may have
 // closed the file after it looked.
 //
-// Not journaled: a restarted master learns the holds again when clients re-register their opens.
+// Directories are held the same way, by the session that made them (MKDIR with hold): until
+// another session adds a name to a held directory, the holder knows every name in it and answers
+// lookups of other names itself. Adding a name recalls it, and the holder's answer lets go of it.
+//
+// Not journaled: a restarted master learns the file holds again when clients re-register their
+// opens; clients forget their directory holds when they meet a restarted master.
 // Not thread-safe: owned by the master's state thread.
 #pragma once
 
@@ -40,6 +45,10 @@ class ClosesBehind {
   // Return true when it held something.
   bool dropFile(uint64_t ino, uint64_t session_id);
   bool dropSession(uint64_t session_id);
+  // Every session, or every one but keep, lets go of ino (it was removed; a holder that did not
+  // answer in time). Return true when one held it.
+  bool dropInode(uint64_t ino);
+  bool dropOthers(uint64_t ino, uint64_t keep);
 
   bool heldByOthers(uint64_t ino, uint64_t reader) const;
   // Recalls ino from every holder other than reader; returns what the reader must wait for.

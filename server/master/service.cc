@@ -44,6 +44,7 @@ void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(MKDIR, MkdirRequest, AttrReply, mkdir);
   DFS_ROUTE(UNLINK, UnlinkRequest, UnlinkReply, unlink);
   DFS_ROUTE(RMDIR, UnlinkRequest, UnlinkReply, rmdir);
+  DFS_ROUTE(UNLINKS, UnlinksRequest, UnlinksReply, unlinks);
   DFS_ROUTE(RENAME, RenameRequest, RenameReply, rename);
   DFS_ROUTE(LINK, LinkRequest, AttrReply, link);
   DFS_ROUTE(SYMLINK, SymlinkRequest, AttrReply, symlink);
@@ -484,6 +485,7 @@ awaitable<Result<proto::CloseSessionReply>> MasterService::closeSession(
 // ---------------------------------------------------------------- namespace
 
 awaitable<Result<proto::AttrReply>> MasterService::lookup(Ctx& ctx, proto::LookupRequest& request) {
+  co_await awaitDirectoryHolds(request.parent(), ctx);  // its holder may have removed the name
   DFS_CO_TRY(const Inode* inode, ns_.lookup(request.parent(), request.name()));
   uint64_t ino = inode->ino;
   if (closes_behind_.heldByOthers(ino, ctx.header->session_id())) {
@@ -517,6 +519,7 @@ awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodR
   if (request.open()) {
     DFS_CO_TRY(opener, session(ctx));
   }
+  co_await awaitDirectoryHolds(request.parent(), ctx);
   proto::MetaRecord record;
   auto* op = record.mutable_create_inode();
   op->set_parent(request.parent());
@@ -537,6 +540,11 @@ awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodR
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::mkdir(Ctx& ctx, proto::MkdirRequest& request) {
+  Session* holder = nullptr;
+  if (request.hold()) {
+    DFS_CO_TRY(holder, session(ctx));
+  }
+  co_await awaitDirectoryHolds(request.parent(), ctx);
   proto::MetaRecord record;
   auto* op = record.mutable_create_inode();
   op->set_parent(request.parent());
@@ -546,12 +554,20 @@ awaitable<Result<proto::AttrReply>> MasterService::mkdir(Ctx& ctx, proto::MkdirR
   op->set_uid(request.uid());
   op->set_gid(request.gid());
   op->set_goal(inheritedGoal(request.parent()));
-  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
-  co_return attrReplyWithParent(outcome.ino, request.parent());
+  // Held from the moment it exists: no other session may add a name unseen by the holder.
+  uint64_t ino = op->ino();
+  if (holder) closes_behind_.hold(ino, holder->id);
+  auto committed = co_await commit(std::move(record), &ctx);
+  if (!committed) {
+    if (holder) closes_behind_.dropFile(ino, holder->id);
+    co_return std::unexpected(committed.error());
+  }
+  co_return attrReplyWithParent(committed->ino, request.parent());
 }
 
 awaitable<Result<proto::UnlinkReply>> MasterService::unlink(Ctx& ctx,
                                                             proto::UnlinkRequest& request) {
+  co_await awaitDirectoryHolds(request.parent(), ctx);
   proto::MetaRecord record;
   record.mutable_unlink()->set_parent(request.parent());
   record.mutable_unlink()->set_name(request.name());
@@ -567,14 +583,23 @@ awaitable<Result<proto::UnlinkReply>> MasterService::rmdir(Ctx& ctx,
   record.mutable_unlink()->set_parent(request.parent());
   record.mutable_unlink()->set_name(request.name());
   record.mutable_unlink()->set_directory(true);
+  co_await awaitDirectoryHolds(request.parent(), ctx);
+  auto removed = ns_.lookup(request.parent(), request.name());
+  uint64_t removed_ino = removed ? (*removed)->ino : 0;
+  // Its holder may have emptied it without telling the master yet.
+  if (removed_ino != 0) co_await awaitDirectoryHolds(removed_ino, ctx);
   DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
+  if (removed_ino != 0 && closes_behind_.dropInode(removed_ino)) closesLanded();
   proto::UnlinkReply reply;
   fillParentAttr(request.parent(), reply.mutable_parent());
+  reply.set_ino(removed_ino);
   co_return reply;
 }
 
 awaitable<Result<proto::RenameReply>> MasterService::rename(Ctx& ctx,
                                                             proto::RenameRequest& request) {
+  co_await awaitDirectoryHolds(request.parent(), ctx);
+  co_await awaitDirectoryHolds(request.new_parent(), ctx);
   proto::MetaRecord record;
   auto* op = record.mutable_rename();
   op->set_parent(request.parent());
@@ -587,6 +612,7 @@ awaitable<Result<proto::RenameReply>> MasterService::rename(Ctx& ctx,
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::link(Ctx& ctx, proto::LinkRequest& request) {
+  co_await awaitDirectoryHolds(request.new_parent(), ctx);
   proto::MetaRecord record;
   record.mutable_link()->set_ino(request.ino());
   record.mutable_link()->set_new_parent(request.new_parent());
@@ -600,6 +626,7 @@ awaitable<Result<proto::AttrReply>> MasterService::symlink(Ctx& ctx,
   if (request.target().empty() || request.target().size() > 4095) {
     co_return makeError(Code::kNameTooLong, "symlink target length");
   }
+  co_await awaitDirectoryHolds(request.parent(), ctx);
   proto::MetaRecord record;
   auto* op = record.mutable_create_inode();
   op->set_parent(request.parent());
@@ -624,6 +651,7 @@ awaitable<Result<proto::ReadlinkReply>> MasterService::readlink(Ctx& ctx,
 
 awaitable<Result<proto::ReadDirReply>> MasterService::readDir(Ctx& ctx,
                                                               proto::ReadDirRequest& request) {
+  co_await awaitDirectoryHolds(request.ino(), ctx);
   DFS_CO_TRY(const Inode* dir, ns_.get(request.ino()));
   if (!dir->isDir()) co_return makeError(Code::kNotDir, fmt::format("inode {}", request.ino()));
   uint32_t limit = std::clamp<uint32_t>(request.max_entries(), 1, 4096);
@@ -747,7 +775,13 @@ awaitable<Result<proto::WatchRecallsReply>> MasterService::watchRecalls(
 awaitable<Result<proto::RecallAnsweredReply>> MasterService::recallAnswered(
     Ctx& ctx, proto::RecallAnsweredRequest& request) {
   DFS_CO_TRY(Session * holder, session(ctx));
-  if (closes_behind_.answer(request.ino(), holder->id, request.number())) closesLanded();
+  bool landed = closes_behind_.answer(request.ino(), holder->id, request.number());
+  // A directory's holder answers by letting go of it: another session has changed it, so the
+  // holder no longer knows every name in it.
+  const Inode* inode = ns_.find(request.ino());
+  if (inode && inode->isDir())
+    landed = closes_behind_.dropFile(request.ino(), holder->id) || landed;
+  if (landed) closesLanded();
   co_return proto::RecallAnsweredReply{};
 }
 
@@ -757,6 +791,14 @@ awaitable<void> MasterService::awaitClosesBehind(uint64_t ino, const Ctx& reader
     waits.emplace_back(ino, wait);
   }
   co_await awaitRecalls(std::move(waits));
+}
+
+awaitable<void> MasterService::awaitDirectoryHolds(uint64_t dir, const Ctx& ctx) {
+  if (closes_behind_.heldByOthers(dir, ctx.header->session_id())) {
+    co_await awaitClosesBehind(dir, ctx);
+    // Past the wait, a holder that did not answer loses the directory all the same.
+    if (closes_behind_.dropOthers(dir, ctx.header->session_id())) closesLanded();
+  }
 }
 
 awaitable<void> MasterService::awaitRecalls(RecallWaits waits) {
@@ -968,6 +1010,17 @@ awaitable<Result<proto::GetWriteChunksReply>> MasterService::getWriteChunks(
   proto::GetWriteChunksReply reply;
   for (auto& one : *request.mutable_chunks()) {
     answerEntry(reply.add_results(), co_await getWriteChunk(entry.context, one));
+  }
+  co_return reply;
+}
+
+awaitable<Result<proto::UnlinksReply>> MasterService::unlinks(Ctx& ctx,
+                                                              proto::UnlinksRequest& request) {
+  DFS_CO_RETURN_IF_ERROR(toResult(checkBatchSize(request.unlinks_size())));
+  proto::UnlinksReply reply;
+  for (auto& one : *request.mutable_unlinks()) {
+    EntryCall entry(ctx, one.request_id());
+    answerEntry(reply.add_results(), co_await unlink(entry.context, one));
   }
   co_return reply;
 }

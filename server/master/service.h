@@ -125,6 +125,9 @@ class MasterService {
   // answers, for kCloseBehindWaitMs at most: a client that stopped answering must not hold up
   // the rest.
   boost::asio::awaitable<void> awaitClosesBehind(uint64_t ino, const Ctx& reader);
+  // Before a name is added to dir: recalls it from the sessions that hold it (MKDIR with hold),
+  // which let go of it.
+  boost::asio::awaitable<void> awaitDirectoryHolds(uint64_t dir, const Ctx& ctx);
   using RecallWaits = std::vector<std::pair<uint64_t, ClosesBehind::Wait>>;  // (ino, wait)
   boost::asio::awaitable<void> awaitRecalls(RecallWaits waits);
   static constexpr int64_t kCloseBehindWaitMs = 5000;
@@ -134,6 +137,7 @@ class MasterService {
   Reply<proto::AttrReply> commitWrite(Ctx&, proto::CommitWriteRequest&);
   Reply<proto::GetWriteChunksReply> getWriteChunks(Ctx&, proto::GetWriteChunksRequest&);
   Reply<proto::CommitWritesReply> commitWrites(Ctx&, proto::CommitWritesRequest&);
+  Reply<proto::UnlinksReply> unlinks(Ctx&, proto::UnlinksRequest&);
   Reply<proto::GetWriteChunkReply> reportWriteFailure(Ctx&, proto::ReportWriteFailureRequest&);
   Reply<proto::ClusterStatusReply> clusterStatus(Ctx&, proto::ClusterStatusRequest&);
   Reply<proto::ReportBadReplicaReply> reportBadReplica(Ctx&, proto::ReportBadReplicaRequest&);

@@ -150,6 +150,7 @@ Cluster::Cluster(ClusterOptions options) : options_(options) {
 Cluster::~Cluster() {
   if (::testing::Test::HasFailure()) dumpLogs();
   resumeChunkservers();  // a test that stopped them and failed before it let them go on
+  resumeMaster();
   for (auto& [mount_point, pid] : mounts_) {
     sh("fusermount3 -u -z " + mount_point);
     stop(pid);
@@ -285,6 +286,14 @@ void Cluster::pauseChunkservers() {
   for (pid_t pid : chunkserver_pids_) {
     if (pid > 0) ::kill(pid, SIGSTOP);
   }
+}
+
+void Cluster::pauseMaster() {
+  if (master_pid_ > 0) ::kill(master_pid_, SIGSTOP);
+}
+
+void Cluster::resumeMaster() {
+  if (master_pid_ > 0) ::kill(master_pid_, SIGCONT);
 }
 
 void Cluster::resumeChunkservers() {

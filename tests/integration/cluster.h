@@ -55,6 +55,10 @@ class Cluster {
   // destructor lets them go on first.
   void pauseChunkservers();
   void resumeChunkservers();
+  // SIGSTOP / SIGCONT of the master: what a mount answers without it. The destructor lets it go
+  // on first.
+  void pauseMaster();
+  void resumeMaster();
   void startChunkserver(int index);
   // Starts one more chunkserver; returns its index.
   int addChunkserver();

@@ -390,6 +390,101 @@ TEST_F(MountTest, SmallFilesClosedWhileOthersAreWrittenOutGoTogetherAndArriveWho
             run("cat " + b + "/many/f* | wc -c").output);
 }
 
+// A directory a mount made is held by it (server/master/closes_behind.h): every name in it is
+// one the mount added, so it answers "no such file" for any other name itself. Another mount
+// that adds a name in any way recalls the hold first, and the name is then seen everywhere.
+TEST_F(MountTest, ADirectoryThisMountMadeAnswersAbsentNamesItselfUntilAnotherMountAddsOne) {
+  std::string b = cluster_.mount("b");
+  const std::vector<std::pair<std::string, std::string>> additions = {
+      {"create", "echo from-b > " + b + "/create/name"},
+      {"mkdir", "mkdir " + b + "/mkdir/name"},
+      {"symlink", "ln -s target " + b + "/symlink/name"},
+      {"link", "echo x > " + b + "/linked && ln " + b + "/linked " + b + "/link/name"},
+      {"rename", "echo y > " + b + "/moved && mv " + b + "/moved " + b + "/rename/name"},
+  };
+  for (const auto& [dir, command] : additions) {
+    run("mkdir " + a_ + "/" + dir + " && echo mine > " + a_ + "/" + dir + "/own");
+  }
+  run("mkdir -p " + a_ + "/deep/er/est");
+
+  // Absent names need no master (looked up from open directories: their own names would be
+  // looked up again once the kernel's entries time out); present ones do.
+  dropCaches();
+  int create_dir = ::open((a_ + "/create").c_str(), O_RDONLY | O_DIRECTORY);
+  int deep_dir = ::open((a_ + "/deep/er/est").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(create_dir, 0);
+  ASSERT_GE(deep_dir, 0);
+  cluster_.pauseMaster();
+  auto absent = std::async(std::launch::async, [&] {
+    struct stat st;
+    int first = ::fstatat(create_dir, "name", &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+    int second = ::fstatat(deep_dir, "name", &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+    return std::make_pair(first, second);
+  });
+  bool answered = absent.wait_for(5s) == std::future_status::ready;
+  cluster_.resumeMaster();
+  ASSERT_TRUE(answered) << "a lookup of an absent name waited for the master";
+  EXPECT_EQ(absent.get(), std::make_pair(ENOENT, ENOENT));
+  ::close(create_dir);
+  ::close(deep_dir);
+  EXPECT_EQ(readFile(a_ + "/create/own"), "mine\n");
+
+  for (const auto& [dir, command] : additions) {
+    run("test ! -e " + a_ + "/" + dir + "/name");
+    run(command);
+    EXPECT_EQ(
+        sh("test -e " + a_ + "/" + dir + "/name || test -L " + a_ + "/" + dir + "/name").exit_code,
+        0)
+        << dir << ": the mount that made the directory does not see a name another one added";
+  }
+  EXPECT_EQ(readFile(a_ + "/create/name"), "from-b\n");
+
+  // A restarted master knows of no hold: the mount forgets its holds when it meets it.
+  run("mkdir " + a_ + "/after_restart");
+  cluster_.restartMaster();
+  run("echo z > " + b + "/after_restart/name");
+  EXPECT_TRUE(waitFor([&] { return fs::exists(a_ + "/after_restart/name"); }, 20s));
+}
+
+// Removals from such a directory are answered by the mount and reach the master behind, before
+// anything else the mount asks of it and before another mount looks into the directory.
+TEST_F(MountTest, RemovalsFromADirectoryThisMountMadeAreAnsweredByItAndSeenEverywhere) {
+  std::string b = cluster_.mount("b");
+  run("mkdir " + a_ + "/d && for i in 1 2 3 4 5 6; do echo $i > " + a_ + "/d/f$i; done");
+  run("mkdir " + a_ + "/d/sub && echo s > " + a_ + "/d/sub/s");
+  int dir = ::open((a_ + "/d").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dir, 0);
+  cluster_.pauseMaster();
+  auto removed = std::async(std::launch::async, [&] {
+    return ::unlinkat(dir, "f1", 0) == 0 && ::unlinkat(dir, "f2", 0) == 0;
+  });
+  bool answered = removed.wait_for(5s) == std::future_status::ready;
+  cluster_.resumeMaster();
+  ASSERT_TRUE(answered) << "a removal from a held directory waited for the master";
+  EXPECT_TRUE(removed.get());
+  struct stat st;
+  EXPECT_NE(::fstatat(dir, "f1", &st, 0), 0);
+  ::close(dir);
+
+  // The same name made again comes after its removal, whatever is still on its way.
+  run("rm " + a_ + "/d/f3 && echo again > " + a_ + "/d/f3 && rm -r " + a_ + "/d/sub");
+  EXPECT_EQ(readFile(a_ + "/d/f3"), "again\n");
+  // Another mount's first look into the directory waits for the removals.
+  run("rm " + a_ + "/d/f4");
+  EXPECT_EQ(run("ls " + b + "/d | tr '\\n' ' '").output, "f3 f5 f6 ");
+
+  // Removals answered here survive a master restart, and an fsync of the directory makes them
+  // durable.
+  run("mkdir " + a_ + "/e && touch " + a_ + "/e/x " + a_ + "/e/y " + a_ + "/e/z");
+  run("rm " + a_ + "/e/x && python3 -c \"import os; d = os.open('" + a_ +
+      "/e', os.O_RDONLY); os.fsync(d)\"");
+  run("rm " + a_ + "/e/y");
+  cluster_.killMaster();
+  cluster_.restartMaster();
+  EXPECT_TRUE(waitFor([&] { return sh("ls " + b + "/e").output == "z\n"; }, 20s))
+      << sh("ls " + b + "/e").output;
+}
+
 TEST_F(MountTest, AFileStillOpenForWritingElsewhereIsSeenWithoutWaitingForItsClose) {
   // Mount a holds the file back (it may close it behind), so b's stats recall it from a; with no
   // close under way a answers at once, and b sees what a committed so far.

@@ -111,5 +111,30 @@ TEST(ClosesBehindTest, AReleaseOrAnEndedSessionEndsTheWait) {
   EXPECT_FALSE(closes.satisfied(kFile, again[0]));
 }
 
+TEST(ClosesBehindTest, ARemovedOrUnansweredHoldEndsEveryWaitForIt) {
+  ClosesBehind closes;
+  closes.hold(kFile, kWriter);
+  closes.hold(kFile, kOtherReader);
+  auto waits = closes.recall(kFile, kReader);
+  ASSERT_EQ(waits.size(), 2u);
+  // The directory was removed: nobody holds it any more.
+  EXPECT_TRUE(closes.dropInode(kFile));
+  EXPECT_FALSE(closes.dropInode(kFile));
+  for (const auto& wait : waits) EXPECT_TRUE(closes.satisfied(kFile, wait));
+  EXPECT_TRUE(closes.empty());
+
+  // Holders that did not answer in time lose it; the one who waited keeps its own hold.
+  closes.hold(kFile, kWriter);
+  closes.hold(kFile, kReader);
+  waits = closes.recall(kFile, kReader);
+  ASSERT_EQ(waits.size(), 1u);
+  EXPECT_TRUE(closes.dropOthers(kFile, kReader));
+  EXPECT_FALSE(closes.dropOthers(kFile, kReader));
+  EXPECT_TRUE(closes.satisfied(kFile, waits[0]));
+  EXPECT_FALSE(closes.heldByOthers(kFile, kReader));
+  EXPECT_TRUE(closes.heldByOthers(kFile, kWriter));
+  EXPECT_FALSE(closes.dropOthers(kFile + 1, kReader));
+}
+
 }  // namespace
 }  // namespace dfs::master
