@@ -809,7 +809,7 @@ awaitable<void> MasterService::awaitRecalls(RecallWaits waits) {
       return closes_behind_.satisfied(wait.first, wait.second);
     });
   };
-  int64_t give_up = monoNowMs() + kCloseBehindWaitMs;
+  int64_t give_up = monoNowMs() + closeBehindWaitMs();
   close_waiters_++;
   while (!satisfied() && monoNowMs() < give_up && !stopped_) co_await closes_landed_.wait();
   close_waiters_--;
@@ -818,7 +818,7 @@ awaitable<void> MasterService::awaitRecalls(RecallWaits waits) {
     spdlog::warn(
         "inode {}: session {} did not answer a recall within {} ms; answering without "
         "its close-behind",
-        ino, wait.session_id, kCloseBehindWaitMs);
+        ino, wait.session_id, closeBehindWaitMs());
   }
 }
 

@@ -122,15 +122,17 @@ class MasterService {
   Reply<proto::WatchRecallsReply> watchRecalls(Ctx&, proto::WatchRecallsRequest&);
   Reply<proto::RecallAnsweredReply> recallAnswered(Ctx&, proto::RecallAnsweredRequest&);
   // Recalls ino from the sessions that hold it back (closes_behind.h) and waits for their
-  // answers, for kCloseBehindWaitMs at most: a client that stopped answering must not hold up
-  // the rest.
+  // answers, or for their sessions to end (a dead client's lease runs out). A client that is
+  // merely slow is waited for: answering without it would show a reader (or the next lock
+  // holder) the file as it was before that client's close. Only one that keeps its session
+  // alive and still does not answer for twice the lease is given up on.
   boost::asio::awaitable<void> awaitClosesBehind(uint64_t ino, const Ctx& reader);
   // Before a name is added to dir: recalls it from the sessions that hold it (MKDIR with hold),
   // which let go of it.
   boost::asio::awaitable<void> awaitDirectoryHolds(uint64_t dir, const Ctx& ctx);
   using RecallWaits = std::vector<std::pair<uint64_t, ClosesBehind::Wait>>;  // (ino, wait)
   boost::asio::awaitable<void> awaitRecalls(RecallWaits waits);
-  static constexpr int64_t kCloseBehindWaitMs = 5000;
+  int64_t closeBehindWaitMs() const { return 2 * options_.session_lease_ms; }
   void closesLanded() { closes_landed_.notifyAll(); }
   Reply<proto::GetChunksReply> getChunks(Ctx&, proto::GetChunksRequest&);
   Reply<proto::GetWriteChunkReply> getWriteChunk(Ctx&, proto::GetWriteChunkRequest&);

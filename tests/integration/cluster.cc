@@ -152,6 +152,7 @@ Cluster::~Cluster() {
   resumeChunkservers();  // a test that stopped them and failed before it let them go on
   resumeMaster();
   for (auto& [mount_point, pid] : mounts_) {
+    ::kill(pid, SIGCONT);
     sh("fusermount3 -u -z " + mount_point);
     stop(pid);
   }
@@ -337,6 +338,14 @@ void Cluster::killMount(const std::string& mount_point) {
   stop(it->second);
   sh("fusermount3 -u -z " + mount_point);
   mounts_.erase(it);
+}
+
+void Cluster::pauseMount(const std::string& mount_point) {
+  if (auto it = mounts_.find(mount_point); it != mounts_.end()) ::kill(it->second, SIGSTOP);
+}
+
+void Cluster::resumeMount(const std::string& mount_point) {
+  if (auto it = mounts_.find(mount_point); it != mounts_.end()) ::kill(it->second, SIGCONT);
 }
 
 void Cluster::dumpLogs() {

@@ -41,6 +41,10 @@ class Cluster {
   std::string mount(const std::string& name);
   void unmount(const std::string& mount_point);
   void killMount(const std::string& mount_point);
+  // SIGSTOP / SIGCONT of one mount.dfs: a client that is alive but slow. The destructor lets it
+  // go on first.
+  void pauseMount(const std::string& mount_point);
+  void resumeMount(const std::string& mount_point);
 
   // kill -9 of the master, and a start on the same address and metadata directory.
   void killMaster();

@@ -133,6 +133,11 @@ TEST_F(LocksTest, AppendsUnderFlockFromTwoMountsLoseNothing) {
   EXPECT_EQ(a, 1000);
   EXPECT_EQ(b, 1000);
   EXPECT_EQ(other, 0);
+  if (a != 1000 || b != 1000 || other != 0) {
+    // Which line is missing, and what took its place, tells a lost write from a stale size.
+    std::string log = readFile(a_ + "/log");
+    ADD_FAILURE() << "the log (" << log.size() << " bytes):\n" << log;
+  }
 }
 
 TEST_F(LocksTest, ADeadMountsLocksAreReleasedAfterItsLease) {
