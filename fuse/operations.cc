@@ -282,15 +282,6 @@ void onFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
                        emptyReply(req));
 }
 
-boost::asio::awaitable<Result<void>> unlockAndRelease(
-    DfsClient& client, uint64_t ino, std::set<std::pair<proto::LockKind, uint64_t>> owners) {
-  // The last close of an open file drops its flock and OFD locks, after the close has written
-  // out the file and given up its write leases, so the next holder finds both done.
-  auto released = co_await client.release(ino);
-  for (const auto& [kind, owner] : owners) (void)co_await client.releaseLocks(ino, kind, owner);
-  co_return released;
-}
-
 void onRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto* open_file = &openFile(fi);
   std::set<std::pair<proto::LockKind, uint64_t>> owners;
@@ -301,7 +292,11 @@ void onRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fi->flock_release) owners.emplace(proto::LOCK_FLOCK, fi->lock_owner);
   context(req).filler->released(ino, writable(open_file->flags));
   delete open_file;
-  dfsClient(req).spawn(unlockAndRelease(dfsClient(req), ino, std::move(owners)), emptyReply(req));
+  // The last close of an open file drops its flock and OFD locks.
+  dfsClient(req).spawn(
+      dfsClient(req).releaseAndUnlock(
+          ino, std::vector<std::pair<proto::LockKind, uint64_t>>(owners.begin(), owners.end())),
+      emptyReply(req));
 }
 
 void onFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {

@@ -27,7 +27,8 @@ DfsClient::DfsClient(ClientOptions options)
       chunkservers_(io_.get_executor()),
       close_landed_(io_.get_executor()),
       writeout_linger_(io_),
-      unlinks_landed_(io_.get_executor()) {}
+      unlinks_landed_(io_.get_executor()),
+      owners_unlocked_(io_.get_executor()) {}
 
 Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
   std::unique_ptr<DfsClient> client(new DfsClient(std::move(options)));

@@ -183,6 +183,13 @@ class DfsClient {
   Task<proto::GetLockReply> getLock(LockSpec spec);
   // Drops every lock of owner on the file (close); costs nothing when it holds none.
   Task<void> releaseLocks(uint64_t ino, proto::LockKind kind, uint64_t owner);
+  // The last close of an open file (FUSE release): release, then drops the locks of owners on
+  // the file, so the next holder finds the file written out and its leases free. A lock call of
+  // one of these owners made meanwhile waits until they are dropped: the kernel reuses owner
+  // ids (a flock owner is the address of the open file), and a new open locking under the id
+  // of one whose release is still writing out must not have its lock dropped by that release.
+  Task<void> releaseAndUnlock(uint64_t ino,
+                              std::vector<std::pair<proto::LockKind, uint64_t>> owners);
   Task<proto::ListLocksReply> listLocks(uint64_t ino);
 
   // ---- paths and administration
@@ -348,6 +355,8 @@ class DfsClient {
   std::deque<UnlinkBehind> unlinks_behind_;
   bool sending_unlinks_ = false;  // unlinks_behind_ is not empty, or a batch is on its way
   rpc::AsyncEvent unlinks_landed_;
+  std::unordered_multiset<uint64_t> owners_unlocking_;  // releaseAndUnlock under way
+  rpc::AsyncEvent owners_unlocked_;
 };
 
 }  // namespace dfs::client

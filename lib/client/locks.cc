@@ -70,6 +70,7 @@ Task<void> DfsClient::setLock(LockSpec spec, bool wait, uint64_t wait_id) {
         co_await masterCall<proto::LockReply>(proto::LOCK, toProto<proto::LockRequest>(spec)));
     co_return flushed;
   }
+  while (owners_unlocking_.contains(spec.owner)) co_await owners_unlocked_.wait();
   proto::LockRequest request = toProto<proto::LockRequest>(spec);
   request.set_wait(wait);
   request.set_wait_id(wait_id);
@@ -86,6 +87,18 @@ Task<void> DfsClient::setLock(LockSpec spec, bool wait, uint64_t wait_id) {
     forgetCachedData(*it->second);
   }
   co_return Result<void>{};
+}
+
+Task<void> DfsClient::releaseAndUnlock(uint64_t ino,
+                                       std::vector<std::pair<proto::LockKind, uint64_t>> owners) {
+  // Marked before the first wait: requests are handled in the order the kernel sent them, so a
+  // lock call that came after this release sees the mark.
+  for (const auto& owner : owners) owners_unlocking_.insert(owner.second);
+  auto released = co_await release(ino);
+  for (const auto& [kind, owner] : owners) (void)co_await releaseLocks(ino, kind, owner);
+  for (const auto& owner : owners) owners_unlocking_.erase(owners_unlocking_.find(owner.second));
+  owners_unlocked_.notifyAll();
+  co_return released;
 }
 
 Task<void> DfsClient::flushAndYieldLeases(uint64_t ino) {
