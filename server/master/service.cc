@@ -794,6 +794,9 @@ awaitable<void> MasterService::awaitClosesBehind(uint64_t ino, const Ctx& reader
 }
 
 awaitable<void> MasterService::awaitDirectoryHolds(uint64_t dir, const Ctx& ctx) {
+  // (A file named where a directory belongs keeps its close-behind holds: not this wait's.)
+  const Inode* inode = ns_.find(dir);
+  if (!inode || !inode->isDir()) co_return;
   if (closes_behind_.heldByOthers(dir, ctx.header->session_id())) {
     co_await awaitClosesBehind(dir, ctx);
     // Past the wait, a holder that did not answer loses the directory all the same.
