@@ -1017,26 +1017,29 @@ awaitable<Result<proto::GetWriteChunksReply>> MasterService::getWriteChunks(
   co_return reply;
 }
 
-awaitable<Result<proto::UnlinksReply>> MasterService::unlinks(Ctx& ctx,
-                                                              proto::UnlinksRequest& request) {
-  DFS_CO_RETURN_IF_ERROR(toResult(checkBatchSize(request.unlinks_size())));
-  proto::UnlinksReply reply;
-  for (auto& one : *request.mutable_unlinks()) {
+template <class BatchReply, class Entry, class EntryReply>
+awaitable<Result<BatchReply>> MasterService::eachEntry(
+    Ctx& ctx, google::protobuf::RepeatedPtrField<Entry>& entries,
+    awaitable<Result<EntryReply>> (MasterService::*call)(Ctx&, Entry&)) {
+  DFS_CO_RETURN_IF_ERROR(toResult(checkBatchSize(entries.size())));
+  BatchReply reply;
+  for (auto& one : entries) {
     EntryCall entry(ctx, one.request_id());
-    answerEntry(reply.add_results(), co_await unlink(entry.context, one));
+    answerEntry(reply.add_results(), co_await (this->*call)(entry.context, one));
   }
   co_return reply;
 }
 
+awaitable<Result<proto::UnlinksReply>> MasterService::unlinks(Ctx& ctx,
+                                                              proto::UnlinksRequest& request) {
+  co_return co_await eachEntry<proto::UnlinksReply>(ctx, *request.mutable_unlinks(),
+                                                    &MasterService::unlink);
+}
+
 awaitable<Result<proto::CommitWritesReply>> MasterService::commitWrites(
     Ctx& ctx, proto::CommitWritesRequest& request) {
-  DFS_CO_RETURN_IF_ERROR(toResult(checkBatchSize(request.commits_size())));
-  proto::CommitWritesReply reply;
-  for (auto& one : *request.mutable_commits()) {
-    EntryCall entry(ctx, one.request_id());
-    answerEntry(reply.add_results(), co_await commitWrite(entry.context, one));
-  }
-  co_return reply;
+  co_return co_await eachEntry<proto::CommitWritesReply>(ctx, *request.mutable_commits(),
+                                                         &MasterService::commitWrite);
 }
 
 awaitable<Result<proto::GetWriteChunkReply>> MasterService::reportWriteFailure(

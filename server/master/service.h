@@ -140,6 +140,11 @@ class MasterService {
   Reply<proto::GetWriteChunksReply> getWriteChunks(Ctx&, proto::GetWriteChunksRequest&);
   Reply<proto::CommitWritesReply> commitWrites(Ctx&, proto::CommitWritesRequest&);
   Reply<proto::UnlinksReply> unlinks(Ctx&, proto::UnlinksRequest&);
+  // A batch whose entries each run as a call of their own (with the entry's request id) and
+  // are answered one by one.
+  template <class BatchReply, class Entry, class EntryReply>
+  Reply<BatchReply> eachEntry(Ctx& ctx, google::protobuf::RepeatedPtrField<Entry>& entries,
+                              Reply<EntryReply> (MasterService::*call)(Ctx&, Entry&));
   Reply<proto::GetWriteChunkReply> reportWriteFailure(Ctx&, proto::ReportWriteFailureRequest&);
   Reply<proto::ClusterStatusReply> clusterStatus(Ctx&, proto::ClusterStatusRequest&);
   Reply<proto::ReportBadReplicaReply> reportBadReplica(Ctx&, proto::ReportBadReplicaRequest&);
