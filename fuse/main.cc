@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   client_options.mount_point = mount_point;
   if (args.idle_spin_us >= 0) client_options.idle_spin = std::chrono::microseconds(args.idle_spin_us);
   client_options.close_behind = args.close_behind;
-  client_options.unlink_behind = args.close_behind;
+  client_options.changes_behind = args.close_behind;
   {
     // Fail the mount command itself when the cluster is unreachable, before going background.
     client_options.retry_window = std::chrono::milliseconds(3000);

@@ -27,7 +27,8 @@ DfsClient::DfsClient(ClientOptions options)
       chunkservers_(io_.get_executor()),
       close_landed_(io_.get_executor()),
       writeout_linger_(io_),
-      unlinks_landed_(io_.get_executor()),
+      changes_landed_event_(io_.get_executor()),
+      changes_linger_(io_),
       owners_unlocked_(io_.get_executor()) {}
 
 Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
@@ -48,7 +49,7 @@ Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
 DfsClient::~DfsClient() {
   // Closes that returned before their data was written are finished, not dropped.
   run(awaitAllClosesBehind());
-  run(settleUnlinks());
+  run(settleChangesBehind());
   if (session_id_ != 0) {
     // Ending the session now frees its leases and opens without waiting for it to expire.
     proto::CloseSessionRequest request;
@@ -87,6 +88,7 @@ Task<void> DfsClient::openSession() {
     // Nor does the master know of the files it held back: closes wait until they are reopened.
     for (auto& [ino, state] : files_) state->held = false;
     held_dirs_.clear();  // the master dropped the lost session's directory holds too
+    reserved_inodes_.clear();  // and its reserved inode numbers
   }
   session_id_ = reply.session_id();
   master_instance_ = reply.master_instance();
@@ -184,61 +186,131 @@ void DfsClient::noteGoneName(uint64_t parent, const std::string& name) {
   if (auto held = held_dirs_.find(parent); held != held_dirs_.end()) held->second.erase(name);
 }
 
-bool DfsClient::followsUnlinks(proto::Method method) {
+bool DfsClient::followsChangesBehind(proto::Method method) {
+  // Everything that names a directory or a file (a file created here may not exist at the
+  // master yet), but not the calls that send the changes, nor those that have nothing to do
+  // with them.
   switch (method) {
-    case proto::LOOKUP:
-    case proto::GET_ATTR:
-    case proto::SET_ATTR:
-    case proto::MKNOD:
-    case proto::MKDIR:
-    case proto::UNLINK:
-    case proto::RMDIR:
-    case proto::RENAME:
-    case proto::LINK:
-    case proto::SYMLINK:
-    case proto::READ_DIR:
-    case proto::OPEN:
-    case proto::SYNC_METADATA:
-    case proto::SET_GOAL:
-      return true;
-    default:
+    case proto::CREATE_SESSION:
+    case proto::KEEP_ALIVE:
+    case proto::CLOSE_SESSION:
+    case proto::WATCH_RECALLS:
+    case proto::RECALL_ANSWERED:
+    case proto::CHANGES_BEHIND:
+    case proto::RESERVE_INODES:
+    case proto::CLUSTER_STATUS:
+    case proto::STAT_FS:
+    case proto::REPORT_BAD_REPLICA:
       return false;
+    default:
+      return true;
   }
 }
 
-awaitable<void> DfsClient::settleUnlinks() {
-  while (sending_unlinks_) co_await unlinks_landed_.wait();
+awaitable<void> DfsClient::settleChangesBehind() {
+  // Only the changes made so far: a stream of new ones must not hold a caller back for ever.
+  uint64_t until = changes_queued_;
+  if (changes_landed_ < until) {
+    hurry_changes_ = true;
+    changes_linger_.cancel();
+  }
+  while (changes_landed_ < until) co_await changes_landed_event_.wait();
 }
 
-awaitable<void> DfsClient::sendUnlinksBehind() {
-  constexpr int kMaxBatch = 256;
-  while (!unlinks_behind_.empty()) {
-    proto::UnlinksRequest request;
-    while (!unlinks_behind_.empty() && request.unlinks_size() < kMaxBatch) {
-      auto* one = request.add_unlinks();
-      one->set_parent(unlinks_behind_.front().parent);
-      one->set_name(std::move(unlinks_behind_.front().name));
+void DfsClient::queueChangeBehind(proto::ChangeBehind change) {
+  changes_behind_.push_back(std::move(change));
+  changes_queued_++;
+  if (changes_behind_.size() >= kMaxChangesBatch) changes_linger_.cancel();
+  if (!sending_changes_) {
+    sending_changes_ = true;
+    asio::co_spawn(io_, sendChangesBehind(), asio::detached);
+  }
+}
+
+awaitable<void> DfsClient::sendChangesBehind() {
+  // Like small files' write-outs (writeOutSmallFiles): a batch waits a little for more, and
+  // changes made while one is under way go with the next.
+  if (!hurry_changes_ && !stopping_ && options_.changes_behind_linger.count() > 0 &&
+      changes_behind_.size() < kMaxChangesBatch) {
+    changes_linger_.expires_after(options_.changes_behind_linger);
+    co_await changes_linger_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  while (!changes_behind_.empty()) {
+    proto::ChangesBehindRequest request;
+    while (!changes_behind_.empty() && request.changes_size() < int{kMaxChangesBatch}) {
+      auto* one = request.add_changes();
+      *one = std::move(changes_behind_.front());
       one->set_request_id(next_request_id_++);
-      unlinks_behind_.pop_front();
+      changes_behind_.pop_front();
     }
-    auto sent = co_await masterCall<proto::UnlinksReply>(proto::UNLINKS, request);
-    if (!sent) {
-      spdlog::error("{} removals this mount answered did not reach the master: {}",
-                    request.unlinks_size(), sent.error().toString());
-      continue;
-    }
-    for (int i = 0; i < sent->results_size() && i < request.unlinks_size(); ++i) {
-      const auto& result = sent->results(i);
-      if (result.status() != 0) {
-        spdlog::warn("removal of {} from directory {} answered here failed at the master: {}",
-                     request.unlinks(i).name(), request.unlinks(i).parent(), result.message());
-      } else {
-        rememberDir(result.reply().parent());
+    auto sent = co_await masterCall<proto::ChangesBehindReply>(proto::CHANGES_BEHIND, request);
+    changes_landed_ += request.changes_size();
+    changes_landed_event_.notifyAll();
+    for (int i = 0; i < request.changes_size(); ++i) {
+      const auto& change = request.changes(i);
+      bool creates = change.has_create();
+      Status failed =
+          !sent                       ? sent.error()
+          : i >= sent->results_size() ? Status(Code::kProtocol, "no answer")
+          : sent->results(i).status() != 0
+              ? Status(static_cast<Code>(sent->results(i).status()), sent->results(i).message())
+              : Status::ok();
+      if (failed.isOk()) {
+        rememberDir(sent->results(i).reply().parent());
+        continue;
+      }
+      spdlog::error(
+          "{} of {} in directory {}, answered here, failed at the master: {}",
+          creates ? "create" : "removal", creates ? change.create().name() : change.unlink().name(),
+          creates ? change.create().parent() : change.unlink().parent(), failed.toString());
+      if (creates) {
+        // Its data cannot be written either: the next write, flush or fsync reports it.
+        if (auto it = files_.find(change.create().ino()); it != files_.end()) {
+          it->second->error =
+              Status(Code::kIo, "its create failed at the master: " + failed.toString());
+        }
       }
     }
   }
-  sending_unlinks_ = false;
-  unlinks_landed_.notifyAll();
+  sending_changes_ = false;
+  hurry_changes_ = false;
+}
+
+uint64_t DfsClient::takeReservedIno() {
+  uint64_t left = 0;
+  for (const auto& range : reserved_inodes_) left += range.end - range.next;
+  if (left < kReservedInodes / 4 && !reserving_inodes_) {
+    reserving_inodes_ = true;
+    asio::co_spawn(io_, reserveInodes(), asio::detached);
+  }
+  while (!reserved_inodes_.empty() &&
+         reserved_inodes_.front().next >= reserved_inodes_.front().end) {
+    reserved_inodes_.pop_front();
+  }
+  if (reserved_inodes_.empty()) return 0;
+  return reserved_inodes_.front().next++;
+}
+
+awaitable<void> DfsClient::reserveInodes() {
+  proto::ReserveInodesRequest request;
+  request.set_count(kReservedInodes);
+  auto reply = co_await masterCall<proto::ReserveInodesReply>(proto::RESERVE_INODES, request);
+  reserving_inodes_ = false;
+  if (!reply) {
+    spdlog::warn("reserving inode numbers: {}", reply.error().toString());
+    co_return;
+  }
+  reserved_inodes_.push_back({reply->first(), reply->first() + reply->count()});
+}
+
+void DfsClient::touchFreshDir(uint64_t dir) {
+  auto fresh = fresh_dirs_.find(dir);
+  if (fresh == fresh_dirs_.end()) return;
+  int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  fresh->second.first.set_mtime_ns(now_ns);
+  fresh->second.first.set_ctime_ns(now_ns);
 }
 
 void DfsClient::rememberDir(const proto::Attr& dir) {
@@ -258,7 +330,10 @@ void DfsClient::forgetFreshFileAttrs() {
 
 Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
   if (auto fresh = fresh_dirs_.find(ino); fresh != fresh_dirs_.end()) {
-    if (std::chrono::steady_clock::now() - fresh->second.second < options_.fresh_attr_ttl) {
+    // A directory this client holds changes only through it (another session's look recalls
+    // it first): what the master last said, with this client's changes since, stays true.
+    if (held_dirs_.contains(ino) ||
+        std::chrono::steady_clock::now() - fresh->second.second < options_.fresh_attr_ttl) {
       co_return fresh->second.first;
     }
     fresh_dirs_.erase(fresh);
@@ -275,6 +350,7 @@ Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
   proto::GetAttrRequest request;
   request.set_ino(ino);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::GET_ATTR, request));
+  if (held_dirs_.contains(ino)) rememberDir(reply.attr());
   refreshFileAttr(reply.attr());
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
@@ -295,8 +371,56 @@ Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t m
   co_return reply.attr();
 }
 
+std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::string& name,
+                                                   uint32_t mode, uint32_t uid, uint32_t gid) {
+  auto held = held_dirs_.find(parent);
+  if (!options_.changes_behind || held == held_dirs_.end() || name.size() > kMaxHeldName ||
+      held->second.contains(name) || !mayCloseBehind(O_WRONLY)) {
+    return std::nullopt;
+  }
+  uint64_t ino = takeReservedIno();
+  if (ino == 0) return std::nullopt;
+  // No other session has looked into the directory since this client made it, and the name is
+  // not in it: the create cannot fail for a reason the master sees and this client does not
+  // (the kernel checked the permissions).
+  held->second.insert(name);
+  int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  proto::Attr attr;
+  attr.set_ino(ino);
+  attr.set_mode(S_IFREG | (mode & 07777));
+  attr.set_nlink(1);
+  attr.set_uid(uid);
+  attr.set_gid(gid);
+  attr.set_atime_ns(now_ns);
+  attr.set_mtime_ns(now_ns);
+  attr.set_ctime_ns(now_ns);
+  proto::ChangeBehind change;
+  auto* create = change.mutable_create();
+  create->set_parent(parent);
+  create->set_name(name);
+  create->set_mode(attr.mode());
+  create->set_uid(uid);
+  create->set_gid(gid);
+  create->set_open(true);
+  create->set_close_behind(true);
+  create->set_ino(ino);
+  queueChangeBehind(std::move(change));
+  touchFreshDir(parent);
+  FileState& state = file(ino);
+  state.held = true;
+  state.fresh = true;
+  state.opens++;
+  state.size = 0;
+  state.size_known = true;
+  state.learnAttr(attr);
+  return attr;
+}
+
 Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t mode,
                                     uint32_t uid, uint32_t gid) {
+  if (auto attr = createBehind(parent, name, mode, uid, gid)) co_return std::move(*attr);
   proto::MknodRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
@@ -332,28 +456,24 @@ Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t m
   noteNewName(parent, request.name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKDIR, request));
   rememberDir(reply.parent());
-  if (request.hold()) held_dirs_.try_emplace(reply.attr().ino());
+  if (request.hold()) {
+    held_dirs_.try_emplace(reply.attr().ino());
+    rememberDir(reply.attr());
+  }
   co_return reply.attr();
 }
 
 Task<void> DfsClient::unlink(uint64_t parent, std::string name) {
   if (auto held = held_dirs_.find(parent);
-      held != held_dirs_.end() && options_.unlink_behind && held->second.erase(name) > 0) {
+      held != held_dirs_.end() && options_.changes_behind && held->second.erase(name) > 0) {
     // No other session has looked into the directory since this client made it: the removal
     // is answered here and reaches the master behind, before anything else this client asks
     // of it, and before another session's look into the directory (a recall).
-    unlinks_behind_.push_back(UnlinkBehind{parent, std::move(name)});
-    if (!sending_unlinks_) {
-      sending_unlinks_ = true;
-      asio::co_spawn(io_, sendUnlinksBehind(), asio::detached);
-    }
-    if (auto fresh = fresh_dirs_.find(parent); fresh != fresh_dirs_.end()) {
-      int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-      fresh->second.first.set_mtime_ns(now_ns);
-      fresh->second.first.set_ctime_ns(now_ns);
-    }
+    proto::ChangeBehind change;
+    change.mutable_unlink()->set_parent(parent);
+    change.mutable_unlink()->set_name(std::move(name));
+    queueChangeBehind(std::move(change));
+    touchFreshDir(parent);
     forgetFreshFileAttrs();
     co_return Result<void>{};
   }

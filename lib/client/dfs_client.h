@@ -69,11 +69,15 @@ struct ClientOptions {
   // the master and one to each chunkserver for all of them). Cut short by a full batch, and by
   // anyone waiting for the file (another mount's open, fsync, unmount).
   std::chrono::microseconds small_writeout_linger{5000};
-  // Removals of names from directories this client made and holds are answered at once and
-  // sent to the master behind, in batches (like a local file system's, they are durable after
-  // an fsync of the directory). Another session that looks into such a directory waits for
-  // them first. Off unless asked for: only the mount does it.
-  bool unlink_behind = false;
+  // Creates of regular files in, and removals of names from, directories this client made and
+  // holds are answered at once and sent to the master behind, in order and in batches (like a
+  // local file system's, they are durable after an fsync of the directory). A create takes its
+  // inode number from a range the master reserved to the session. Another session that looks
+  // into such a directory waits for them first. Off unless asked for: only the mount does it.
+  bool changes_behind = false;
+  // How long a change answered here waits for more to go out with it. Cut short by a full
+  // batch and by anything that must come after it.
+  std::chrono::microseconds changes_behind_linger{5000};
   size_t close_behind_bytes = 64 << 20;
 };
 
@@ -233,12 +237,22 @@ class DfsClient {
   void noteNewName(uint64_t parent, const std::string& name);
   // A name this client removed from parent (or renamed away).
   void noteGoneName(uint64_t parent, const std::string& name);
-  // Sends the removals answered here (unlinks_behind_) to the master, a batch at a time.
-  boost::asio::awaitable<void> sendUnlinksBehind();
-  // Until every removal answered here has reached the master: whatever asks the master about
-  // the namespace comes after them (masterCall).
-  boost::asio::awaitable<void> settleUnlinks();
-  static bool followsUnlinks(proto::Method method);
+  // A create answered here (options_.changes_behind), or nullopt when it must go to the master.
+  std::optional<proto::Attr> createBehind(uint64_t parent, const std::string& name, uint32_t mode,
+                                          uint32_t uid, uint32_t gid);
+  // A number from the inodes reserved to this session, 0 when none is left; asks for more
+  // before they run out.
+  uint64_t takeReservedIno();
+  boost::asio::awaitable<void> reserveInodes();
+  // The directory this client just changed, as the master will have it.
+  void touchFreshDir(uint64_t dir);
+  void queueChangeBehind(proto::ChangeBehind change);
+  // Sends the changes answered here (changes_behind_) to the master, a batch at a time.
+  boost::asio::awaitable<void> sendChangesBehind();
+  // Until every change answered here so far has reached the master: whatever else asks the
+  // master about the namespace or a file comes after them (masterCall).
+  boost::asio::awaitable<void> settleChangesBehind();
+  static bool followsChangesBehind(proto::Method method);
   void overlayLocalState(proto::Attr* attr);
   Task<proto::ChunkLocation> writeLocation(FileState& file, uint64_t chunk_index);
   // writeLocation started ahead of need, when a write first touches a chunk.
@@ -347,14 +361,23 @@ class DfsClient {
   void hurryWriteOuts();
   rpc::AsyncEvent close_landed_;
   boost::asio::steady_timer writeout_linger_;
-  // Removals from held directories answered here and not yet sent (UNLINKS), in order.
-  struct UnlinkBehind {
-    uint64_t parent = 0;
-    std::string name;
+  // Creates and removals in held directories answered here and not yet sent, in order.
+  static constexpr size_t kMaxChangesBatch = 256;  // the master's limit
+  std::deque<proto::ChangeBehind> changes_behind_;
+  bool sending_changes_ = false;  // changes_behind_ is not empty, or a batch is on its way
+  uint64_t changes_queued_ = 0;   // counts changes answered here
+  uint64_t changes_landed_ = 0;   // ... and those the master has answered
+  rpc::AsyncEvent changes_landed_event_;
+  boost::asio::steady_timer changes_linger_;
+  bool hurry_changes_ = false;  // someone waits for them: no lingering now
+  // Inode numbers [next, end) the master reserved to this session, oldest first.
+  struct InodeRange {
+    uint64_t next = 0;
+    uint64_t end = 0;
   };
-  std::deque<UnlinkBehind> unlinks_behind_;
-  bool sending_unlinks_ = false;  // unlinks_behind_ is not empty, or a batch is on its way
-  rpc::AsyncEvent unlinks_landed_;
+  static constexpr uint32_t kReservedInodes = 1024;  // asked for at a time
+  std::deque<InodeRange> reserved_inodes_;
+  bool reserving_inodes_ = false;
   std::unordered_multiset<uint64_t> owners_unlocking_;  // releaseAndUnlock under way
   rpc::AsyncEvent owners_unlocked_;
 };

@@ -722,7 +722,8 @@ awaitable<void> DfsClient::watchRecallsLoop() {
 awaitable<void> DfsClient::answerRecall(uint64_t ino, uint64_t number) {
   // A held directory is recalled because another session adds a name to it: from now on this
   // client no longer knows every name in it.
-  if (held_dirs_.erase(ino) > 0) co_await settleUnlinks();  // removals in it reach the master
+  // Creates and removals in it reach the master first.
+  if (held_dirs_.erase(ino) > 0) co_await settleChangesBehind();
   // Every close that returned before the recall arrived is counted in closes_behind by now.
   if (auto it = files_.find(ino); it != files_.end()) {
     auto state = it->second;

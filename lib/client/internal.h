@@ -98,7 +98,9 @@ bool isRetriable(Code code);
 
 template <class Reply>
 Task<Reply> DfsClient::masterCall(proto::Method method, const google::protobuf::Message& request) {
-  if (sending_unlinks_ && followsUnlinks(method)) co_await settleUnlinks();
+  if (changes_landed_ < changes_queued_ && followsChangesBehind(method)) {
+    co_await settleChangesBehind();
+  }
   auto deadline = std::chrono::steady_clock::now() + options_.retry_window;
   uint64_t request_id = next_request_id_++;
   std::chrono::milliseconds backoff(20);

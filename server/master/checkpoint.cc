@@ -95,6 +95,11 @@ std::string encodeCheckpoint(const Namespace& ns, const SessionTable& sessions, 
     record->set_host(session.host);
     record->set_pid(session.pid);
     record->set_mount_point(session.mount_point);
+    for (const auto& range : session.reserved_inodes) {
+      auto* reserved = record->add_reserved_inodes();
+      reserved->set_next(range.next);
+      reserved->set_end(range.end);
+    }
     add(entry, writer, &out);
   });
   entry.Clear();

@@ -86,6 +86,8 @@ Result<ApplyOutcome> Namespace::apply(const proto::MetaRecord& record) {
     case proto::MetaRecord::kCommitWrite: return commitWrite(record.commit_write(), now);
     case proto::MetaRecord::kPurgeInode: return purgeInode(record.purge_inode());
     case proto::MetaRecord::kSetGoal: return setGoal(record.set_goal());
+    case proto::MetaRecord::kReserveInodes:
+      return reserveInodes(record.reserve_inodes());
     case proto::MetaRecord::OP_NOT_SET: break;
   }
   return makeError(Code::kInvalid, "metadata record without an operation");
@@ -112,7 +114,10 @@ Result<ApplyOutcome> Namespace::createInode(const proto::CreateInodeOp& op, int6
   DFS_RETURN_IF_ERROR(toResult(checkName(op.name())));
   DFS_TRY(Inode * dir, mutableDir(op.parent()));
   if (dir->entries.contains(op.name())) return makeError(Code::kExists, op.name());
-  if (op.ino() < next_ino_ || inodes_.contains(op.ino())) {
+  // A reserved number lies below next_ino_ (the reservation moved it); the session that owns
+  // it was checked before the record was made.
+  if ((op.ino() < next_ino_ && !op.reserved()) || op.ino() <= kRootIno ||
+      inodes_.contains(op.ino())) {
     return makeError(Code::kInternal, fmt::format("inode number {} reused", op.ino()));
   }
   auto inode = std::make_unique<Inode>();
@@ -135,9 +140,18 @@ Result<ApplyOutcome> Namespace::createInode(const proto::CreateInodeOp& op, int6
   }
   dir->entries.emplace(op.name(), op.ino());
   dir->mtime_ns = dir->ctime_ns = now;
-  next_ino_ = op.ino() + 1;
+  next_ino_ = std::max(next_ino_, op.ino() + 1);
   inodes_.emplace(op.ino(), std::move(inode));
   return ApplyOutcome{.ino = op.ino()};
+}
+
+Result<ApplyOutcome> Namespace::reserveInodes(const proto::ReserveInodesOp& op) {
+  if (op.first() < next_ino_ || op.count() == 0) {
+    return makeError(Code::kInternal,
+                     fmt::format("inode numbers from {} reserved twice", op.first()));
+  }
+  next_ino_ = op.first() + op.count();
+  return ApplyOutcome{.ino = op.first()};
 }
 
 void Namespace::dropLink(Inode& inode, int64_t now, ApplyOutcome* outcome) {

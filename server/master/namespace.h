@@ -107,6 +107,7 @@ class Namespace {
   Result<ApplyOutcome> commitWrite(const proto::CommitWriteOp& op, int64_t now);
   Result<ApplyOutcome> purgeInode(const proto::PurgeInodeOp& op);
   Result<ApplyOutcome> setGoal(const proto::SetGoalOp& op);
+  Result<ApplyOutcome> reserveInodes(const proto::ReserveInodesOp& op);
 
   Result<Inode*> mutableDir(uint64_t ino);
   // True when dir is ancestor or the same as ino (walking parents up to the root).

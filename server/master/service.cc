@@ -44,7 +44,8 @@ void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(MKDIR, MkdirRequest, AttrReply, mkdir);
   DFS_ROUTE(UNLINK, UnlinkRequest, UnlinkReply, unlink);
   DFS_ROUTE(RMDIR, UnlinkRequest, UnlinkReply, rmdir);
-  DFS_ROUTE(UNLINKS, UnlinksRequest, UnlinksReply, unlinks);
+  DFS_ROUTE(CHANGES_BEHIND, ChangesBehindRequest, ChangesBehindReply, changesBehind);
+  DFS_ROUTE(RESERVE_INODES, ReserveInodesRequest, ReserveInodesReply, reserveInodes);
   DFS_ROUTE(RENAME, RenameRequest, RenameReply, rename);
   DFS_ROUTE(LINK, LinkRequest, AttrReply, link);
   DFS_ROUTE(SYMLINK, SymlinkRequest, AttrReply, symlink);
@@ -204,6 +205,9 @@ Result<void> MasterService::recover() {
   // Sessions come back with a fresh lease: their clients get that long to reconnect.
   for (const auto& session : recovered.checkpoint.sessions) {
     sessions_.add(session.id(), session.host(), session.pid(), session.mount_point(), now);
+    for (const auto& range : session.reserved_inodes()) {
+      sessions_.reserveInodes(session.id(), range.next(), range.end());
+    }
   }
   for (const auto& record : recovered.records) {
     auto applied = applyRecord(record);
@@ -320,6 +324,13 @@ Result<ApplyOutcome> MasterService::applyRecord(const proto::MetaRecord& record)
       break;
     default:
       outcome = ns_.apply(record);
+      if (!outcome) break;
+      if (record.has_reserve_inodes()) {
+        const auto& op = record.reserve_inodes();
+        sessions_.reserveInodes(op.session_id(), op.first(), op.first() + op.count());
+      } else if (record.has_create_inode() && record.create_inode().reserved()) {
+        sessions_.useReserved(record.session_id(), record.create_inode().ino());
+      }
   }
   if (outcome && record.session_id() != 0 && record.request_id() != 0) {
     auto& answers = answered_[record.session_id()];
@@ -327,6 +338,12 @@ Result<ApplyOutcome> MasterService::applyRecord(const proto::MetaRecord& record)
     if (answers.size() > 1024) answers.erase(answers.begin());
   }
   return outcome;
+}
+
+bool MasterService::answered(const Ctx& ctx) const {
+  if (ctx.header->session_id() == 0 || ctx.header->request_id() == 0) return false;
+  auto session = answered_.find(ctx.header->session_id());
+  return session != answered_.end() && session->second.contains(ctx.header->request_id());
 }
 
 Result<ApplyOutcome> MasterService::commitNow(proto::MetaRecord record, const Ctx* ctx) {
@@ -504,6 +521,8 @@ awaitable<Result<proto::AttrReply>> MasterService::getAttr(Ctx& ctx,
 
 awaitable<Result<proto::AttrReply>> MasterService::setAttr(Ctx& ctx,
                                                            proto::SetAttrRequest& request) {
+  // The holder of a directory answers for its attributes (a getattr recalls it as well).
+  co_await awaitDirectoryHolds(request.ino(), ctx);
   proto::MetaRecord record;
   *record.mutable_set_attr()->mutable_attr() = request;
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
@@ -516,15 +535,24 @@ awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodR
     default: co_return makeError(Code::kInvalid, "mknod of an unsupported file type");
   }
   Session* opener = nullptr;
-  if (request.open()) {
+  if (request.open() || request.ino() != 0) {
     DFS_CO_TRY(opener, session(ctx));
+  }
+  // A number the client chose must be one reserved to its session and unused (or this is the
+  // retry of the call that used it, answered below as the first time).
+  if (request.ino() != 0 && !sessions_.mayUseReserved(opener->id, request.ino()) &&
+      !answered(ctx)) {
+    co_return makeError(
+        Code::kInvalid,
+        fmt::format("inode number {} is not reserved to this session", request.ino()));
   }
   co_await awaitDirectoryHolds(request.parent(), ctx);
   proto::MetaRecord record;
   auto* op = record.mutable_create_inode();
   op->set_parent(request.parent());
   op->set_name(request.name());
-  op->set_ino(ns_.nextIno());
+  op->set_ino(request.ino() != 0 ? request.ino() : ns_.nextIno());
+  op->set_reserved(request.ino() != 0);
   op->set_mode(request.mode());
   op->set_uid(request.uid());
   op->set_gid(request.gid());
@@ -1030,10 +1058,52 @@ awaitable<Result<BatchReply>> MasterService::eachEntry(
   co_return reply;
 }
 
-awaitable<Result<proto::UnlinksReply>> MasterService::unlinks(Ctx& ctx,
-                                                              proto::UnlinksRequest& request) {
-  co_return co_await eachEntry<proto::UnlinksReply>(ctx, *request.mutable_unlinks(),
-                                                    &MasterService::unlink);
+awaitable<Result<proto::ChangesBehindReply>> MasterService::changesBehind(
+    Ctx& ctx, proto::ChangesBehindRequest& request) {
+  co_return co_await eachEntry<proto::ChangesBehindReply>(ctx, *request.mutable_changes(),
+                                                          &MasterService::changeBehind);
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::changeBehind(Ctx& ctx,
+                                                                proto::ChangeBehind& change) {
+  switch (change.change_case()) {
+    case proto::ChangeBehind::kCreate: {
+      auto& create = *change.mutable_create();
+      if (!S_ISREG(create.mode()) || create.ino() == 0) {
+        co_return makeError(Code::kInvalid,
+                            "a create behind makes a regular file of a reserved number");
+      }
+      co_return co_await mknod(ctx, create);
+    }
+    case proto::ChangeBehind::kUnlink: {
+      DFS_CO_TRY(auto removed, co_await unlink(ctx, *change.mutable_unlink()));
+      proto::AttrReply reply;
+      *reply.mutable_parent() = std::move(*removed.mutable_parent());
+      co_return reply;
+    }
+    default:
+      co_return makeError(Code::kInvalid, "an empty change");
+  }
+}
+
+awaitable<Result<proto::ReserveInodesReply>> MasterService::reserveInodes(
+    Ctx& ctx, proto::ReserveInodesRequest& request) {
+  constexpr uint32_t kMaxReserved = 4096;
+  if (request.count() == 0 || request.count() > kMaxReserved) {
+    co_return makeError(Code::kInvalid, fmt::format("{} inode numbers asked, 1 to {} allowed",
+                                                    request.count(), kMaxReserved));
+  }
+  DFS_CO_TRY(Session * holder, session(ctx));
+  proto::MetaRecord record;
+  auto* op = record.mutable_reserve_inodes();
+  op->set_session_id(holder->id);
+  op->set_first(ns_.nextIno());
+  op->set_count(request.count());
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
+  proto::ReserveInodesReply reply;
+  reply.set_first(outcome.ino);  // a retried call gets the first call's numbers
+  reply.set_count(request.count());
+  co_return reply;
 }
 
 awaitable<Result<proto::CommitWritesReply>> MasterService::commitWrites(

@@ -66,6 +66,8 @@ class MasterService {
   // Applies, journals and settles a record (or answers a retried call from the de-duplication
   // table); a journal that cannot be written stops the master.
   Result<ApplyOutcome> commitNow(proto::MetaRecord record, const Ctx* ctx = nullptr);
+  // Whether this call (its session and request id) was applied already: a retry.
+  bool answered(const Ctx& ctx) const;
   // commitNow, then, with --journal-sync=always, waits until the record is durable.
   boost::asio::awaitable<Result<ApplyOutcome>> commit(proto::MetaRecord record,
                                                       const Ctx* ctx = nullptr);
@@ -139,7 +141,9 @@ class MasterService {
   Reply<proto::AttrReply> commitWrite(Ctx&, proto::CommitWriteRequest&);
   Reply<proto::GetWriteChunksReply> getWriteChunks(Ctx&, proto::GetWriteChunksRequest&);
   Reply<proto::CommitWritesReply> commitWrites(Ctx&, proto::CommitWritesRequest&);
-  Reply<proto::UnlinksReply> unlinks(Ctx&, proto::UnlinksRequest&);
+  Reply<proto::ChangesBehindReply> changesBehind(Ctx&, proto::ChangesBehindRequest&);
+  Reply<proto::AttrReply> changeBehind(Ctx&, proto::ChangeBehind&);
+  Reply<proto::ReserveInodesReply> reserveInodes(Ctx&, proto::ReserveInodesRequest&);
   // A batch whose entries each run as a call of their own (with the entry's request id) and
   // are answered one by one.
   template <class BatchReply, class Entry, class EntryReply>

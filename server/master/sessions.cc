@@ -15,7 +15,8 @@ uint64_t SessionTable::allocateId() {
 
 void SessionTable::add(uint64_t id, std::string host, uint32_t pid, std::string mount_point,
                        int64_t now_ms) {
-  sessions_[id] = Session{id, std::move(host), pid, std::move(mount_point), now_ms + lease_ms_, {}};
+  sessions_[id] =
+      Session{id, std::move(host), pid, std::move(mount_point), now_ms + lease_ms_, {}, {}};
   next_id_ = std::max(next_id_, id + 1);
 }
 
@@ -52,6 +53,36 @@ std::optional<Session> SessionTable::close(uint64_t id) {
   Session closed = std::move(it->second);
   sessions_.erase(it);
   return closed;
+}
+
+void SessionTable::reserveInodes(uint64_t id, uint64_t next, uint64_t end) {
+  // A client asks for the next range before its last one runs out: two are in use at most.
+  constexpr size_t kMaxRanges = 4;
+  Session* session = find(id);
+  if (!session || next >= end) return;
+  auto& ranges = session->reserved_inodes;
+  if (ranges.size() >= kMaxRanges) ranges.erase(ranges.begin());
+  ranges.push_back({next, end});
+}
+
+bool SessionTable::mayUseReserved(uint64_t id, uint64_t ino) const {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return false;
+  return std::any_of(
+      it->second.reserved_inodes.begin(), it->second.reserved_inodes.end(),
+      [ino](const InodeRange& range) { return ino >= range.next && ino < range.end; });
+}
+
+void SessionTable::useReserved(uint64_t id, uint64_t ino) {
+  Session* session = find(id);
+  if (!session) return;
+  auto& ranges = session->reserved_inodes;
+  for (auto it = ranges.begin(); it != ranges.end(); ++it) {
+    if (ino < it->next || ino >= it->end) continue;
+    it->next = ino + 1;
+    if (it->next == it->end) ranges.erase(it);
+    return;
+  }
 }
 
 void SessionTable::open(Session& session, uint64_t ino) {

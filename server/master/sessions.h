@@ -14,6 +14,12 @@
 
 namespace dfs::master {
 
+// Inode numbers [next, end) reserved to a session, for the creates its client answers itself.
+struct InodeRange {
+  uint64_t next = 0;
+  uint64_t end = 0;
+};
+
 struct Session {
   uint64_t id = 0;
   std::string host;
@@ -21,6 +27,7 @@ struct Session {
   std::string mount_point;
   int64_t expiry_ms = 0;
   std::unordered_map<uint64_t, uint32_t> open_inodes;  // inode -> open count
+  std::vector<InodeRange> reserved_inodes;             // oldest first
 };
 
 class SessionTable {
@@ -48,6 +55,14 @@ class SessionTable {
   std::vector<Session> expire(int64_t now_ms);
   // Ends a session now, as if it had expired.
   std::optional<Session> close(uint64_t id);
+
+  // [next, end) become the session's reserved inode numbers; it keeps its last few ranges.
+  void reserveInodes(uint64_t id, uint64_t next, uint64_t end);
+  // Whether ino is a reserved number of the session not used yet.
+  bool mayUseReserved(uint64_t id, uint64_t ino) const;
+  // ino, reserved to the session, is used: it and the lower numbers of its range are no longer
+  // the session's (a client uses its numbers in order).
+  void useReserved(uint64_t id, uint64_t ino);
 
   void open(Session& session, uint64_t ino);
   // Returns true when this was the last open of ino in any session.

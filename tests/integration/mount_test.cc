@@ -485,6 +485,90 @@ TEST_F(MountTest, RemovalsFromADirectoryThisMountMadeAreAnsweredByItAndSeenEvery
       << sh("ls " + b + "/e").output;
 }
 
+// Creates in such a directory are answered by the mount too, with inode numbers the master
+// reserved to its session, and reach the master behind: before anything else the mount asks
+// about them, before another mount looks into the directory, and across a master restart.
+TEST_F(MountTest, CreatesInADirectoryThisMountMadeAreAnsweredByItAndSeenEverywhere) {
+  std::string b = cluster_.mount("b");
+  run("mkdir " + a_ + "/c " + a_ + "/k " + a_ + "/m");
+  int dir = ::open((a_ + "/c").c_str(), O_RDONLY | O_DIRECTORY);
+  int kept = ::open((a_ + "/k").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dir, 0);
+  ASSERT_GE(kept, 0);
+  auto createFile = [](int in, const std::string& name, const std::string& content) {
+    int fd = ::openat(in, name.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0640);
+    if (fd < 0) return false;
+    bool written = ::write(fd, content.data(), content.size()) == ssize_t(content.size());
+    return ::close(fd) == 0 && written;
+  };
+  // Creates with the master stopped: the first ones wait for it (they have the mount reserve
+  // numbers), then they are answered by the mount.
+  bool answered = false;
+  int attempts = 0;
+  while (!answered && attempts < 10) {
+    std::string name = "f";
+    name += std::to_string(attempts++);
+    cluster_.pauseMaster();
+    auto created = std::async(std::launch::async, [&] {
+      bool all = createFile(dir, name, name + "\n");
+      for (int i = 0; i < 5; ++i) {
+        all = createFile(dir, name + "_" + std::to_string(i), std::to_string(i) + "\n") && all;
+      }
+      // Made, removed and made again: the changes reach the master in order.
+      all = ::unlinkat(dir, (name + "_2").c_str(), 0) == 0 && all;
+      return createFile(dir, name + "_2", "again\n") && all;
+    });
+    answered = created.wait_for(3s) == std::future_status::ready;
+    cluster_.resumeMaster();
+    EXPECT_TRUE(created.get());
+  }
+  ASSERT_TRUE(answered) << "creates in a held directory kept waiting for the master";
+  std::string last = "f";
+  last += std::to_string(attempts - 1);
+
+  // What this mount asks about them next comes after them.
+  EXPECT_EQ(run("stat -c '%a %s' " + a_ + "/c/" + last + "_2").output, "640 6\n");
+  run("echo r > " + a_ + "/c/r1 && mv " + a_ + "/c/r1 " + a_ + "/c/r2");
+  // Another mount's first look waits for them, and sees the same files under the same numbers.
+  EXPECT_EQ(sh("ls " + b + "/c | wc -l").output, std::to_string(6 * attempts + 1) + "\n");
+  EXPECT_EQ(readFile(b + "/c/" + last), last + "\n");
+  EXPECT_EQ(readFile(b + "/c/" + last + "_2"), "again\n");
+  EXPECT_EQ(readFile(b + "/c/" + last + "_4"), "4\n");
+  EXPECT_EQ(readFile(b + "/c/r2"), "r\n");
+  EXPECT_FALSE(fs::exists(b + "/c/r1"));
+  EXPECT_EQ(run("stat -c '%i %a %U' " + b + "/c/" + last + "_3").output,
+            run("stat -c '%i %a %U' " + a_ + "/c/" + last + "_3").output);
+  // The mount answers for the attributes of a directory it holds, until another changes them.
+  int held = ::open((a_ + "/m").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(held, 0);
+  run("chmod 700 " + b + "/m");
+  EXPECT_TRUE(waitFor(
+      [&] {
+        struct stat st;
+        return ::fstat(held, &st) == 0 && (st.st_mode & 07777) == 0700;
+      },
+      10s));
+  ::close(held);
+
+  // Creates still on their way when the master dies are made by the restarted one: the
+  // numbers were reserved in its journal.
+  cluster_.pauseMaster();
+  auto created = std::async(std::launch::async, [&] {
+    return createFile(kept, "k1", "one\n") && createFile(kept, "k2", "two\n");
+  });
+  answered = created.wait_for(5s) == std::future_status::ready;
+  cluster_.killMaster();
+  cluster_.restartMaster();
+  ASSERT_TRUE(answered) << "creates in a held directory waited for the master";
+  EXPECT_TRUE(created.get());
+  ::close(dir);
+  ::close(kept);
+  EXPECT_TRUE(waitFor([&] { return sh("ls " + b + "/k | tr '\\n' ' '").output == "k1 k2 "; }, 20s))
+      << sh("ls " + b + "/k").output;
+  EXPECT_EQ(readFile(b + "/k/k1"), "one\n");
+  EXPECT_EQ(readFile(b + "/k/k2"), "two\n");
+}
+
 TEST_F(MountTest, AFileStillOpenForWritingElsewhereIsSeenWithoutWaitingForItsClose) {
   // Mount a holds the file back (it may close it behind), so b's stats recall it from a; with no
   // close under way a answers at once, and b sees what a committed so far.

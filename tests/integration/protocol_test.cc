@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <thread>
 
 #include "lib/base/address.h"
+#include "lib/client/dfs_client.h"
 #include "lib/rpc/client.h"
 #include "proto/chunk.pb.h"
 #include "proto/master.pb.h"
@@ -139,6 +141,96 @@ TEST(ProtocolTest, BatchesThatDoNotAddUpAreRefusedAndTheServersKeepServing) {
   writeFile(m + "/after", "still serving");
   dropCaches();
   EXPECT_EQ(readFile(m + "/after"), "still serving");
+}
+
+// Creates a client answered itself name inode numbers of their own choosing: only numbers the
+// master reserved to that session, each once, make a file.
+TEST(ProtocolTest, CreatesBehindOnlyTakeNumbersReservedToTheirSession) {
+  Cluster cluster;
+  std::string m = cluster.mount("m");
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  auto client =
+      rpc::Client::create(io.get_executor(), parseHostPort(cluster.masterAddress()).value());
+  uint64_t request_id = 1;
+  auto call = [&](proto::Method method, const google::protobuf::Message& request,
+                  uint64_t session_id, auto reply) -> Result<decltype(reply)> {
+    rpc::CallOptions options;
+    options.session_id = session_id;
+    options.request_id = request_id++;
+    return boost::asio::co_spawn(io, client->call<decltype(reply)>(method, request, options),
+                                 boost::asio::use_future)
+        .get();
+  };
+  proto::ReserveInodesRequest reserve;
+  reserve.set_count(8);
+  EXPECT_FALSE(call(proto::RESERVE_INODES, reserve, 0, proto::ReserveInodesReply{}));  // no session
+  proto::CreateSessionRequest hello;
+  hello.set_host("test");
+  auto session = call(proto::CREATE_SESSION, hello, 0, proto::CreateSessionReply{});
+  ASSERT_TRUE(session) << session.error().toString();
+  uint64_t id = session->session_id();
+  for (uint32_t count : {0u, 100000u}) {
+    reserve.set_count(count);
+    auto refused = call(proto::RESERVE_INODES, reserve, id, proto::ReserveInodesReply{});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), Code::kInvalid);
+  }
+  reserve.set_count(8);
+  auto reserved = call(proto::RESERVE_INODES, reserve, id, proto::ReserveInodesReply{});
+  ASSERT_TRUE(reserved) << reserved.error().toString();
+  ASSERT_EQ(reserved->count(), 8u);
+  uint64_t first = reserved->first();
+
+  proto::ChangesBehindRequest changes;
+  auto create = [&](const std::string& name, uint64_t ino, uint32_t mode) {
+    auto* change = changes.add_changes();
+    change->set_request_id(request_id++);
+    auto* one = change->mutable_create();
+    one->set_parent(client::kRootIno);
+    one->set_name(name);
+    one->set_mode(mode);
+    one->set_open(true);
+    one->set_ino(ino);
+  };
+  create("made", first, S_IFREG | 0644);
+  create("twice", first, S_IFREG | 0644);          // used already
+  create("below", first - 1, S_IFREG | 0644);      // not reserved
+  create("beyond", first + 8, S_IFREG | 0644);     // not reserved
+  create("directory", first + 1, S_IFDIR | 0755);  // files only
+  create("unnumbered", 0, S_IFREG | 0644);
+  changes.add_changes()->set_request_id(request_id++);  // empty
+  create("later", first + 5, S_IFREG | 0644);
+  auto answered = call(proto::CHANGES_BEHIND, changes, id, proto::ChangesBehindReply{});
+  ASSERT_TRUE(answered) << answered.error().toString();
+  ASSERT_EQ(answered->results_size(), 8);
+  EXPECT_EQ(answered->results(0).status(), 0) << answered->results(0).message();
+  EXPECT_EQ(answered->results(0).reply().attr().ino(), first);
+  for (int i = 1; i < 7; ++i) {
+    EXPECT_EQ(answered->results(i).status(), static_cast<int>(Code::kInvalid)) << i;
+  }
+  EXPECT_EQ(answered->results(7).status(), 0) << answered->results(7).message();
+  // Another session may not use them.
+  auto other = call(proto::CREATE_SESSION, hello, 0, proto::CreateSessionReply{});
+  ASSERT_TRUE(other);
+  changes.Clear();
+  create("stranger", first + 6, S_IFREG | 0644);
+  answered = call(proto::CHANGES_BEHIND, changes, other->session_id(), proto::ChangesBehindReply{});
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answered->results(0).status(), static_cast<int>(Code::kInvalid));
+  // Too many in one batch.
+  changes.Clear();
+  for (int i = 0; i < 300; ++i) create("n" + std::to_string(i), first + 7, S_IFREG | 0644);
+  auto crowded = call(proto::CHANGES_BEHIND, changes, id, proto::ChangesBehindReply{});
+  ASSERT_FALSE(crowded);
+  EXPECT_EQ(crowded.error().code(), Code::kInvalid);
+
+  work.reset();
+  io.stop();
+  runner.join();
+  EXPECT_EQ(sh("ls " + m + " | tr '\\n' ' '").output, "later made ");
+  EXPECT_EQ(sh("stat -c %i " + m + "/made").output, std::to_string(first) + "\n");
 }
 
 }  // namespace

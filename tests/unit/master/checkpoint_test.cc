@@ -103,6 +103,8 @@ TEST(CheckpointTest, DecodedCheckpointEqualsTheState) {
   Workload(1).run(ns, 3000, &journal);
   SessionTable sessions(1000);
   sessions.add(77, "host", 5, "/mnt", 0);
+  sessions.reserveInodes(77, 5000, 5010);
+  sessions.useReserved(77, 5003);
   auto bytes = encodeCheckpoint(ns, sessions, 1234);
   auto decoded = decodeCheckpoint(bytes, "test");
   ASSERT_TRUE(decoded) << decoded.error().toString();
@@ -113,6 +115,9 @@ TEST(CheckpointTest, DecodedCheckpointEqualsTheState) {
   EXPECT_EQ(decoded->ns->chunkCount(), ns.chunkCount());
   ASSERT_EQ(decoded->sessions.size(), 1u);
   EXPECT_EQ(decoded->sessions[0].id(), 77u);
+  ASSERT_EQ(decoded->sessions[0].reserved_inodes_size(), 1);
+  EXPECT_EQ(decoded->sessions[0].reserved_inodes(0).next(), 5004u);
+  EXPECT_EQ(decoded->sessions[0].reserved_inodes(0).end(), 5010u);
   EXPECT_EQ(decoded->next_session_id, 78u);
 }
 

@@ -95,6 +95,36 @@ TEST_F(NamespaceTest, FailedRecordChangesNothing) {
   EXPECT_EQ(ns_.fileCount(), 0u);
 }
 
+// Numbers reserved for a client's creates lie below the next number; only a create marked as
+// using a reservation may take one, and only once.
+TEST_F(NamespaceTest, ReservedNumbersAreSkippedAndTakenOnlyByReservedCreates) {
+  uint64_t first = ns_.nextIno();
+  proto::MetaRecord reserve;
+  reserve.mutable_reserve_inodes()->set_first(first);
+  reserve.mutable_reserve_inodes()->set_count(10);
+  ASSERT_EQ(ns_.apply(reserve).value().ino, first);
+  EXPECT_EQ(ns_.nextIno(), first + 10);
+  EXPECT_EQ(errorOf(ns_.apply(reserve)), Code::kInternal);  // the same numbers twice
+  EXPECT_EQ(mkfile(kRootIno, "ordinary"), first + 10);
+
+  proto::MetaRecord record;
+  auto* op = record.mutable_create_inode();
+  op->set_parent(kRootIno);
+  op->set_name("behind");
+  op->set_ino(first + 3);
+  op->set_mode(S_IFREG | 0644);
+  EXPECT_EQ(errorOf(ns_.apply(record)), Code::kInternal);  // not marked: a reused number
+  op->set_reserved(true);
+  ASSERT_EQ(ns_.apply(record).value().ino, first + 3);
+  EXPECT_EQ(ns_.lookup(kRootIno, "behind").value()->ino, first + 3);
+  EXPECT_EQ(ns_.nextIno(), first + 11);
+  op->set_name("again");
+  EXPECT_EQ(errorOf(ns_.apply(record)), Code::kInternal);  // in use
+  op->set_ino(kRootIno);
+  EXPECT_EQ(errorOf(ns_.apply(record)), Code::kInternal);
+  EXPECT_TRUE(ns_.checkConsistency().isOk());
+}
+
 TEST_F(NamespaceTest, RenameOverExistingFileReplacesItAtomically) {
   uint64_t a = mkfile(kRootIno, "a");
   uint64_t b = mkfile(kRootIno, "b");

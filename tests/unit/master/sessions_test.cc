@@ -49,5 +49,33 @@ TEST(SessionsTest, ExpiryAndCloseDropTheSessionsOpens) {
   EXPECT_FALSE(sessions.isOpen(8));
 }
 
+// A client's creates answered by itself use reserved numbers in order, each once.
+TEST(SessionsTest, ReservedInodeNumbersAreUsedOnceAndOnlyByTheirSession) {
+  SessionTable sessions(1000);
+  uint64_t a = sessions.create("h", 1, "", 0);
+  uint64_t b = sessions.create("h", 2, "", 0);
+  sessions.reserveInodes(a, 100, 104);
+  EXPECT_TRUE(sessions.mayUseReserved(a, 100));
+  EXPECT_TRUE(sessions.mayUseReserved(a, 103));
+  EXPECT_FALSE(sessions.mayUseReserved(a, 104));
+  EXPECT_FALSE(sessions.mayUseReserved(b, 100));
+  sessions.useReserved(a, 101);
+  EXPECT_FALSE(sessions.mayUseReserved(a, 100));  // numbers below a used one are gone too
+  EXPECT_FALSE(sessions.mayUseReserved(a, 101));
+  EXPECT_TRUE(sessions.mayUseReserved(a, 102));
+  sessions.useReserved(a, 103);
+  EXPECT_TRUE(sessions.find(a)->reserved_inodes.empty());
+  // A session keeps its last few ranges; the oldest go first.
+  for (uint64_t first = 200; first < 1000; first += 100)
+    sessions.reserveInodes(a, first, first + 10);
+  EXPECT_FALSE(sessions.mayUseReserved(a, 200));
+  EXPECT_TRUE(sessions.mayUseReserved(a, 900));
+  EXPECT_TRUE(sessions.mayUseReserved(a, 600));
+  sessions.close(a);
+  EXPECT_FALSE(sessions.mayUseReserved(a, 900));
+  sessions.reserveInodes(a, 1000, 1010);  // an ended session gets nothing
+  EXPECT_FALSE(sessions.mayUseReserved(a, 1000));
+}
+
 }  // namespace
 }  // namespace dfs::master
