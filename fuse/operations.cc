@@ -318,7 +318,8 @@ void onOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void readDirectory(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
                    bool plus) {
   auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
-  std::vector<char> buffer(size);
+  // Not zeroed: only what is filled is sent.
+  std::unique_ptr<char[]> buffer(new char[size]);
   size_t used = 0;
   // Offsets: 1 is ".", 2 is "..", 3 + i is entries[i].
   for (off_t next = offset; ; ++next) {
@@ -341,19 +342,21 @@ void readDirectory(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fu
     size_t room = size - used;
     size_t needed;
     if (plus && next >= 2) {
-      needed = fuse_add_direntry_plus(req, buffer.data() + used, room, name.c_str(), &entry, next + 1);
+      needed =
+          fuse_add_direntry_plus(req, buffer.get() + used, room, name.c_str(), &entry, next + 1);
     } else if (plus) {
       // "." and "..": no entry (and no lookup count) for the kernel to keep.
       fuse_entry_param none{};
       none.attr = st;
-      needed = fuse_add_direntry_plus(req, buffer.data() + used, room, name.c_str(), &none, next + 1);
+      needed =
+          fuse_add_direntry_plus(req, buffer.get() + used, room, name.c_str(), &none, next + 1);
     } else {
-      needed = fuse_add_direntry(req, buffer.data() + used, room, name.c_str(), &st, next + 1);
+      needed = fuse_add_direntry(req, buffer.get() + used, room, name.c_str(), &st, next + 1);
     }
     if (needed > room) break;
     used += needed;
   }
-  fuse_reply_buf(req, buffer.data(), used);
+  fuse_reply_buf(req, buffer.get(), used);
 }
 
 void onReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {

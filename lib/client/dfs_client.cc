@@ -179,7 +179,17 @@ Task<proto::Attr> DfsClient::lookup(uint64_t parent, std::string name) {
 }
 
 void DfsClient::noteNewName(uint64_t parent, const std::string& name) {
-  if (auto held = held_dirs_.find(parent); held != held_dirs_.end()) held->second.insert(name);
+  if (auto held = held_dirs_.find(parent); held != held_dirs_.end()) {
+    held->second.insert_or_assign(name, HeldName{});
+  }
+}
+
+void DfsClient::noteNameIs(uint64_t parent, const std::string& name, const proto::Attr& attr) {
+  auto held = held_dirs_.find(parent);
+  if (held == held_dirs_.end()) return;
+  if (auto entry = held->second.find(name); entry != held->second.end()) {
+    entry->second = HeldName{attr.ino(), attr.mode() & S_IFMT};
+  }
 }
 
 void DfsClient::noteGoneName(uint64_t parent, const std::string& name) {
@@ -227,6 +237,23 @@ void DfsClient::queueChangeBehind(proto::ChangeBehind change) {
   }
 }
 
+namespace {
+std::string describe(const proto::ChangeBehind& change) {
+  switch (change.change_case()) {
+    case proto::ChangeBehind::kCreate:
+      return fmt::format("create of {} in {}", change.create().name(), change.create().parent());
+    case proto::ChangeBehind::kMkdir:
+      return fmt::format("mkdir of {} in {}", change.mkdir().name(), change.mkdir().parent());
+    case proto::ChangeBehind::kUnlink:
+      return fmt::format("removal of {} from {}", change.unlink().name(), change.unlink().parent());
+    case proto::ChangeBehind::kRmdir:
+      return fmt::format("rmdir of {} in {}", change.rmdir().name(), change.rmdir().parent());
+    default:
+      return "an empty change";
+  }
+}
+}  // namespace
+
 awaitable<void> DfsClient::sendChangesBehind() {
   // Like small files' write-outs (writeOutSmallFiles): a batch waits a little for more, and
   // changes made while one is under way go with the next.
@@ -248,7 +275,6 @@ awaitable<void> DfsClient::sendChangesBehind() {
     changes_landed_event_.notifyAll();
     for (int i = 0; i < request.changes_size(); ++i) {
       const auto& change = request.changes(i);
-      bool creates = change.has_create();
       Status failed =
           !sent                       ? sent.error()
           : i >= sent->results_size() ? Status(Code::kProtocol, "no answer")
@@ -259,11 +285,9 @@ awaitable<void> DfsClient::sendChangesBehind() {
         rememberDir(sent->results(i).reply().parent());
         continue;
       }
-      spdlog::error(
-          "{} of {} in directory {}, answered here, failed at the master: {}",
-          creates ? "create" : "removal", creates ? change.create().name() : change.unlink().name(),
-          creates ? change.create().parent() : change.unlink().parent(), failed.toString());
-      if (creates) {
+      spdlog::error("{}, answered here, failed at the master: {}", describe(change),
+                    failed.toString());
+      if (change.has_create()) {
         // Its data cannot be written either: the next write, flush or fsync reports it.
         if (auto it = files_.find(change.create().ino()); it != files_.end()) {
           it->second->error =
@@ -303,9 +327,10 @@ awaitable<void> DfsClient::reserveInodes() {
   reserved_inodes_.push_back({reply->first(), reply->first() + reply->count()});
 }
 
-void DfsClient::touchFreshDir(uint64_t dir) {
+void DfsClient::touchFreshDir(uint64_t dir, int links) {
   auto fresh = fresh_dirs_.find(dir);
   if (fresh == fresh_dirs_.end()) return;
+  fresh->second.first.set_nlink(fresh->second.first.nlink() + links);
   int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
@@ -368,6 +393,7 @@ Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t m
   noteNewName(parent, request.name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
   rememberDir(reply.parent());
+  noteNameIs(parent, request.name(), reply.attr());
   co_return reply.attr();
 }
 
@@ -383,7 +409,7 @@ std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::s
   // No other session has looked into the directory since this client made it, and the name is
   // not in it: the create cannot fail for a reason the master sees and this client does not
   // (the kernel checked the permissions).
-  held->second.insert(name);
+  held->second.insert_or_assign(name, HeldName{ino, S_IFREG});
   int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
@@ -418,6 +444,68 @@ std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::s
   return attr;
 }
 
+std::optional<proto::Attr> DfsClient::mkdirBehind(uint64_t parent, const std::string& name,
+                                                  uint32_t mode, uint32_t uid, uint32_t gid) {
+  auto held = held_dirs_.find(parent);
+  if (!options_.changes_behind || held == held_dirs_.end() || name.size() > kMaxHeldName ||
+      held->second.contains(name) || held_dirs_.size() >= kMaxHeldDirs ||
+      !mayCloseBehind(O_WRONLY)) {
+    return std::nullopt;
+  }
+  uint64_t ino = takeReservedIno();
+  if (ino == 0) return std::nullopt;
+  held->second.insert_or_assign(name, HeldName{ino, S_IFDIR});
+  int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  proto::Attr attr;
+  attr.set_ino(ino);
+  attr.set_mode(S_IFDIR | (mode & 07777));
+  attr.set_nlink(2);
+  attr.set_uid(uid);
+  attr.set_gid(gid);
+  attr.set_size(4096);
+  attr.set_atime_ns(now_ns);
+  attr.set_mtime_ns(now_ns);
+  attr.set_ctime_ns(now_ns);
+  proto::ChangeBehind change;
+  auto* made = change.mutable_mkdir();
+  made->set_parent(parent);
+  made->set_name(name);
+  made->set_mode(mode);
+  made->set_uid(uid);
+  made->set_gid(gid);
+  made->set_hold(true);  // held from the start, like a directory made at the master
+  made->set_ino(ino);
+  queueChangeBehind(std::move(change));
+  touchFreshDir(parent, 1);
+  held_dirs_.try_emplace(ino);
+  rememberDir(attr);
+  return attr;
+}
+
+bool DfsClient::rmdirBehind(uint64_t parent, const std::string& name) {
+  auto held = held_dirs_.find(parent);
+  if (!options_.changes_behind || held == held_dirs_.end()) return false;
+  auto entry = held->second.find(name);
+  if (entry == held->second.end() || entry->second.type != S_IFDIR || entry->second.ino == 0) {
+    return false;
+  }
+  uint64_t ino = entry->second.ino;
+  auto removed = held_dirs_.find(ino);
+  // Held too, and empty: every name in it went through this client, which removed them all.
+  if (removed == held_dirs_.end() || !removed->second.empty()) return false;
+  held->second.erase(entry);
+  held_dirs_.erase(removed);
+  fresh_dirs_.erase(ino);
+  proto::ChangeBehind change;
+  change.mutable_rmdir()->set_parent(parent);
+  change.mutable_rmdir()->set_name(name);
+  queueChangeBehind(std::move(change));
+  touchFreshDir(parent, -1);
+  return true;
+}
+
 Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t mode,
                                     uint32_t uid, uint32_t gid) {
   if (auto attr = createBehind(parent, name, mode, uid, gid)) co_return std::move(*attr);
@@ -432,6 +520,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   noteNewName(parent, request.name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
   rememberDir(reply.parent());
+  noteNameIs(parent, request.name(), reply.attr());
   FileState& state = file(reply.attr().ino());
   state.held = state.held || request.close_behind();
   state.fresh = state.opens == 0 && state.write_chunks.empty() && !state.hasUnsentData();
@@ -445,6 +534,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
 
 Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t mode, uint32_t uid,
                                    uint32_t gid) {
+  if (auto attr = mkdirBehind(parent, name, mode, uid, gid)) co_return std::move(*attr);
   proto::MkdirRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
@@ -456,6 +546,7 @@ Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t m
   noteNewName(parent, request.name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKDIR, request));
   rememberDir(reply.parent());
+  noteNameIs(parent, request.name(), reply.attr());
   if (request.hold()) {
     held_dirs_.try_emplace(reply.attr().ino());
     rememberDir(reply.attr());
@@ -489,6 +580,7 @@ Task<void> DfsClient::unlink(uint64_t parent, std::string name) {
 }
 
 Task<void> DfsClient::rmdir(uint64_t parent, std::string name) {
+  if (rmdirBehind(parent, name)) co_return Result<void>{};
   proto::UnlinkRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
@@ -515,7 +607,20 @@ Task<void> DfsClient::rename(uint64_t parent, std::string name, uint64_t new_par
   forgetFreshFileAttrs();  // a file renamed over loses a link
   DFS_CO_RETURN_IF_ERROR(renamed);
   constexpr uint32_t kRenameExchange = 2;  // RENAME_EXCHANGE: both names stay
-  if ((flags & kRenameExchange) == 0) noteGoneName(parent, request.name());
+  if ((flags & kRenameExchange) == 0) {
+    // The new name is what the old one was, when this client knows.
+    if (auto from = held_dirs_.find(parent); from != held_dirs_.end()) {
+      if (auto entry = from->second.find(request.name()); entry != from->second.end()) {
+        HeldName moved = entry->second;
+        from->second.erase(entry);
+        if (auto to = held_dirs_.find(new_parent); to != held_dirs_.end()) {
+          to->second.insert_or_assign(request.new_name(), moved);
+        }
+      }
+    }
+  } else {
+    noteNewName(parent, request.name());  // what each name now is, the master knows
+  }
   co_return Result<void>{};
 }
 
@@ -527,6 +632,7 @@ Task<proto::Attr> DfsClient::link(uint64_t ino, uint64_t new_parent, std::string
   noteNewName(new_parent, request.new_name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LINK, request));
   rememberDir(reply.parent());
+  noteNameIs(new_parent, request.new_name(), reply.attr());
   refreshFileAttr(reply.attr());
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
@@ -543,6 +649,7 @@ Task<proto::Attr> DfsClient::symlink(uint64_t parent, std::string name, std::str
   noteNewName(parent, request.name());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::SYMLINK, request));
   rememberDir(reply.parent());
+  noteNameIs(parent, request.name(), reply.attr());
   co_return reply.attr();
 }
 

@@ -237,15 +237,23 @@ class DfsClient {
   void noteNewName(uint64_t parent, const std::string& name);
   // A name this client removed from parent (or renamed away).
   void noteGoneName(uint64_t parent, const std::string& name);
-  // A create answered here (options_.changes_behind), or nullopt when it must go to the master.
+  // What a name this client added to parent turned out to be.
+  void noteNameIs(uint64_t parent, const std::string& name, const proto::Attr& attr);
+  // A create (or mkdir) answered here (options_.changes_behind), or nullopt when it must go to
+  // the master.
   std::optional<proto::Attr> createBehind(uint64_t parent, const std::string& name, uint32_t mode,
                                           uint32_t uid, uint32_t gid);
+  std::optional<proto::Attr> mkdirBehind(uint64_t parent, const std::string& name, uint32_t mode,
+                                         uint32_t uid, uint32_t gid);
+  // An rmdir answered here; false when it must go to the master.
+  bool rmdirBehind(uint64_t parent, const std::string& name);
   // A number from the inodes reserved to this session, 0 when none is left; asks for more
   // before they run out.
   uint64_t takeReservedIno();
   boost::asio::awaitable<void> reserveInodes();
-  // The directory this client just changed, as the master will have it.
-  void touchFreshDir(uint64_t dir);
+  // The directory this client just changed (links: subdirectories added or removed), as the
+  // master will have it.
+  void touchFreshDir(uint64_t dir, int links = 0);
   void queueChangeBehind(proto::ChangeBehind change);
   // Sends the changes answered here (changes_behind_) to the master, a batch at a time.
   boost::asio::awaitable<void> sendChangesBehind();
@@ -342,12 +350,17 @@ class DfsClient {
   std::unordered_map<uint64_t, std::pair<proto::Attr, std::chrono::steady_clock::time_point>>
       fresh_dirs_;
   // Directories this client made and holds (MKDIR with hold; server/master/closes_behind.h),
-  // each with every name this client has added to it. Until the master recalls one, no other
-  // session has added a name to it, so a lookup of any other name is answered here: no such
-  // name. The name set only grows (a removed name is simply asked about again).
+  // each with every name in it. Until the master recalls one, no other session has changed its
+  // names, so a lookup of any other name is answered here (no such name), and so is the
+  // removal of an empty directory in it.
   static constexpr size_t kMaxHeldDirs = 65536;
   static constexpr size_t kMaxHeldName = 255;  // longer names are the master's to refuse
-  std::unordered_map<uint64_t, std::unordered_set<std::string>> held_dirs_;
+  struct HeldName {
+    uint64_t ino = 0;   // 0: not known (a change whose answer has not come, or failed)
+    uint32_t type = 0;  // S_IFMT bits
+  };
+  using HeldNames = std::unordered_map<std::string, HeldName>;
+  std::unordered_map<uint64_t, HeldNames> held_dirs_;
   locks::LockTable held_locks_;  // what this client holds (session 0), to claim after a restart
   std::atomic<uint64_t> next_wait_id_{1};
   size_t closes_behind_ = 0;  // under way, over all files

@@ -340,6 +340,15 @@ Result<ApplyOutcome> MasterService::applyRecord(const proto::MetaRecord& record)
   return outcome;
 }
 
+Status MasterService::checkChosenIno(const Ctx& ctx, uint64_t ino) const {
+  // A retry of the call that used the number is answered as the first time (commit).
+  if (sessions_.mayUseReserved(ctx.header->session_id(), ino) || answered(ctx)) {
+    return Status::ok();
+  }
+  return Status(Code::kInvalid,
+                fmt::format("inode number {} is not reserved to this session", ino));
+}
+
 bool MasterService::answered(const Ctx& ctx) const {
   if (ctx.header->session_id() == 0 || ctx.header->request_id() == 0) return false;
   auto session = answered_.find(ctx.header->session_id());
@@ -538,14 +547,7 @@ awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodR
   if (request.open() || request.ino() != 0) {
     DFS_CO_TRY(opener, session(ctx));
   }
-  // A number the client chose must be one reserved to its session and unused (or this is the
-  // retry of the call that used it, answered below as the first time).
-  if (request.ino() != 0 && !sessions_.mayUseReserved(opener->id, request.ino()) &&
-      !answered(ctx)) {
-    co_return makeError(
-        Code::kInvalid,
-        fmt::format("inode number {} is not reserved to this session", request.ino()));
-  }
+  if (request.ino() != 0) DFS_CO_RETURN_IF_ERROR(toResult(checkChosenIno(ctx, request.ino())));
   co_await awaitDirectoryHolds(request.parent(), ctx);
   proto::MetaRecord record;
   auto* op = record.mutable_create_inode();
@@ -572,12 +574,14 @@ awaitable<Result<proto::AttrReply>> MasterService::mkdir(Ctx& ctx, proto::MkdirR
   if (request.hold()) {
     DFS_CO_TRY(holder, session(ctx));
   }
+  if (request.ino() != 0) DFS_CO_RETURN_IF_ERROR(toResult(checkChosenIno(ctx, request.ino())));
   co_await awaitDirectoryHolds(request.parent(), ctx);
   proto::MetaRecord record;
   auto* op = record.mutable_create_inode();
   op->set_parent(request.parent());
   op->set_name(request.name());
-  op->set_ino(ns_.nextIno());
+  op->set_ino(request.ino() != 0 ? request.ino() : ns_.nextIno());
+  op->set_reserved(request.ino() != 0);
   op->set_mode(S_IFDIR | (request.mode() & 07777));
   op->set_uid(request.uid());
   op->set_gid(request.gid());
@@ -1075,10 +1079,25 @@ awaitable<Result<proto::AttrReply>> MasterService::changeBehind(Ctx& ctx,
       }
       co_return co_await mknod(ctx, create);
     }
-    case proto::ChangeBehind::kUnlink: {
-      DFS_CO_TRY(auto removed, co_await unlink(ctx, *change.mutable_unlink()));
+    case proto::ChangeBehind::kMkdir: {
+      auto& mkdir_request = *change.mutable_mkdir();
+      if (!mkdir_request.hold() || mkdir_request.ino() == 0) {
+        co_return makeError(Code::kInvalid,
+                            "a mkdir behind makes a held directory of a reserved number");
+      }
+      co_return co_await mkdir(ctx, mkdir_request);
+    }
+    case proto::ChangeBehind::kUnlink:
+    case proto::ChangeBehind::kRmdir: {
+      Result<proto::UnlinkReply> removed;
+      if (change.has_rmdir()) {
+        removed = co_await rmdir(ctx, *change.mutable_rmdir());
+      } else {
+        removed = co_await unlink(ctx, *change.mutable_unlink());
+      }
+      DFS_CO_RETURN_IF_ERROR(removed);
       proto::AttrReply reply;
-      *reply.mutable_parent() = std::move(*removed.mutable_parent());
+      *reply.mutable_parent() = std::move(*removed->mutable_parent());
       co_return reply;
     }
     default:

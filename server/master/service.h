@@ -68,6 +68,8 @@ class MasterService {
   Result<ApplyOutcome> commitNow(proto::MetaRecord record, const Ctx* ctx = nullptr);
   // Whether this call (its session and request id) was applied already: a retry.
   bool answered(const Ctx& ctx) const;
+  // An inode number a client chose for its create must be one reserved to its session, unused.
+  Status checkChosenIno(const Ctx& ctx, uint64_t ino) const;
   // commitNow, then, with --journal-sync=always, waits until the record is durable.
   boost::asio::awaitable<Result<ApplyOutcome>> commit(proto::MetaRecord record,
                                                       const Ctx* ctx = nullptr);

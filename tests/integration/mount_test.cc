@@ -516,7 +516,14 @@ TEST_F(MountTest, CreatesInADirectoryThisMountMadeAreAnsweredByItAndSeenEverywhe
       }
       // Made, removed and made again: the changes reach the master in order.
       all = ::unlinkat(dir, (name + "_2").c_str(), 0) == 0 && all;
-      return createFile(dir, name + "_2", "again\n") && all;
+      all = createFile(dir, name + "_2", "again\n") && all;
+      // Directories too, and an empty one removed.
+      all = ::mkdirat(dir, (name + "_gone").c_str(), 0755) == 0 && all;
+      all = createFile(dir, name + "_gone/inner", "x") && all;
+      all = ::unlinkat(dir, (name + "_gone/inner").c_str(), 0) == 0 && all;
+      all = ::unlinkat(dir, (name + "_gone").c_str(), AT_REMOVEDIR) == 0 && all;
+      all = ::mkdirat(dir, (name + "_dir").c_str(), 0750) == 0 && all;
+      return createFile(dir, name + "_dir/inner", "inner\n") && all;
     });
     answered = created.wait_for(3s) == std::future_status::ready;
     cluster_.resumeMaster();
@@ -530,7 +537,12 @@ TEST_F(MountTest, CreatesInADirectoryThisMountMadeAreAnsweredByItAndSeenEverywhe
   EXPECT_EQ(run("stat -c '%a %s' " + a_ + "/c/" + last + "_2").output, "640 6\n");
   run("echo r > " + a_ + "/c/r1 && mv " + a_ + "/c/r1 " + a_ + "/c/r2");
   // Another mount's first look waits for them, and sees the same files under the same numbers.
-  EXPECT_EQ(sh("ls " + b + "/c | wc -l").output, std::to_string(6 * attempts + 1) + "\n");
+  EXPECT_EQ(sh("ls " + b + "/c | wc -l").output, std::to_string(7 * attempts + 1) + "\n");
+  EXPECT_FALSE(fs::exists(b + "/c/" + last + "_gone"));
+  EXPECT_EQ(readFile(b + "/c/" + last + "_dir/inner"), "inner\n");
+  EXPECT_EQ(run("stat -c '%a %h' " + b + "/c/" + last + "_dir").output, "750 2\n");
+  EXPECT_EQ(run("stat -c '%h' " + b + "/c").output, std::to_string(attempts + 2) + "\n");
+  EXPECT_EQ(run("stat -c '%h' " + a_ + "/c").output, std::to_string(attempts + 2) + "\n");
   EXPECT_EQ(readFile(b + "/c/" + last), last + "\n");
   EXPECT_EQ(readFile(b + "/c/" + last + "_2"), "again\n");
   EXPECT_EQ(readFile(b + "/c/" + last + "_4"), "4\n");

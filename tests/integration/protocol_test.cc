@@ -202,20 +202,34 @@ TEST(ProtocolTest, CreatesBehindOnlyTakeNumbersReservedToTheirSession) {
   create("unnumbered", 0, S_IFREG | 0644);
   changes.add_changes()->set_request_id(request_id++);  // empty
   create("later", first + 5, S_IFREG | 0644);
+  auto mkdir = [&](const std::string& name, uint64_t ino, bool hold) {
+    auto* change = changes.add_changes();
+    change->set_request_id(request_id++);
+    auto* one = change->mutable_mkdir();
+    one->set_parent(client::kRootIno);
+    one->set_name(name);
+    one->set_mode(0755);
+    one->set_hold(hold);
+    one->set_ino(ino);
+  };
+  mkdir("unheld", first + 6, false);  // a directory made behind is held by its maker
+  mkdir("sub", first + 6, true);
   auto answered = call(proto::CHANGES_BEHIND, changes, id, proto::ChangesBehindReply{});
   ASSERT_TRUE(answered) << answered.error().toString();
-  ASSERT_EQ(answered->results_size(), 8);
+  ASSERT_EQ(answered->results_size(), 10);
   EXPECT_EQ(answered->results(0).status(), 0) << answered->results(0).message();
   EXPECT_EQ(answered->results(0).reply().attr().ino(), first);
   for (int i = 1; i < 7; ++i) {
     EXPECT_EQ(answered->results(i).status(), static_cast<int>(Code::kInvalid)) << i;
   }
   EXPECT_EQ(answered->results(7).status(), 0) << answered->results(7).message();
+  EXPECT_EQ(answered->results(8).status(), static_cast<int>(Code::kInvalid));
+  EXPECT_EQ(answered->results(9).status(), 0) << answered->results(9).message();
   // Another session may not use them.
   auto other = call(proto::CREATE_SESSION, hello, 0, proto::CreateSessionReply{});
   ASSERT_TRUE(other);
   changes.Clear();
-  create("stranger", first + 6, S_IFREG | 0644);
+  create("stranger", first + 7, S_IFREG | 0644);
   answered = call(proto::CHANGES_BEHIND, changes, other->session_id(), proto::ChangesBehindReply{});
   ASSERT_TRUE(answered);
   EXPECT_EQ(answered->results(0).status(), static_cast<int>(Code::kInvalid));
@@ -226,10 +240,14 @@ TEST(ProtocolTest, CreatesBehindOnlyTakeNumbersReservedToTheirSession) {
   ASSERT_FALSE(crowded);
   EXPECT_EQ(crowded.error().code(), Code::kInvalid);
 
+  // Ended, so that nobody waits for it to answer for the directory it holds.
+  proto::CloseSessionRequest bye;
+  bye.set_session_id(id);
+  EXPECT_TRUE(call(proto::CLOSE_SESSION, bye, id, proto::CloseSessionReply{}));
   work.reset();
   io.stop();
   runner.join();
-  EXPECT_EQ(sh("ls " + m + " | tr '\\n' ' '").output, "later made ");
+  EXPECT_EQ(sh("ls " + m + " | tr '\\n' ' '").output, "later made sub ");
   EXPECT_EQ(sh("stat -c %i " + m + "/made").output, std::to_string(first) + "\n");
 }
 
