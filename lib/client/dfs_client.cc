@@ -331,9 +331,7 @@ void DfsClient::touchFreshDir(uint64_t dir, int links) {
   auto fresh = fresh_dirs_.find(dir);
   if (fresh == fresh_dirs_.end()) return;
   fresh->second.first.set_nlink(fresh->second.first.nlink() + links);
-  int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  int64_t now_ns = wallNowNs();
   fresh->second.first.set_mtime_ns(now_ns);
   fresh->second.first.set_ctime_ns(now_ns);
 }
@@ -397,31 +395,44 @@ Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t m
   co_return reply.attr();
 }
 
-std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::string& name,
-                                                   uint32_t mode, uint32_t uid, uint32_t gid) {
-  auto held = held_dirs_.find(parent);
-  if (!options_.changes_behind || held == held_dirs_.end() || name.size() > kMaxHeldName ||
-      held->second.contains(name) || !mayCloseBehind(O_WRONLY)) {
-    return std::nullopt;
-  }
-  uint64_t ino = takeReservedIno();
-  if (ino == 0) return std::nullopt;
-  // No other session has looked into the directory since this client made it, and the name is
-  // not in it: the create cannot fail for a reason the master sees and this client does not
-  // (the kernel checked the permissions).
-  held->second.insert_or_assign(name, HeldName{ino, S_IFREG});
-  int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+namespace {
+// The attributes the master gives a new inode.
+proto::Attr newInodeAttr(uint64_t ino, uint32_t mode, uint32_t uid, uint32_t gid) {
+  int64_t now_ns = wallNowNs();
   proto::Attr attr;
   attr.set_ino(ino);
-  attr.set_mode(S_IFREG | (mode & 07777));
-  attr.set_nlink(1);
+  attr.set_mode(mode);
+  attr.set_nlink(S_ISDIR(mode) ? 2 : 1);
   attr.set_uid(uid);
   attr.set_gid(gid);
+  attr.set_size(S_ISDIR(mode) ? 4096 : 0);
   attr.set_atime_ns(now_ns);
   attr.set_mtime_ns(now_ns);
   attr.set_ctime_ns(now_ns);
+  return attr;
+}
+}  // namespace
+
+uint64_t DfsClient::claimNameBehind(uint64_t parent, const std::string& name, uint32_t type) {
+  auto held = held_dirs_.find(parent);
+  if (!options_.changes_behind || held == held_dirs_.end() || name.size() > kMaxHeldName ||
+      held->second.contains(name) || (type == S_IFDIR && held_dirs_.size() >= kMaxHeldDirs) ||
+      !mayCloseBehind(O_WRONLY)) {
+    return 0;
+  }
+  uint64_t ino = takeReservedIno();
+  // No other session has looked into the directory since this client made it, and the name is
+  // not in it: the change cannot fail for a reason the master sees and this client does not
+  // (the kernel checked the permissions).
+  if (ino != 0) held->second.insert_or_assign(name, HeldName{ino, type});
+  return ino;
+}
+
+std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::string& name,
+                                                   uint32_t mode, uint32_t uid, uint32_t gid) {
+  uint64_t ino = claimNameBehind(parent, name, S_IFREG);
+  if (ino == 0) return std::nullopt;
+  proto::Attr attr = newInodeAttr(ino, S_IFREG | (mode & 07777), uid, gid);
   proto::ChangeBehind change;
   auto* create = change.mutable_create();
   create->set_parent(parent);
@@ -446,28 +457,9 @@ std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::s
 
 std::optional<proto::Attr> DfsClient::mkdirBehind(uint64_t parent, const std::string& name,
                                                   uint32_t mode, uint32_t uid, uint32_t gid) {
-  auto held = held_dirs_.find(parent);
-  if (!options_.changes_behind || held == held_dirs_.end() || name.size() > kMaxHeldName ||
-      held->second.contains(name) || held_dirs_.size() >= kMaxHeldDirs ||
-      !mayCloseBehind(O_WRONLY)) {
-    return std::nullopt;
-  }
-  uint64_t ino = takeReservedIno();
+  uint64_t ino = claimNameBehind(parent, name, S_IFDIR);
   if (ino == 0) return std::nullopt;
-  held->second.insert_or_assign(name, HeldName{ino, S_IFDIR});
-  int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  proto::Attr attr;
-  attr.set_ino(ino);
-  attr.set_mode(S_IFDIR | (mode & 07777));
-  attr.set_nlink(2);
-  attr.set_uid(uid);
-  attr.set_gid(gid);
-  attr.set_size(4096);
-  attr.set_atime_ns(now_ns);
-  attr.set_mtime_ns(now_ns);
-  attr.set_ctime_ns(now_ns);
+  proto::Attr attr = newInodeAttr(ino, S_IFDIR | (mode & 07777), uid, gid);
   proto::ChangeBehind change;
   auto* made = change.mutable_mkdir();
   made->set_parent(parent);

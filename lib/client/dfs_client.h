@@ -245,6 +245,9 @@ class DfsClient {
                                           uint32_t uid, uint32_t gid);
   std::optional<proto::Attr> mkdirBehind(uint64_t parent, const std::string& name, uint32_t mode,
                                          uint32_t uid, uint32_t gid);
+  // A new name of the given type in a directory this client holds, answered here: the inode
+  // number it gets, or 0 when the change must go to the master.
+  uint64_t claimNameBehind(uint64_t parent, const std::string& name, uint32_t type);
   // An rmdir answered here; false when it must go to the master.
   bool rmdirBehind(uint64_t parent, const std::string& name);
   // A number from the inodes reserved to this session, 0 when none is left; asks for more
