@@ -1,5 +1,7 @@
 #include "lib/rpc/run_loop.h"
 
+#include <sched.h>
+
 #include <boost/asio/io_context.hpp>
 
 namespace dfs::rpc {
@@ -14,8 +16,11 @@ void runWithSpin(boost::asio::io_context& io, std::chrono::microseconds spin) {
   while (!io.stopped()) {
     if (io.poll() > 0) {
       last_work = Clock::now();
-    } else if (Clock::now() - last_work >= spin && io.run_one() > 0) {
-      last_work = Clock::now();
+    } else if (Clock::now() - last_work >= spin) {
+      if (io.run_one() > 0) last_work = Clock::now();
+    } else {
+      // Polling, not working: a thread that has work gets the CPU first.
+      ::sched_yield();
     }
   }
 }
