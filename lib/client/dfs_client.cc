@@ -282,7 +282,10 @@ awaitable<void> DfsClient::sendChangesBehind() {
               ? Status(static_cast<Code>(sent->results(i).status()), sent->results(i).message())
               : Status::ok();
       if (failed.isOk()) {
-        rememberDir(sent->results(i).reply().parent());
+        // A held directory with more changes of this client still to come is as this client
+        // has it, not as the master had it then.
+        const auto& parent = sent->results(i).reply().parent();
+        if (changes_behind_.empty() || !held_dirs_.contains(parent.ino())) rememberDir(parent);
         continue;
       }
       spdlog::error("{}, answered here, failed at the master: {}", describe(change),
