@@ -2,24 +2,25 @@
 // Mounts a DFS cluster. Follows the mount helper convention, so `mount -t dfs HOST:PORT DIR`
 // works once mount.dfs is installed in /sbin. Without HOST:PORT the master address comes from
 // /etc/dfs/client.toml (master = "HOST:PORT"), else 127.0.0.1:9600.
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/spdlog.h>
-#include <toml++/toml.h>
-
 #include "fuse/operations.h"
 #include "fuse/session_loop.h"
-#include "lib/base/buffer.h"
 #include "lib/base/address.h"
+#include "lib/base/buffer.h"
 #include "lib/base/logging.h"
+#include "lib/base/priority.h"
 #include "lib/client/dfs_client.h"
 
 namespace {
@@ -33,6 +34,8 @@ constexpr const char* kUsage =
     "                     thread, no hand-over per request)\n"
     "  -o idle_spin_us=N  the client's thread polls N us after work before it sleeps (default\n"
     "                     50: cheaper than a wake-up on virtual machines; 0 turns it off)\n"
+    "  -o nice=N          CPU priority of the mount's threads (default: as started; its poll\n"
+    "                     after work yields the CPU only to programs of at least its priority)\n"
     "  -o close_behind=0|1  a small file's close returns before its data is written and\n"
     "                     committed; other mounts' opens wait for it (default 1)\n"
     "  other -o options are passed to FUSE (e.g. ro, allow_other is always set)\n";
@@ -55,6 +58,7 @@ struct MountArgs {
   int fuse_threads = 0;
   int idle_spin_us = -1;  // the client library's default
   bool close_behind = true;
+  std::optional<int> nice;
   std::vector<std::string> fuse_options;
 };
 
@@ -78,6 +82,8 @@ bool parseArgs(int argc, char** argv, MountArgs* args) {
           args->fuse_threads = std::atoi(option.c_str() + 13);
         } else if (option.starts_with("idle_spin_us=")) {
           args->idle_spin_us = std::clamp(std::atoi(option.c_str() + 13), 0, 10000);
+        } else if (option.starts_with("nice=")) {
+          args->nice = std::atoi(option.c_str() + 5);
         } else if (option.starts_with("close_behind=")) {
           args->close_behind = std::atoi(option.c_str() + 13) != 0;
         } else if (!option.empty() && option != "rw" && option != "defaults" &&
@@ -138,6 +144,8 @@ int main(int argc, char** argv) {
   } else {
     dfs::setupLogging("mount", args.log_level);
   }
+  // Before the first thread starts (the probe below): threads take their creator's level.
+  if (args.nice) dfs::setNiceLevelOrWarn(*args.nice);
 
   dfs::client::ClientOptions client_options;
   client_options.master = *master;

@@ -1,18 +1,18 @@
 // dfs-chunkserver: stores chunk replicas and serves them.
-#include <boost/asio.hpp>
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
-
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
+#include <boost/asio.hpp>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
 
-#include "lib/base/buffer.h"
 #include "lib/base/address.h"
+#include "lib/base/buffer.h"
 #include "lib/base/logging.h"
+#include "lib/base/priority.h"
 #include "lib/rpc/server.h"
 #include "server/chunkserver/chunk_store.h"
 #include "server/chunkserver/heartbeat.h"
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   std::string data_dir;
   std::string master = "127.0.0.1:9600";
   std::string log_level = "info";
+  int nice = dfs::kServerNiceLevel;
   unsigned threads = 4;
   uint64_t capacity_limit = 0;
   dfs::chunkserver::ScrubberOptions scrub;
@@ -66,8 +67,11 @@ int main(int argc, char** argv) {
                  "replicas to be renamed from")
       ->check(CLI::Range(size_t{0}, size_t{1} << 20));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_option("--nice", nice, "CPU priority (nice level) to run at; needs root below 0")
+      ->check(CLI::Range(-20, 19));
   CLI11_PARSE(app, argc, argv);
   dfs::setupLogging("chunkserver", log_level);
+  dfs::setNiceLevelOrWarn(nice);
 
   auto address = dfs::parseHostPort(listen, /*allow_zero_port=*/true);
   auto master_address = dfs::parseHostPort(master);

@@ -1,14 +1,15 @@
 // dfs-master: the namespace and chunk map of one cluster.
-#include <boost/asio.hpp>
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
+#include <boost/asio.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "lib/base/address.h"
 #include "lib/base/logging.h"
+#include "lib/base/priority.h"
 #include "lib/rpc/server.h"
 #include "server/master/recovery.h"
 #include "server/master/service.h"
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:9600";
   std::string data_dir = "/var/lib/dfs/master";
   std::string log_level = "info";
+  int nice = dfs::kServerNiceLevel;
   dfs::master::MasterOptions options;
   app.set_config("--config", "", "TOML config file (keys as the long flags); flags win");
   app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one");
@@ -92,11 +94,14 @@ int main(int argc, char** argv) {
   std::string check_dir;
   app.add_option("--check-metadata", check_dir, "verify the metadata in DIR, print a summary, exit");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_option("--nice", nice, "CPU priority (nice level) to run at; needs root below 0")
+      ->check(CLI::Range(-20, 19));
   CLI11_PARSE(app, argc, argv);
   if (!check_dir.empty()) return checkMetadata(check_dir);
   options.journal_sync_always = journal_sync == "always";
   options.checkpoint_interval_ms = checkpoint_interval_s * 1000;
   dfs::setupLogging("master", log_level);
+  dfs::setNiceLevelOrWarn(nice);
 
   auto address = dfs::parseHostPort(listen, /*allow_zero_port=*/true);
   if (!address) {

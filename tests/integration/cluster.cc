@@ -308,11 +308,12 @@ void Cluster::killChunkserver(int index) {
   chunkserver_pids_[index] = -1;
 }
 
-std::string Cluster::mount(const std::string& name) {
+std::string Cluster::mount(const std::string& name, const std::string& options) {
   std::string mount_point = dir_ + "/" + name;
   fs::create_directories(mount_point);
-  pid_t pid = spawn({binary("fuse/mount.dfs"), master_address_, mount_point, "-f"},
-                    dir_ + "/mount-" + name + ".log");
+  std::vector<std::string> argv = {binary("fuse/mount.dfs"), master_address_, mount_point, "-f"};
+  if (!options.empty()) argv.insert(argv.end(), {"-o", options});
+  pid_t pid = spawn(argv, dir_ + "/mount-" + name + ".log");
   mounts_[mount_point] = pid;
   if (!waitFor([&] { return isMounted(mount_point); }, 15s)) {
     throw std::runtime_error("mount at " + mount_point + " did not come up");

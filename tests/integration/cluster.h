@@ -36,9 +36,9 @@ class Cluster {
   std::string chunkserverAddress(int index) const;
   std::string chunkserverDir(int index) const;
 
-  // Mounts the cluster at dir()/NAME with a foreground mount.dfs; returns the mount point once
-  // the mount is live.
-  std::string mount(const std::string& name);
+  // Mounts the cluster at dir()/NAME with a foreground mount.dfs (and -o options, if any);
+  // returns the mount point once the mount is live.
+  std::string mount(const std::string& name, const std::string& options = "");
   void unmount(const std::string& mount_point);
   void killMount(const std::string& mount_point);
   // SIGSTOP / SIGCONT of one mount.dfs: a client that is alive but slow. The destructor lets it
@@ -68,6 +68,10 @@ class Cluster {
   int addChunkserver();
 
   static std::string binary(const std::string& relative_path);
+
+  pid_t masterPid() const { return master_pid_; }
+  pid_t chunkserverPid(int index) const { return chunkserver_pids_.at(index); }
+  pid_t mountPid(const std::string& mount_point) const { return mounts_.at(mount_point); }
 
  private:
   pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path);
