@@ -166,9 +166,18 @@ void DfsClient::overlayLocalState(proto::Attr* attr) {
 // ---------------------------------------------------------------- namespace
 
 Task<proto::Attr> DfsClient::lookup(uint64_t parent, std::string name) {
-  if (auto held = held_dirs_.find(parent);
-      held != held_dirs_.end() && name.size() <= kMaxHeldName && !held->second.contains(name)) {
-    co_return makeError(Code::kNotFound, "no such name in a directory this client holds");
+  if (auto held = held_dirs_.find(parent); held != held_dirs_.end()) {
+    auto entry = held->second.find(name);
+    if (entry == held->second.end() && name.size() <= kMaxHeldName) {
+      co_return makeError(Code::kNotFound, "no such name in a directory this client holds");
+    }
+    // A directory held in a held directory: neither its name nor its attributes change but
+    // through this client.
+    if (entry != held->second.end() && held_dirs_.contains(entry->second.ino)) {
+      if (auto fresh = fresh_dirs_.find(entry->second.ino); fresh != fresh_dirs_.end()) {
+        co_return fresh->second.first;
+      }
+    }
   }
   proto::LookupRequest request;
   request.set_parent(parent);
@@ -208,6 +217,7 @@ bool DfsClient::followsChangesBehind(proto::Method method) {
     case proto::RECALL_ANSWERED:
     case proto::CHANGES_BEHIND:
     case proto::RESERVE_INODES:
+    case proto::READ_DIR:  // readDir waits for what touches the listing
     case proto::CLUSTER_STATUS:
     case proto::STAT_FS:
     case proto::REPORT_BAD_REPLICA:
@@ -219,7 +229,10 @@ bool DfsClient::followsChangesBehind(proto::Method method) {
 
 awaitable<void> DfsClient::settleChangesBehind() {
   // Only the changes made so far: a stream of new ones must not hold a caller back for ever.
-  uint64_t until = changes_queued_;
+  co_await settleChangesBehind(changes_queued_);
+}
+
+awaitable<void> DfsClient::settleChangesBehind(uint64_t until) {
   if (changes_landed_ < until) {
     hurry_changes_ = true;
     changes_linger_.cancel();
@@ -227,9 +240,15 @@ awaitable<void> DfsClient::settleChangesBehind() {
   while (changes_landed_ < until) co_await changes_landed_event_.wait();
 }
 
-void DfsClient::queueChangeBehind(proto::ChangeBehind change) {
+void DfsClient::queueChangeBehind(proto::ChangeBehind change, uint64_t parent, uint64_t touched) {
   changes_behind_.push_back(std::move(change));
   changes_queued_++;
+  change_touching_[parent] = changes_queued_;
+  if (touched != 0) {
+    change_touching_[touched] = changes_queued_;
+  } else {
+    changes_touching_any_ = changes_queued_;
+  }
   if (changes_behind_.size() >= kMaxChangesBatch) changes_linger_.cancel();
   if (!sending_changes_) {
     sending_changes_ = true;
@@ -248,6 +267,8 @@ std::string describe(const proto::ChangeBehind& change) {
       return fmt::format("removal of {} from {}", change.unlink().name(), change.unlink().parent());
     case proto::ChangeBehind::kRmdir:
       return fmt::format("rmdir of {} in {}", change.rmdir().name(), change.rmdir().parent());
+    case proto::ChangeBehind::kSetAttr:
+      return fmt::format("setattr of directory {}", change.set_attr().ino());
     default:
       return "an empty change";
   }
@@ -273,6 +294,12 @@ awaitable<void> DfsClient::sendChangesBehind() {
     auto sent = co_await masterCall<proto::ChangesBehindReply>(proto::CHANGES_BEHIND, request);
     changes_landed_ += request.changes_size();
     changes_landed_event_.notifyAll();
+    if (changes_landed_ == changes_queued_) {
+      change_touching_.clear();
+    } else if (change_touching_.size() > 2 * kMaxChangesBatch) {
+      std::erase_if(change_touching_,
+                    [&](const auto& entry) { return entry.second <= changes_landed_; });
+    }
     for (int i = 0; i < request.changes_size(); ++i) {
       const auto& change = request.changes(i);
       Status failed =
@@ -284,8 +311,10 @@ awaitable<void> DfsClient::sendChangesBehind() {
       if (failed.isOk()) {
         // A held directory with more changes of this client still to come is as this client
         // has it, not as the master had it then.
-        const auto& parent = sent->results(i).reply().parent();
-        if (changes_behind_.empty() || !held_dirs_.contains(parent.ino())) rememberDir(parent);
+        // (A setattr's answer is the directory itself.)
+        const auto& reply = sent->results(i).reply();
+        const auto& dir = change.has_set_attr() ? reply.attr() : reply.parent();
+        if (changes_behind_.empty() || !held_dirs_.contains(dir.ino())) rememberDir(dir);
         continue;
       }
       spdlog::error("{}, answered here, failed at the master: {}", describe(change),
@@ -301,6 +330,14 @@ awaitable<void> DfsClient::sendChangesBehind() {
   }
   sending_changes_ = false;
   hurry_changes_ = false;
+}
+
+uint64_t DfsClient::lastChangeTouching(uint64_t ino) const {
+  uint64_t last = changes_touching_any_;
+  if (auto it = change_touching_.find(ino); it != change_touching_.end()) {
+    last = std::max(last, it->second);
+  }
+  return last > changes_landed_ ? last : 0;
 }
 
 uint64_t DfsClient::takeReservedIno() {
@@ -341,7 +378,11 @@ void DfsClient::touchFreshDir(uint64_t dir, int links) {
 
 void DfsClient::rememberDir(const proto::Attr& dir) {
   if (dir.ino() == 0) return;  // a master that does not send it
-  if (fresh_dirs_.size() >= 4096) fresh_dirs_.clear();
+  if (fresh_dirs_.size() >= kMaxFreshDirs) {
+    // Held directories' attributes are answered from here; they are bounded by kMaxHeldDirs.
+    std::erase_if(fresh_dirs_,
+                  [&](const auto& entry) { return !held_dirs_.contains(entry.first); });
+  }
   fresh_dirs_[dir.ino()] = {dir, std::chrono::steady_clock::now()};
 }
 
@@ -446,7 +487,7 @@ std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::s
   create->set_open(true);
   create->set_close_behind(true);
   create->set_ino(ino);
-  queueChangeBehind(std::move(change));
+  queueChangeBehind(std::move(change), parent, ino);
   touchFreshDir(parent);
   FileState& state = file(ino);
   state.held = true;
@@ -472,7 +513,7 @@ std::optional<proto::Attr> DfsClient::mkdirBehind(uint64_t parent, const std::st
   made->set_gid(gid);
   made->set_hold(true);  // held from the start, like a directory made at the master
   made->set_ino(ino);
-  queueChangeBehind(std::move(change));
+  queueChangeBehind(std::move(change), parent, ino);
   touchFreshDir(parent, 1);
   held_dirs_.try_emplace(ino);
   rememberDir(attr);
@@ -496,9 +537,43 @@ bool DfsClient::rmdirBehind(uint64_t parent, const std::string& name) {
   proto::ChangeBehind change;
   change.mutable_rmdir()->set_parent(parent);
   change.mutable_rmdir()->set_name(name);
-  queueChangeBehind(std::move(change));
+  queueChangeBehind(std::move(change), parent, ino);
   touchFreshDir(parent, -1);
   return true;
+}
+
+std::optional<proto::Attr> DfsClient::setAttrBehind(proto::SetAttrRequest request) {
+  uint64_t ino = request.ino();
+  uint32_t valid = request.valid();
+  auto fresh = fresh_dirs_.find(ino);
+  // No other session sees a held directory's attributes before a recall has brought every
+  // change behind to the master, so any change of them may wait (a size is not one of them).
+  if (!options_.changes_behind || !held_dirs_.contains(ino) || fresh == fresh_dirs_.end() ||
+      valid == 0 || (valid & proto::SET_SIZE) != 0) {
+    return std::nullopt;
+  }
+  int64_t now_ns = wallNowNs();
+  // The master keeps the times answered here, not its own later "now".
+  if (valid & proto::SET_ATIME_NOW) {
+    valid = (valid & ~proto::SET_ATIME_NOW) | proto::SET_ATIME;
+    request.set_atime_ns(now_ns);
+  }
+  if (valid & proto::SET_MTIME_NOW) {
+    valid = (valid & ~proto::SET_MTIME_NOW) | proto::SET_MTIME;
+    request.set_mtime_ns(now_ns);
+  }
+  request.set_valid(valid);
+  proto::Attr& attr = fresh->second.first;
+  if (valid & proto::SET_MODE) attr.set_mode((attr.mode() & S_IFMT) | (request.mode() & 07777));
+  if (valid & proto::SET_UID) attr.set_uid(request.uid());
+  if (valid & proto::SET_GID) attr.set_gid(request.gid());
+  if (valid & proto::SET_ATIME) attr.set_atime_ns(request.atime_ns());
+  if (valid & proto::SET_MTIME) attr.set_mtime_ns(request.mtime_ns());
+  attr.set_ctime_ns(now_ns);
+  proto::ChangeBehind change;
+  *change.mutable_set_attr() = std::move(request);
+  queueChangeBehind(std::move(change), ino, ino);
+  return attr;
 }
 
 Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t mode,
@@ -550,15 +625,19 @@ Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t m
 }
 
 Task<void> DfsClient::unlink(uint64_t parent, std::string name) {
-  if (auto held = held_dirs_.find(parent);
-      held != held_dirs_.end() && options_.changes_behind && held->second.erase(name) > 0) {
+  auto held = held_dirs_.find(parent);
+  HeldNames::iterator entry;
+  if (held != held_dirs_.end()) entry = held->second.find(name);
+  if (held != held_dirs_.end() && options_.changes_behind && entry != held->second.end()) {
     // No other session has looked into the directory since this client made it: the removal
     // is answered here and reaches the master behind, before anything else this client asks
     // of it, and before another session's look into the directory (a recall).
+    uint64_t removed = entry->second.ino;
+    held->second.erase(entry);
     proto::ChangeBehind change;
     change.mutable_unlink()->set_parent(parent);
     change.mutable_unlink()->set_name(std::move(name));
-    queueChangeBehind(std::move(change));
+    queueChangeBehind(std::move(change), parent, removed);
     touchFreshDir(parent);
     forgetFreshFileAttrs();
     co_return Result<void>{};
@@ -656,6 +735,24 @@ Task<std::string> DfsClient::readlink(uint64_t ino) {
 }
 
 Task<std::vector<proto::DirEntry>> DfsClient::readDir(uint64_t ino) {
+  // Only the changes behind that touch the directory or an inode it lists must reach the master
+  // first, not all of them: rm -rf opens each directory while the removals in the one before
+  // are still on their way.
+  co_await settleChangesBehind(lastChangeTouching(ino));
+  uint64_t asked_at = changes_queued_;
+  DFS_CO_TRY(auto entries, co_await listDir(ino));
+  // A listed inode with a change made before the listing still on its way (a link count this
+  // client changed in another directory): listed again once that has landed. Changes made
+  // since are the caller's concurrent ones, as for any other call.
+  uint64_t until = 0;
+  for (const auto& entry : entries) until = std::max(until, lastChangeTouching(entry.attr().ino()));
+  until = std::min(until, asked_at);
+  if (until <= changes_landed_) co_return entries;
+  co_await settleChangesBehind(until);
+  co_return co_await listDir(ino);
+}
+
+Task<std::vector<proto::DirEntry>> DfsClient::listDir(uint64_t ino) {
   std::vector<proto::DirEntry> entries;
   proto::ReadDirRequest request;
   request.set_ino(ino);

@@ -250,6 +250,9 @@ class DfsClient {
   uint64_t claimNameBehind(uint64_t parent, const std::string& name, uint32_t type);
   // An rmdir answered here; false when it must go to the master.
   bool rmdirBehind(uint64_t parent, const std::string& name);
+  // A setattr of a directory this client holds, answered here (tar sets each directory's times,
+  // owner and mode); nullopt when it must go to the master.
+  std::optional<proto::Attr> setAttrBehind(proto::SetAttrRequest request);
   // A number from the inodes reserved to this session, 0 when none is left; asks for more
   // before they run out.
   uint64_t takeReservedIno();
@@ -257,13 +260,19 @@ class DfsClient {
   // The directory this client just changed (links: subdirectories added or removed), as the
   // master will have it.
   void touchFreshDir(uint64_t dir, int links = 0);
-  void queueChangeBehind(proto::ChangeBehind change);
+  // touched: the inodes the change touches besides its directory (0: one this client does not
+  // know).
+  void queueChangeBehind(proto::ChangeBehind change, uint64_t parent, uint64_t touched);
   // Sends the changes answered here (changes_behind_) to the master, a batch at a time.
   boost::asio::awaitable<void> sendChangesBehind();
-  // Until every change answered here so far has reached the master: whatever else asks the
-  // master about the namespace or a file comes after them (masterCall).
+  // Until every change answered here so far (or up to the change numbered until) has reached
+  // the master: whatever else asks the master about the namespace or a file comes after them
+  // (masterCall; listings wait only for the changes that touch what they list).
   boost::asio::awaitable<void> settleChangesBehind();
+  boost::asio::awaitable<void> settleChangesBehind(uint64_t until);
   static bool followsChangesBehind(proto::Method method);
+  // The master's listing of a directory, every page of it.
+  Task<std::vector<proto::DirEntry>> listDir(uint64_t ino);
   void overlayLocalState(proto::Attr* attr);
   Task<proto::ChunkLocation> writeLocation(FileState& file, uint64_t chunk_index);
   // writeLocation started ahead of need, when a write first touches a chunk.
@@ -350,6 +359,7 @@ class DfsClient {
   rpc::ClientPool chunkservers_;
   std::unordered_map<uint64_t, std::shared_ptr<FileState>> files_;
   // Directories as the master returned them after this client's own change in them, and when.
+  static constexpr size_t kMaxFreshDirs = 4096;  // besides the held ones
   std::unordered_map<uint64_t, std::pair<proto::Attr, std::chrono::steady_clock::time_point>>
       fresh_dirs_;
   // Directories this client made and holds (MKDIR with hold; server/master/closes_behind.h),
@@ -384,6 +394,12 @@ class DfsClient {
   uint64_t changes_queued_ = 0;   // counts changes answered here
   uint64_t changes_landed_ = 0;   // ... and those the master has answered
   rpc::AsyncEvent changes_landed_event_;
+  // The last queued change that touches an inode (the directory it changes, the inode it makes
+  // or removes), while it may not have landed; a removal of a name whose inode this client does
+  // not know touches any inode (changes_touching_any_).
+  std::unordered_map<uint64_t, uint64_t> change_touching_;
+  uint64_t changes_touching_any_ = 0;
+  uint64_t lastChangeTouching(uint64_t ino) const;
   boost::asio::steady_timer changes_linger_;
   bool hurry_changes_ = false;  // someone waits for them: no lingering now
   // Inode numbers [next, end) the master reserved to this session, oldest first.

@@ -770,6 +770,7 @@ Task<void> DfsClient::syncMetadata() {
 
 Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
   uint64_t ino = request.ino();
+  if (auto behind = setAttrBehind(request)) co_return std::move(*behind);
   fresh_dirs_.erase(ino);
   if (auto held = holdForCommit(request)) co_return *held;
   bool resize = request.valid() & proto::SET_SIZE;

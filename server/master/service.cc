@@ -1100,6 +1100,13 @@ awaitable<Result<proto::AttrReply>> MasterService::changeBehind(Ctx& ctx,
       *reply.mutable_parent() = std::move(*removed->mutable_parent());
       co_return reply;
     }
+    case proto::ChangeBehind::kSetAttr: {
+      auto& set_attr = *change.mutable_set_attr();
+      if (set_attr.valid() & proto::SET_SIZE) {
+        co_return makeError(Code::kInvalid, "a setattr behind changes no size");
+      }
+      co_return co_await setAttr(ctx, set_attr);
+    }
     default:
       co_return makeError(Code::kInvalid, "an empty change");
   }

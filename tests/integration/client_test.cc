@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <set>
 
 #include "lib/client/dfs_client.h"
 #include "tests/integration/cluster.h"
@@ -13,12 +14,15 @@ namespace {
 using namespace std::chrono_literals;
 using client::DfsClient;
 
-std::unique_ptr<DfsClient> connect(const Cluster& cluster) {
+std::unique_ptr<DfsClient> connect(const Cluster& cluster,
+                                   std::chrono::microseconds changes_behind_linger = 5ms) {
   auto master = parseHostPort(cluster.masterAddress());
   EXPECT_TRUE(master.has_value());
   client::ClientOptions options;
   options.master = *master;
   options.close_behind = true;  // as the mount
+  options.changes_behind = true;
+  options.changes_behind_linger = changes_behind_linger;
   auto connected = DfsClient::connect(options);
   EXPECT_TRUE(connected.has_value()) << connected.error().toString();
   return connected ? std::move(*connected) : nullptr;
@@ -71,6 +75,72 @@ TEST(ClientTest, ALockTakenUnderTheIdOfAnOwnerStillReleasingIsNotDroppedByThatRe
   auto refused = other->run(other->setLock(flock(ino, 7), false, 0));
   ASSERT_FALSE(refused.has_value()) << "the release dropped the lock taken after it";
   EXPECT_EQ(refused.error().code(), Code::kLocked);
+}
+
+// rm -rf opens each directory while the removals in the one before are still on their way: a
+// listing waits for the changes behind that touch the directory or what it lists, not for all.
+TEST(ClientTest, AListingWaitsOnlyForTheChangesBehindThatTouchWhatItLists) {
+  Cluster cluster;
+  // Changes behind go to the master only when something waits for them.
+  auto client = connect(cluster, std::chrono::hours(1));
+  auto observer = connect(cluster);
+  ASSERT_TRUE(client && observer);
+  auto mkdir = [&](const char* name) {
+    auto made = client->run(client->mkdir(client::kRootIno, name, 0755, 0, 0));
+    EXPECT_TRUE(made.has_value()) << made.error().toString();
+    return made ? made->ino() : 0;
+  };
+  uint64_t a = mkdir("a");  // held by the client from the start
+  uint64_t b = mkdir("b");
+  ASSERT_TRUE(a && b);
+  auto filesAtTheMaster = [&] {
+    auto status = observer->run(observer->clusterStatus());
+    EXPECT_TRUE(status.has_value());
+    return status ? status->files() : 0;
+  };
+  // The first creates go to the master, which reserves inode numbers to the client; creates
+  // answered by the client itself start once they have come.
+  uint64_t files_before = 0;
+  int probes = 0;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        files_before = filesAtTheMaster();
+        auto probe = client->run(client->create(a, "p" + std::to_string(probes++), 0644, 0, 0));
+        EXPECT_TRUE(probe.has_value());
+        return filesAtTheMaster() == files_before;
+      },
+      10s));
+
+  auto x = client->run(client->create(a, "x", 0644, 0, 0));  // answered by the client
+  ASSERT_TRUE(x.has_value()) << x.error().toString();
+  auto listed_b = client->run(client->readDir(b));
+  ASSERT_TRUE(listed_b.has_value()) << listed_b.error().toString();
+  EXPECT_TRUE(listed_b->empty());
+  EXPECT_EQ(filesAtTheMaster(), files_before) << "the listing of b waited for a create in a";
+  auto listed_a = client->run(client->readDir(a));
+  ASSERT_TRUE(listed_a.has_value()) << listed_a.error().toString();
+  auto names = [](const std::vector<proto::DirEntry>& entries) {
+    std::set<std::string> all;
+    for (const auto& entry : entries) all.insert(entry.name());
+    return all;
+  };
+  EXPECT_EQ(listed_a->size(), probes + 1u);
+  EXPECT_TRUE(names(*listed_a).contains("x"));
+  EXPECT_EQ(filesAtTheMaster(), files_before + 2);  // the last probe and x
+
+  // b lists a second link of x; the removal of the first (behind, in a) changes its link
+  // count, so b's listing waits for it.
+  ASSERT_TRUE(client->run(client->link(x->ino(), b, "y")).has_value());
+  ASSERT_TRUE(client->run(client->unlink(a, "x")).has_value());
+  listed_b = client->run(client->readDir(b));
+  ASSERT_TRUE(listed_b.has_value()) << listed_b.error().toString();
+  ASSERT_EQ(listed_b->size(), 1u);
+  EXPECT_EQ(listed_b->front().name(), "y");
+  EXPECT_EQ(listed_b->front().attr().nlink(), 1u);
+  listed_a = client->run(client->readDir(a));
+  ASSERT_TRUE(listed_a.has_value()) << listed_a.error().toString();
+  EXPECT_EQ(listed_a->size(), static_cast<size_t>(probes));
+  EXPECT_FALSE(names(*listed_a).contains("x"));
 }
 
 }  // namespace

@@ -523,7 +523,12 @@ TEST_F(MountTest, CreatesInADirectoryThisMountMadeAreAnsweredByItAndSeenEverywhe
       all = ::unlinkat(dir, (name + "_gone/inner").c_str(), 0) == 0 && all;
       all = ::unlinkat(dir, (name + "_gone").c_str(), AT_REMOVEDIR) == 0 && all;
       all = ::mkdirat(dir, (name + "_dir").c_str(), 0750) == 0 && all;
-      return createFile(dir, name + "_dir/inner", "inner\n") && all;
+      all = createFile(dir, name + "_dir/inner", "inner\n") && all;
+      // And what tar does to each directory last: its owner, mode and times.
+      all = ::fchownat(dir, (name + "_dir").c_str(), 1000, 1000, 0) == 0 && all;
+      all = ::fchmodat(dir, (name + "_dir").c_str(), 0710, 0) == 0 && all;
+      struct timespec times[2] = {{1234567890, 0}, {1234567890, 0}};
+      return ::utimensat(dir, (name + "_dir").c_str(), times, 0) == 0 && all;
     });
     answered = created.wait_for(3s) == std::future_status::ready;
     cluster_.resumeMaster();
@@ -540,7 +545,10 @@ TEST_F(MountTest, CreatesInADirectoryThisMountMadeAreAnsweredByItAndSeenEverywhe
   EXPECT_EQ(sh("ls " + b + "/c | wc -l").output, std::to_string(7 * attempts + 1) + "\n");
   EXPECT_FALSE(fs::exists(b + "/c/" + last + "_gone"));
   EXPECT_EQ(readFile(b + "/c/" + last + "_dir/inner"), "inner\n");
-  EXPECT_EQ(run("stat -c '%a %h' " + b + "/c/" + last + "_dir").output, "750 2\n");
+  EXPECT_EQ(run("stat -c '%a %h %u %g %Y' " + a_ + "/c/" + last + "_dir").output,
+            "710 2 1000 1000 1234567890\n");
+  EXPECT_EQ(run("stat -c '%a %h %u %g %Y' " + b + "/c/" + last + "_dir").output,
+            "710 2 1000 1000 1234567890\n");
   EXPECT_EQ(run("stat -c '%h' " + b + "/c").output, std::to_string(attempts + 2) + "\n");
   EXPECT_EQ(run("stat -c '%h' " + a_ + "/c").output, std::to_string(attempts + 2) + "\n");
   EXPECT_EQ(readFile(b + "/c/" + last), last + "\n");

@@ -214,9 +214,21 @@ TEST(ProtocolTest, CreatesBehindOnlyTakeNumbersReservedToTheirSession) {
   };
   mkdir("unheld", first + 6, false);  // a directory made behind is held by its maker
   mkdir("sub", first + 6, true);
+  auto set_attr = [&](uint32_t valid) {
+    auto* change = changes.add_changes();
+    change->set_request_id(request_id++);
+    auto* one = change->mutable_set_attr();
+    one->set_ino(first + 6);
+    one->set_valid(valid);
+    one->set_mode(0700);
+    one->set_size(4096);
+    one->set_mtime_ns(1'000'000'000'000'000'000);
+  };
+  set_attr(proto::SET_SIZE | proto::SET_MODE);  // sizes go with commits
+  set_attr(proto::SET_MODE | proto::SET_MTIME);
   auto answered = call(proto::CHANGES_BEHIND, changes, id, proto::ChangesBehindReply{});
   ASSERT_TRUE(answered) << answered.error().toString();
-  ASSERT_EQ(answered->results_size(), 10);
+  ASSERT_EQ(answered->results_size(), 12);
   EXPECT_EQ(answered->results(0).status(), 0) << answered->results(0).message();
   EXPECT_EQ(answered->results(0).reply().attr().ino(), first);
   for (int i = 1; i < 7; ++i) {
@@ -225,6 +237,9 @@ TEST(ProtocolTest, CreatesBehindOnlyTakeNumbersReservedToTheirSession) {
   EXPECT_EQ(answered->results(7).status(), 0) << answered->results(7).message();
   EXPECT_EQ(answered->results(8).status(), static_cast<int>(Code::kInvalid));
   EXPECT_EQ(answered->results(9).status(), 0) << answered->results(9).message();
+  EXPECT_EQ(answered->results(10).status(), static_cast<int>(Code::kInvalid));
+  EXPECT_EQ(answered->results(11).status(), 0) << answered->results(11).message();
+  EXPECT_EQ(answered->results(11).reply().attr().mode(), S_IFDIR | 0700);
   // Another session may not use them.
   auto other = call(proto::CREATE_SESSION, hello, 0, proto::CreateSessionReply{});
   ASSERT_TRUE(other);
@@ -249,6 +264,7 @@ TEST(ProtocolTest, CreatesBehindOnlyTakeNumbersReservedToTheirSession) {
   runner.join();
   EXPECT_EQ(sh("ls " + m + " | tr '\\n' ' '").output, "later made sub ");
   EXPECT_EQ(sh("stat -c %i " + m + "/made").output, std::to_string(first) + "\n");
+  EXPECT_EQ(sh("stat -c '%a %Y' " + m + "/sub").output, "700 1000000000\n");
 }
 
 }  // namespace
