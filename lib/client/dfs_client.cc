@@ -227,6 +227,25 @@ bool DfsClient::followsChangesBehind(proto::Method method) {
   }
 }
 
+bool DfsClient::changesNothingListed(proto::Method method) {
+  switch (method) {
+    case proto::KEEP_ALIVE:
+    case proto::WATCH_RECALLS:
+    case proto::CHANGES_BEHIND:  // counted as each change was queued
+    case proto::RESERVE_INODES:
+    case proto::LOOKUP:
+    case proto::GET_ATTR:
+    case proto::READ_DIR:
+    case proto::READLINK:
+    case proto::STAT_FS:
+    case proto::GET_CHUNKS:
+    case proto::CLUSTER_STATUS:
+      return true;
+    default:
+      return false;
+  }
+}
+
 awaitable<void> DfsClient::settleChangesBehind() {
   // Only the changes made so far: a stream of new ones must not hold a caller back for ever.
   co_await settleChangesBehind(changes_queued_);
@@ -243,6 +262,7 @@ awaitable<void> DfsClient::settleChangesBehind(uint64_t until) {
 void DfsClient::queueChangeBehind(proto::ChangeBehind change, uint64_t parent, uint64_t touched) {
   changes_behind_.push_back(std::move(change));
   changes_queued_++;
+  changes_started_++;
   change_touching_[parent] = changes_queued_;
   if (touched != 0) {
     change_touching_[touched] = changes_queued_;
@@ -738,8 +758,18 @@ Task<std::vector<proto::DirEntry>> DfsClient::readDir(uint64_t ino) {
   // Only the changes behind that touch the directory or an inode it lists must reach the master
   // first, not all of them: rm -rf opens each directory while the removals in the one before
   // are still on their way.
+  auto now = std::chrono::steady_clock::now();
+  if (last_listing_ && last_listing_->ino == ino && held_dirs_.contains(ino) &&
+      last_listing_->changes_started == changes_started_ &&
+      now - last_listing_->at < options_.fresh_attr_ttl) {
+    // No other session changes a held directory's names, and this client changed nothing.
+    std::vector<proto::DirEntry> entries = last_listing_->entries;
+    for (auto& entry : entries) overlayLocalState(entry.mutable_attr());
+    co_return entries;
+  }
   co_await settleChangesBehind(lastChangeTouching(ino));
   uint64_t asked_at = changes_queued_;
+  uint64_t started = changes_started_;
   DFS_CO_TRY(auto entries, co_await listDir(ino));
   // A listed inode with a change made before the listing still on its way (a link count this
   // client changed in another directory): listed again once that has landed. Changes made
@@ -747,9 +777,14 @@ Task<std::vector<proto::DirEntry>> DfsClient::readDir(uint64_t ino) {
   uint64_t until = 0;
   for (const auto& entry : entries) until = std::max(until, lastChangeTouching(entry.attr().ino()));
   until = std::min(until, asked_at);
-  if (until <= changes_landed_) co_return entries;
-  co_await settleChangesBehind(until);
-  co_return co_await listDir(ino);
+  if (until > changes_landed_) {
+    co_await settleChangesBehind(until);
+    started = changes_started_;
+    DFS_CO_TRY(entries, co_await listDir(ino));
+  }
+  last_listing_ = Listing{ino, started, now, entries};
+  for (auto& entry : entries) overlayLocalState(entry.mutable_attr());
+  co_return entries;
 }
 
 Task<std::vector<proto::DirEntry>> DfsClient::listDir(uint64_t ino) {
@@ -759,10 +794,7 @@ Task<std::vector<proto::DirEntry>> DfsClient::listDir(uint64_t ino) {
   request.set_max_entries(2048);
   for (;;) {
     DFS_CO_TRY(auto reply, co_await masterCall<proto::ReadDirReply>(proto::READ_DIR, request));
-    for (auto& entry : *reply.mutable_entries()) {
-      overlayLocalState(entry.mutable_attr());
-      entries.push_back(std::move(entry));
-    }
+    for (auto& entry : *reply.mutable_entries()) entries.push_back(std::move(entry));
     if (reply.end() || reply.entries_size() == 0) break;
     request.set_after(entries.back().name());
   }

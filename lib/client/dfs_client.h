@@ -273,6 +273,19 @@ class DfsClient {
   static bool followsChangesBehind(proto::Method method);
   // The master's listing of a directory, every page of it.
   Task<std::vector<proto::DirEntry>> listDir(uint64_t ino);
+  // Changes this client has started (counted for last_listing_): every change behind and every
+  // call to the master but those that change nothing a listing shows.
+  uint64_t changes_started_ = 0;
+  static bool changesNothingListed(proto::Method method);
+  // The last listing the master gave, for a repeat of it while the directory is held and this
+  // client has started no change since (rm -rf opens each directory twice in a row).
+  struct Listing {
+    uint64_t ino = 0;
+    uint64_t changes_started = 0;
+    std::chrono::steady_clock::time_point at;
+    std::vector<proto::DirEntry> entries;  // as the master sent them
+  };
+  std::optional<Listing> last_listing_;
   void overlayLocalState(proto::Attr* attr);
   Task<proto::ChunkLocation> writeLocation(FileState& file, uint64_t chunk_index);
   // writeLocation started ahead of need, when a write first touches a chunk.

@@ -143,5 +143,36 @@ TEST(ClientTest, AListingWaitsOnlyForTheChangesBehindThatTouchWhatItLists) {
   EXPECT_FALSE(names(*listed_a).contains("x"));
 }
 
+// rm -rf opens each directory twice in a row: a second listing of a held directory in which
+// nothing changed since is the first one again, without asking the master.
+TEST(ClientTest, ARepeatedListingOfAnUnchangedHeldDirectoryIsAnsweredWithoutTheMaster) {
+  Cluster cluster;
+  auto client = connect(cluster);
+  ASSERT_TRUE(client);
+  auto dir = client->run(client->mkdir(client::kRootIno, "a", 0755, 0, 0));
+  ASSERT_TRUE(dir.has_value()) << dir.error().toString();
+  ASSERT_TRUE(client->run(client->create(dir->ino(), "x", 0644, 0, 0)).has_value());
+  auto first = client->run(client->readDir(dir->ino()));
+  ASSERT_TRUE(first.has_value()) << first.error().toString();
+  ASSERT_EQ(first->size(), 1u);
+
+  cluster.pauseMaster();
+  auto again =
+      std::async(std::launch::async, [&] { return client->run(client->readDir(dir->ino())); });
+  bool answered = again.wait_for(5s) == std::future_status::ready;
+  cluster.resumeMaster();
+  EXPECT_TRUE(answered) << "the repeated listing waited for the master";
+  auto second = again.get();
+  ASSERT_TRUE(second.has_value()) << second.error().toString();
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ(second->front().name(), "x");
+
+  // After a change the master lists it again.
+  ASSERT_TRUE(client->run(client->unlink(dir->ino(), "x")).has_value());
+  auto third = client->run(client->readDir(dir->ino()));
+  ASSERT_TRUE(third.has_value()) << third.error().toString();
+  EXPECT_TRUE(third->empty());
+}
+
 }  // namespace
 }  // namespace dfs::testing
