@@ -589,6 +589,20 @@ TEST_F(MountTest, CreatesInADirectoryThisMountMadeAreAnsweredByItAndSeenEverywhe
   EXPECT_EQ(readFile(b + "/k/k2"), "two\n");
 }
 
+// Releases ride with their files' close-behind commits; the kernel must not hold later ones
+// back meanwhile (a background request past max_background waits for earlier ones).
+TEST_F(MountTest, TheKernelKeepsManyReleasesInFlight) {
+  struct stat st {};
+  ASSERT_EQ(::stat(a_.c_str(), &st), 0);
+  const std::string connections = "/sys/fs/fuse/connections";
+  std::string limit = connections + "/" + std::to_string(st.st_dev) + "/max_background";
+  bool mounted_here =
+      !fs::exists(limit) && sh("mount -t fusectl fusectl " + connections).exit_code == 0;
+  if (!fs::exists(limit)) GTEST_SKIP() << "no fusectl at " << connections;
+  EXPECT_EQ(readFile(limit), "256\n");
+  if (mounted_here) sh("umount " + connections);
+}
+
 TEST_F(MountTest, AFileStillOpenForWritingElsewhereIsSeenWithoutWaitingForItsClose) {
   // Mount a holds the file back (it may close it behind), so b's stats recall it from a; with no
   // close under way a answers at once, and b sees what a committed so far.
