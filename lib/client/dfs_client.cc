@@ -755,9 +755,6 @@ Task<std::string> DfsClient::readlink(uint64_t ino) {
 }
 
 Task<std::vector<proto::DirEntry>> DfsClient::readDir(uint64_t ino) {
-  // Only the changes behind that touch the directory or an inode it lists must reach the master
-  // first, not all of them: rm -rf opens each directory while the removals in the one before
-  // are still on their way.
   auto now = std::chrono::steady_clock::now();
   if (last_listing_ && last_listing_->ino == ino && held_dirs_.contains(ino) &&
       last_listing_->changes_started == changes_started_ &&
@@ -767,6 +764,9 @@ Task<std::vector<proto::DirEntry>> DfsClient::readDir(uint64_t ino) {
     for (auto& entry : entries) overlayLocalState(entry.mutable_attr());
     co_return entries;
   }
+  // Only the changes behind that touch the directory or an inode it lists must reach the master
+  // first, not all of them: rm -rf opens each directory while the removals in the one before
+  // are still on their way.
   co_await settleChangesBehind(lastChangeTouching(ino));
   uint64_t asked_at = changes_queued_;
   uint64_t started = changes_started_;
