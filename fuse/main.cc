@@ -38,7 +38,9 @@ constexpr const char* kUsage =
     "                     after work yields the CPU only to programs of at least its priority)\n"
     "  -o close_behind=0|1  a small file's close returns before its data is written and\n"
     "                     committed; other mounts' opens wait for it (default 1)\n"
-    "  other -o options are passed to FUSE (e.g. ro, allow_other is always set)\n";
+    "  other -o options are passed to FUSE (e.g. ro, allow_other is always set;\n"
+    "                     default_permissions adds the kernel's permission checks to the "
+    "mount's)\n";
 
 std::string defaultMaster() {
   try {
@@ -87,7 +89,7 @@ bool parseArgs(int argc, char** argv, MountArgs* args) {
         } else if (option.starts_with("close_behind=")) {
           args->close_behind = std::atoi(option.c_str() + 13) != 0;
         } else if (!option.empty() && option != "rw" && option != "defaults" &&
-                   option != "allow_other" && option != "default_permissions") {
+                   option != "allow_other") {
           args->fuse_options.push_back(option);
         }
         if (comma == std::string::npos) break;
@@ -165,7 +167,9 @@ int main(int argc, char** argv) {
     client_options.retry_window = std::chrono::milliseconds(60000);
   }
 
-  std::string options = "allow_other,default_permissions,fsname=" + args.master + ",subtype=dfs";
+  // No default_permissions: the mount checks permissions itself (lib/client/permissions.h),
+  // which saves the kernel's GETATTR of a directory before each change in it.
+  std::string options = "allow_other,fsname=" + args.master + ",subtype=dfs";
   for (const auto& option : args.fuse_options) options += "," + option;
   std::vector<const char*> fuse_argv = {"mount.dfs", "-o", options.c_str()};
   fuse_args fuse_arguments = FUSE_ARGS_INIT(static_cast<int>(fuse_argv.size()),

@@ -42,13 +42,16 @@ struct stat toStat(const proto::Attr& attr) {
   return st;
 }
 
-fuse_entry_param toEntry(fuse_req_t req, const proto::Attr& attr) {
+// keep_name: whether the kernel may keep the name for entry_timeout. It checks no permission
+// when it walks a path through names it keeps, so names in a directory not everyone may search
+// are looked up (and checked) at every walk.
+fuse_entry_param toEntry(fuse_req_t req, const proto::Attr& attr, bool keep_name) {
   fuse_entry_param entry{};
   entry.ino = attr.ino();
   entry.generation = 1;
   entry.attr = toStat(attr);
   entry.attr_timeout = context(req).attr_timeout;
-  entry.entry_timeout = context(req).entry_timeout;
+  entry.entry_timeout = keep_name ? context(req).entry_timeout : 0;
   return entry;
 }
 
@@ -60,10 +63,10 @@ void replyError(fuse_req_t req, const Status& status) {
 }
 
 // Replies with an entry for operations that produce an inode.
-std::function<void(Result<proto::Attr>)> entryReply(fuse_req_t req) {
-  return [req](Result<proto::Attr> attr) {
+std::function<void(Result<proto::Attr>)> entryReply(fuse_req_t req, fuse_ino_t parent) {
+  return [req, parent](Result<proto::Attr> attr) {
     if (!attr) return replyError(req, attr.error());
-    fuse_entry_param entry = toEntry(req, *attr);
+    fuse_entry_param entry = toEntry(req, *attr, dfsClient(req).searchableByAll(parent));
     fuse_reply_entry(req, &entry);
   };
 }
@@ -86,8 +89,47 @@ std::function<void(Result<void>)> emptyReply(fuse_req_t req) {
   };
 }
 
+// The caller of a request, for the mount's own permission checks (the kernel makes none:
+// no default_permissions, see lib/client/permissions.h). Its supplementary groups are read from
+// /proc only when a check needs them, before the reply.
+client::Caller callerOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return client::Caller(ctx->uid, ctx->gid, [req] {
+    std::vector<gid_t> groups(32);
+    for (;;) {
+      int count = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+      if (count < 0) return std::vector<uint32_t>{};  // unknown: the primary group only
+      if (static_cast<size_t>(count) <= groups.size()) {
+        return std::vector<uint32_t>(groups.begin(), groups.begin() + count);
+      }
+      groups.resize(static_cast<size_t>(count));
+    }
+  });
+}
+
+// operation, if check allows it.
+template <class T>
+client::Task<T> afterCheck(client::Task<void> check, client::Task<T> operation) {
+  DFS_CO_RETURN_IF_ERROR(co_await std::move(check));
+  co_return co_await std::move(operation);
+}
+
+bool writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
+
+int accessMask(int flags) {
+  switch (flags & O_ACCMODE) {
+    case O_RDONLY:
+      return client::kMayRead;
+    case O_WRONLY:
+      return client::kMayWrite;
+    default:
+      return client::kMayRead | client::kMayWrite;
+  }
+}
+
 struct DirHandle {
   std::vector<proto::DirEntry> entries;
+  bool keep_names = false;  // toEntry
 };
 
 void onInit(void* userdata, fuse_conn_info* conn) {
@@ -108,7 +150,10 @@ void onInit(void* userdata, fuse_conn_info* conn) {
 }
 
 void onLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  dfsClient(req).spawn(dfsClient(req).lookup(parent, name), entryReply(req));
+  DfsClient& client = dfsClient(req);
+  client.spawn(afterCheck(client.checkAccess(parent, callerOf(req), client::kMayExec),
+                          client.lookup(parent, name)),
+               entryReply(req, parent));
 }
 
 void onForget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
@@ -122,7 +167,14 @@ void onGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   });
 }
 
-void onSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
+client::Task<proto::Attr> checkedSetAttr(DfsClient& client, proto::SetAttrRequest request,
+                                         client::Caller caller, bool through_writable_handle) {
+  DFS_CO_TRY(auto allowed, co_await client.checkSetAttr(std::move(request), std::move(caller),
+                                                        through_writable_handle));
+  co_return co_await client.setAttr(std::move(allowed));
+}
+
+void onSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
   proto::SetAttrRequest request;
   request.set_ino(ino);
   uint32_t valid = 0;
@@ -142,11 +194,16 @@ void onSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
   }
   request.set_valid(valid);
   context(req).filler->changed(ino);
-  dfsClient(req).spawn<proto::Attr>(dfsClient(req).setAttr(request), [req](Result<proto::Attr> attr) {
-    if (!attr) return replyError(req, attr.error());
-    struct stat st = toStat(*attr);
-    fuse_reply_attr(req, &st, context(req).attr_timeout);
-  });
+  // ftruncate, and the truncate of an open with O_TRUNC, come with the open file: its open
+  // checked for writing.
+  bool through_writable_handle = fi != nullptr && writable(openFile(fi).flags);
+  dfsClient(req).spawn<proto::Attr>(
+      checkedSetAttr(dfsClient(req), std::move(request), callerOf(req), through_writable_handle),
+      [req](Result<proto::Attr> attr) {
+        if (!attr) return replyError(req, attr.error());
+        struct stat st = toStat(*attr);
+        fuse_reply_attr(req, &st, context(req).attr_timeout);
+      });
 }
 
 void onReadlink(fuse_req_t req, fuse_ino_t ino) {
@@ -158,47 +215,65 @@ void onReadlink(fuse_req_t req, fuse_ino_t ino) {
 
 void onMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
   const fuse_ctx* caller = fuse_req_ctx(req);
-  dfsClient(req).spawn(dfsClient(req).mknod(parent, name, mode, rdev, caller->uid, caller->gid),
-                       entryReply(req));
+  DfsClient& client = dfsClient(req);
+  client.spawn(afterCheck(client.checkCreate(parent, callerOf(req)),
+                          client.mknod(parent, name, mode, rdev, caller->uid, caller->gid)),
+               entryReply(req, parent));
 }
 
 void onMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   const fuse_ctx* caller = fuse_req_ctx(req);
-  dfsClient(req).spawn(dfsClient(req).mkdir(parent, name, mode, caller->uid, caller->gid),
-                       entryReply(req));
+  DfsClient& client = dfsClient(req);
+  client.spawn(afterCheck(client.checkCreate(parent, callerOf(req)),
+                          client.mkdir(parent, name, mode, caller->uid, caller->gid)),
+               entryReply(req, parent));
 }
 
 void onUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  dfsClient(req).spawn(dfsClient(req).unlink(parent, name), emptyReply(req));
+  DfsClient& client = dfsClient(req);
+  client.spawn(
+      afterCheck(client.checkRemove(parent, name, callerOf(req)), client.unlink(parent, name)),
+      emptyReply(req));
 }
 
 void onRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  dfsClient(req).spawn(dfsClient(req).rmdir(parent, name), emptyReply(req));
+  DfsClient& client = dfsClient(req);
+  client.spawn(
+      afterCheck(client.checkRemove(parent, name, callerOf(req)), client.rmdir(parent, name)),
+      emptyReply(req));
 }
 
 void onSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
   const fuse_ctx* caller = fuse_req_ctx(req);
-  dfsClient(req).spawn(dfsClient(req).symlink(parent, name, target, caller->uid, caller->gid),
-                       entryReply(req));
+  DfsClient& client = dfsClient(req);
+  client.spawn(afterCheck(client.checkCreate(parent, callerOf(req)),
+                          client.symlink(parent, name, target, caller->uid, caller->gid)),
+               entryReply(req, parent));
 }
 
 void onRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
               const char* new_name, unsigned int flags) {
-  dfsClient(req).spawn(dfsClient(req).rename(parent, name, new_parent, new_name, flags),
-                       emptyReply(req));
+  DfsClient& client = dfsClient(req);
+  client.spawn(afterCheck(client.checkRename(parent, name, new_parent, new_name, callerOf(req)),
+                          client.rename(parent, name, new_parent, new_name, flags)),
+               emptyReply(req));
 }
 
 void onLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
-  dfsClient(req).spawn(dfsClient(req).link(ino, new_parent, new_name), entryReply(req));
+  DfsClient& client = dfsClient(req);
+  client.spawn(afterCheck(client.checkCreate(new_parent, callerOf(req)),
+                          client.link(ino, new_parent, new_name)),
+               entryReply(req, new_parent));
 }
-
-bool writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 
 void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fuse_file_info info = *fi;
   context(req).filler->opened(ino, writable(fi->flags));
-  dfsClient(req).spawn<proto::Attr>(
-      dfsClient(req).open(ino, fi->flags), [req, ino, info](Result<proto::Attr> attr) mutable {
+  DfsClient& client = dfsClient(req);
+  client.spawn<proto::Attr>(
+      afterCheck(client.checkAccess(ino, callerOf(req), accessMask(fi->flags)),
+                 client.open(ino, fi->flags)),
+      [req, ino, info](Result<proto::Attr> attr) mutable {
         if (!attr) {
           context(req).filler->released(ino, writable(info.flags));
           return replyInodeError(req, attr.error());
@@ -219,19 +294,21 @@ void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
   const fuse_ctx* caller = fuse_req_ctx(req);
   fuse_file_info info = *fi;
-  dfsClient(req).spawn<proto::Attr>(
-      dfsClient(req).create(parent, name, mode, caller->uid, caller->gid),
-      [req, info](Result<proto::Attr> attr) mutable {
-        if (!attr) return replyError(req, attr.error());
-        // Nothing was read from the new inode yet: no read's store can be older
-        // than this.
-        context(req).filler->opened(attr->ino(), writable(info.flags));
-        auto* open_file = new OpenFile;
-        open_file->flags = info.flags;
-        info.fh = reinterpret_cast<uint64_t>(open_file);
-        fuse_entry_param entry = toEntry(req, *attr);
-        fuse_reply_create(req, &entry, &info);
-      });
+  DfsClient& client = dfsClient(req);
+  client.spawn<proto::Attr>(afterCheck(client.checkCreate(parent, callerOf(req)),
+                                       client.create(parent, name, mode, caller->uid, caller->gid)),
+                            [req, info, parent](Result<proto::Attr> attr) mutable {
+                              if (!attr) return replyError(req, attr.error());
+                              // Nothing was read from the new inode yet: no read's store can be
+                              // older than this.
+                              context(req).filler->opened(attr->ino(), writable(info.flags));
+                              auto* open_file = new OpenFile;
+                              open_file->flags = info.flags;
+                              info.fh = reinterpret_cast<uint64_t>(open_file);
+                              fuse_entry_param entry =
+                                  toEntry(req, *attr, dfsClient(req).searchableByAll(parent));
+                              fuse_reply_create(req, &entry, &info);
+                            });
 }
 
 void onRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
@@ -312,11 +389,14 @@ void onFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
 
 void onOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fuse_file_info info = *fi;
-  dfsClient(req).spawn<std::vector<proto::DirEntry>>(
-      dfsClient(req).readDir(ino), [req, info](Result<std::vector<proto::DirEntry>> entries) mutable {
+  DfsClient& client = dfsClient(req);
+  client.spawn<std::vector<proto::DirEntry>>(
+      afterCheck(client.checkAccess(ino, callerOf(req), accessMask(fi->flags)),
+                 client.readDir(ino)),
+      [req, info, ino](Result<std::vector<proto::DirEntry>> entries) mutable {
         if (!entries) return replyError(req, entries.error());
         // One listing per opendir: offsets stay stable however the directory changes meanwhile.
-        auto* handle = new DirHandle{std::move(*entries)};
+        auto* handle = new DirHandle{std::move(*entries), dfsClient(req).searchableByAll(ino)};
         info.fh = reinterpret_cast<uint64_t>(handle);
         if (fuse_reply_open(req, &info) != 0) delete handle;
       });
@@ -341,7 +421,7 @@ void readDirectory(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fu
     } else if (static_cast<size_t>(next - 2) < handle->entries.size()) {
       const auto& dir_entry = handle->entries[next - 2];
       name = dir_entry.name();
-      entry = toEntry(req, dir_entry.attr());
+      entry = toEntry(req, dir_entry.attr(), handle->keep_names);
       st = entry.attr;
     } else {
       break;
@@ -398,11 +478,9 @@ void onStatfs(fuse_req_t req, fuse_ino_t) {
   });
 }
 
-void onAccess(fuse_req_t req, fuse_ino_t ino, int) {
-  // Permission bits are checked by the kernel (default_permissions); this confirms existence.
-  dfsClient(req).spawn<proto::Attr>(dfsClient(req).getAttr(ino), [req](Result<proto::Attr> attr) {
-    fuse_reply_err(req, attr ? 0 : toErrno(attr.error()));
-  });
+void onAccess(fuse_req_t req, fuse_ino_t ino, int mask) {
+  // access(2), chdir: F_OK (0) only asks whether the inode still exists.
+  dfsClient(req).spawn(dfsClient(req).checkAccess(ino, callerOf(req), mask), emptyReply(req));
 }
 
 fuse_lowlevel_ops makeOperations() {

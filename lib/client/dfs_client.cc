@@ -184,6 +184,7 @@ Task<proto::Attr> DfsClient::lookup(uint64_t parent, std::string name) {
   request.set_name(std::move(name));
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LOOKUP, request));
   overlayLocalState(reply.mutable_attr());
+  notePermissions(reply.attr());
   co_return reply.attr();
 }
 
@@ -440,6 +441,7 @@ Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
   if (held_dirs_.contains(ino)) rememberDir(reply.attr());
   refreshFileAttr(reply.attr());
   overlayLocalState(reply.mutable_attr());
+  notePermissions(reply.attr());
   co_return reply.attr();
 }
 
@@ -456,6 +458,7 @@ Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t m
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
   rememberDir(reply.parent());
   noteNameIs(parent, request.name(), reply.attr());
+  notePermissions(reply.attr());
   co_return reply.attr();
 }
 
@@ -611,6 +614,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKNOD, request));
   rememberDir(reply.parent());
   noteNameIs(parent, request.name(), reply.attr());
+  notePermissions(reply.attr());
   FileState& state = file(reply.attr().ino());
   state.held = state.held || request.close_behind();
   state.fresh = state.opens == 0 && state.write_chunks.empty() && !state.hasUnsentData();
@@ -637,6 +641,7 @@ Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t m
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::MKDIR, request));
   rememberDir(reply.parent());
   noteNameIs(parent, request.name(), reply.attr());
+  notePermissions(reply.attr());
   if (request.hold()) {
     held_dirs_.try_emplace(reply.attr().ino());
     rememberDir(reply.attr());
@@ -727,6 +732,7 @@ Task<proto::Attr> DfsClient::link(uint64_t ino, uint64_t new_parent, std::string
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LINK, request));
   rememberDir(reply.parent());
   noteNameIs(new_parent, request.new_name(), reply.attr());
+  notePermissions(reply.attr());
   refreshFileAttr(reply.attr());
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
@@ -744,6 +750,7 @@ Task<proto::Attr> DfsClient::symlink(uint64_t parent, std::string name, std::str
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::SYMLINK, request));
   rememberDir(reply.parent());
   noteNameIs(parent, request.name(), reply.attr());
+  notePermissions(reply.attr());
   co_return reply.attr();
 }
 
@@ -794,7 +801,10 @@ Task<std::vector<proto::DirEntry>> DfsClient::listDir(uint64_t ino) {
   request.set_max_entries(2048);
   for (;;) {
     DFS_CO_TRY(auto reply, co_await masterCall<proto::ReadDirReply>(proto::READ_DIR, request));
-    for (auto& entry : *reply.mutable_entries()) entries.push_back(std::move(entry));
+    for (auto& entry : *reply.mutable_entries()) {
+      notePermissions(entry.attr());
+      entries.push_back(std::move(entry));
+    }
     if (reply.end() || reply.entries_size() == 0) break;
     request.set_after(entries.back().name());
   }

@@ -26,6 +26,7 @@
 
 #include "lib/base/address.h"
 #include "lib/base/status.h"
+#include "lib/client/permissions.h"
 #include "lib/locks/lock_table.h"
 #include "lib/rpc/async_event.h"
 #include "lib/rpc/client.h"
@@ -196,6 +197,27 @@ class DfsClient {
                               std::vector<std::pair<proto::LockKind, uint64_t>> owners);
   Task<proto::ListLocksReply> listLocks(uint64_t ino);
 
+  // ---- permission checks, for a mount that makes them itself (lib/client/permissions.h)
+  // Each checks against the attributes this client has of the inodes, at most fresh_attr_ttl
+  // old (as the kernel's attribute cache would be), or asks the master. The operations
+  // themselves check nothing: the dfs tool acts for the cluster's administrator.
+  Task<void> checkAccess(uint64_t ino, Caller caller, int mask);
+  // A new name in parent: write and search permission on it.
+  Task<void> checkCreate(uint64_t parent, Caller caller);
+  // Removal of name from parent: write and search permission on it, and its sticky bit.
+  Task<void> checkRemove(uint64_t parent, std::string name, Caller caller);
+  // Both directories as for a removal and a create, and a directory moved to another parent
+  // needs write permission on itself (its ".." changes).
+  Task<void> checkRename(uint64_t parent, std::string name, uint64_t new_parent,
+                         std::string new_name, Caller caller);
+  // Whether everyone may search dir, as far as this client knows now (false when it does not
+  // know): the kernel checks nothing when it walks a path through names it has cached, so a
+  // mount lets it cache names only in such directories.
+  bool searchableByAll(uint64_t dir) const;
+  // The request as it may be made (checkSetAttr in permissions.h).
+  Task<proto::SetAttrRequest> checkSetAttr(proto::SetAttrRequest request, Caller caller,
+                                           bool through_writable_handle);
+
   // ---- paths and administration
   // "/a/b" relative to the cluster root.
   Task<proto::Attr> resolve(std::string path);
@@ -232,6 +254,18 @@ class DfsClient {
 
   FileState& file(uint64_t ino);
   void rememberDir(const proto::Attr& dir);
+  // Mode and owners of inodes as the master (or this client's own change) gave them lately,
+  // for permission checks; held directories' come from fresh_dirs_.
+  struct KnownPermissions {
+    uint32_t mode = 0;
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  static constexpr size_t kMaxKnownPermissions = 65536;
+  std::unordered_map<uint64_t, KnownPermissions> known_permissions_;
+  void notePermissions(const proto::Attr& attr);
+  Task<proto::Attr> attrForCheck(uint64_t ino);
   // A name this client is about to add to parent: if it holds parent, lookups of the name must
   // ask the master from now on.
   void noteNewName(uint64_t parent, const std::string& name);

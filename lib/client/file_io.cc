@@ -770,6 +770,7 @@ Task<void> DfsClient::syncMetadata() {
 
 Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
   uint64_t ino = request.ino();
+  known_permissions_.erase(ino);  // the next check asks again
   if (auto behind = setAttrBehind(request)) co_return std::move(*behind);
   fresh_dirs_.erase(ino);
   if (auto held = holdForCommit(request)) co_return *held;
