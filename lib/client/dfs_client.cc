@@ -29,7 +29,8 @@ DfsClient::DfsClient(ClientOptions options)
       writeout_linger_(io_),
       changes_landed_event_(io_.get_executor()),
       changes_linger_(io_),
-      owners_unlocked_(io_.get_executor()) {}
+      owners_unlocked_(io_.get_executor()),
+      listed_ahead_(io_.get_executor()) {}
 
 Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
   std::unique_ptr<DfsClient> client(new DfsClient(std::move(options)));
@@ -178,6 +179,7 @@ Task<proto::Attr> DfsClient::lookup(uint64_t parent, std::string name) {
         co_return fresh->second.first;
       }
     }
+    if (auto listed = heldListingEntry(parent, name)) co_return std::move(*listed);
   }
   proto::LookupRequest request;
   request.set_parent(parent);
@@ -261,9 +263,18 @@ awaitable<void> DfsClient::settleChangesBehind(uint64_t until) {
 }
 
 void DfsClient::queueChangeBehind(proto::ChangeBehind change, uint64_t parent, uint64_t touched) {
+  // A removal keeps the listing of its directory true without the name (rm -rf removes names
+  // long after it listed them, and the kernel looks them up again meanwhile).
+  if (change.has_unlink()) {
+    unlistName(parent, change.unlink().name());
+  } else if (change.has_rmdir()) {
+    unlistName(parent, change.rmdir().name());
+  } else {
+    dropListingsTouching(parent);
+  }
+  dropListingsTouching(touched);
   changes_behind_.push_back(std::move(change));
   changes_queued_++;
-  changes_started_++;
   change_touching_[parent] = changes_queued_;
   if (touched != 0) {
     change_touching_[touched] = changes_queued_;
@@ -762,34 +773,34 @@ Task<std::string> DfsClient::readlink(uint64_t ino) {
 }
 
 Task<std::vector<proto::DirEntry>> DfsClient::readDir(uint64_t ino) {
-  auto now = std::chrono::steady_clock::now();
-  if (last_listing_ && last_listing_->ino == ino && held_dirs_.contains(ino) &&
-      last_listing_->changes_started == changes_started_ &&
-      now - last_listing_->at < options_.fresh_attr_ttl) {
-    // No other session changes a held directory's names, and this client changed nothing.
-    std::vector<proto::DirEntry> entries = last_listing_->entries;
-    for (auto& entry : entries) overlayLocalState(entry.mutable_attr());
-    co_return entries;
-  }
-  // Only the changes behind that touch the directory or an inode it lists must reach the master
-  // first, not all of them: rm -rf opens each directory while the removals in the one before
-  // are still on their way.
-  co_await settleChangesBehind(lastChangeTouching(ino));
-  uint64_t asked_at = changes_queued_;
-  uint64_t started = changes_started_;
-  DFS_CO_TRY(auto entries, co_await listDir(ino));
-  // A listed inode with a change made before the listing still on its way (a link count this
-  // client changed in another directory): listed again once that has landed. Changes made
-  // since are the caller's concurrent ones, as for any other call.
-  uint64_t until = 0;
-  for (const auto& entry : entries) until = std::max(until, lastChangeTouching(entry.attr().ino()));
-  until = std::min(until, asked_at);
-  if (until > changes_landed_) {
-    co_await settleChangesBehind(until);
-    started = changes_started_;
+  while (listing_ahead_.contains(ino)) co_await listed_ahead_.wait();
+  std::vector<proto::DirEntry> entries;
+  if (auto kept = heldListing(ino)) {
+    entries = std::move(*kept);
+  } else {
+    // Only the changes behind that touch the directory or an inode it lists must reach the
+    // master first, not all of them: rm -rf opens each directory while the removals in the one
+    // before are still on their way.
+    co_await settleChangesBehind(lastChangeTouching(ino));
+    uint64_t asked_at = changes_queued_;
+    uint64_t master_changes = master_changes_;
     DFS_CO_TRY(entries, co_await listDir(ino));
+    // A listed inode with a change made before the listing still on its way (a link count
+    // this client changed in another directory): listed again once that has landed. Changes
+    // made since are the caller's concurrent ones, as for any other call.
+    uint64_t until = 0;
+    for (const auto& entry : entries) {
+      until = std::max(until, lastChangeTouching(entry.attr().ino()));
+    }
+    until = std::min(until, asked_at);
+    if (until > changes_landed_) {
+      co_await settleChangesBehind(until);
+      master_changes = master_changes_;
+      DFS_CO_TRY(entries, co_await listDir(ino));
+    }
+    keepHeldListing(ino, master_changes, entries);
   }
-  last_listing_ = Listing{ino, started, now, entries};
+  listHeldSubdirsAhead(entries);
   for (auto& entry : entries) overlayLocalState(entry.mutable_attr());
   co_return entries;
 }

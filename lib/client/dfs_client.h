@@ -307,19 +307,46 @@ class DfsClient {
   static bool followsChangesBehind(proto::Method method);
   // The master's listing of a directory, every page of it.
   Task<std::vector<proto::DirEntry>> listDir(uint64_t ino);
-  // Changes this client has started (counted for last_listing_): every change behind and every
-  // call to the master but those that change nothing a listing shows.
-  uint64_t changes_started_ = 0;
+  // Calls to the master that may change what a listing shows (all but changesNothingListed).
+  uint64_t master_changes_ = 0;
   static bool changesNothingListed(proto::Method method);
-  // The last listing the master gave, for a repeat of it while the directory is held and this
-  // client has started no change since (rm -rf opens each directory twice in a row).
-  struct Listing {
-    uint64_t ino = 0;
-    uint64_t changes_started = 0;
+  // Listings of held directories. No other session changes a held directory's names, nor the
+  // attributes of what is in it (it would have to look into the directory first, which recalls
+  // it), so a listing stays true until this client changes the directory or an inode listed in
+  // it (a change behind) or calls the master for any change at all. An entry with other links
+  // may be reached by another path: such a listing is kept for fresh_attr_ttl only.
+  // When a held directory is listed, its held subdirectories are listed ahead (rm -rf and find
+  // list one after the other, and each listing at the master is a round trip they wait for).
+  struct HeldListing {
+    uint64_t master_changes = 0;  // master_changes_ when it was asked for
     std::chrono::steady_clock::time_point at;
-    std::vector<proto::DirEntry> entries;  // as the master sent them
+    bool shared_inodes = false;
+    // As the master sent them, but those this client removed since, which are marked with
+    // inode 0 (removed of them).
+    std::vector<proto::DirEntry> entries;
+    size_t removed = 0;
   };
-  std::optional<Listing> last_listing_;
+  // The kept listing of dir, if it is still true.
+  const HeldListing* validHeldListing(uint64_t dir);
+  std::optional<std::vector<proto::DirEntry>> heldListing(uint64_t dir);
+  // What the kept listing of dir says name is, if it is still true and has name.
+  std::optional<proto::Attr> heldListingEntry(uint64_t dir, const std::string& name);
+  // Keeps a listing of dir asked for when master_changes_ was master_changes, if nothing this
+  // client changed since may be missing from it.
+  void keepHeldListing(uint64_t dir, uint64_t master_changes,
+                       const std::vector<proto::DirEntry>& entries);
+  void dropHeldListing(uint64_t dir);
+  // A change of ino: the listings of ino and of the directory listing ino are no longer true.
+  void dropListingsTouching(uint64_t ino);
+  // A name this client removed from dir: gone from dir's kept listing (and dir's own entry in
+  // its parent's listing changed: see knowsHeldDirAttr).
+  void unlistName(uint64_t dir, const std::string& name);
+  // A held directory's attributes are the ones this client keeps (fresh_dirs_), also in the
+  // listing of its parent.
+  bool knowsHeldDirAttr(uint64_t dir) const;
+  void overlayHeldDir(proto::Attr* attr) const;
+  void listHeldSubdirsAhead(const std::vector<proto::DirEntry>& entries);
+  boost::asio::awaitable<void> listAhead();
   void overlayLocalState(proto::Attr* attr);
   Task<proto::ChunkLocation> writeLocation(FileState& file, uint64_t chunk_index);
   // writeLocation started ahead of need, when a write first touches a chunk.
@@ -459,6 +486,18 @@ class DfsClient {
   bool reserving_inodes_ = false;
   std::unordered_multiset<uint64_t> owners_unlocking_;  // releaseAndUnlock under way
   rpc::AsyncEvent owners_unlocked_;
+  // Listings of held directories (HeldListing).
+  static constexpr size_t kMaxListedEntries = 1 << 18;
+  static constexpr size_t kListingsAhead = 4;  // under way at a time
+  std::unordered_map<uint64_t, HeldListing> held_listings_;
+  std::unordered_map<uint64_t, uint64_t> listed_in_;  // inode -> the held listing that has it
+  size_t listed_entries_ = 0;
+  std::unordered_set<uint64_t> listing_ahead_;  // asked for, not yet answered
+  static constexpr size_t kMaxToListAhead = 4096;
+  std::deque<uint64_t> to_list_ahead_;
+  std::unordered_set<uint64_t> queued_ahead_;  // in to_list_ahead_
+  size_t listers_ahead_ = 0;
+  rpc::AsyncEvent listed_ahead_;
 };
 
 }  // namespace dfs::client

@@ -101,7 +101,7 @@ Task<Reply> DfsClient::masterCall(proto::Method method, const google::protobuf::
   if (changes_landed_ < changes_queued_ && followsChangesBehind(method)) {
     co_await settleChangesBehind();
   }
-  if (!changesNothingListed(method)) changes_started_++;
+  if (!changesNothingListed(method)) master_changes_++;
   auto deadline = std::chrono::steady_clock::now() + options_.retry_window;
   uint64_t request_id = next_request_id_++;
   std::chrono::milliseconds backoff(20);

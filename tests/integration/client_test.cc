@@ -174,5 +174,86 @@ TEST(ClientTest, ARepeatedListingOfAnUnchangedHeldDirectoryIsAnsweredWithoutTheM
   EXPECT_TRUE(third->empty());
 }
 
+std::set<std::string> namesOf(const std::vector<proto::DirEntry>& entries) {
+  std::set<std::string> names;
+  for (const auto& entry : entries) names.insert(entry.name());
+  return names;
+}
+
+// Listings of directories the client holds are kept: answered without the master, also after
+// the client's own removals in them (rm -rf), until another change or another session's look.
+TEST(ClientTest, ListingsOfHeldDirectoriesAreKeptThroughTheClientsOwnRemovals) {
+  Cluster cluster;
+  auto client = connect(cluster);
+  ASSERT_TRUE(client);
+  auto a = client->run(client->mkdir(client::kRootIno, "a", 0755, 0, 0));
+  ASSERT_TRUE(a.has_value()) << a.error().toString();
+  auto b = client->run(client->mkdir(a->ino(), "b", 0755, 0, 0));
+  ASSERT_TRUE(b.has_value()) << b.error().toString();
+  ASSERT_TRUE(client->run(client->mkdir(a->ino(), "c", 0755, 0, 0)).has_value());
+  ASSERT_TRUE(client->run(client->create(b->ino(), "x", 0644, 0, 0)).has_value());
+  ASSERT_TRUE(client->run(client->create(b->ino(), "y", 0644, 0, 0)).has_value());
+  ASSERT_TRUE(client->run(client->syncMetadata()).has_value());
+  auto listed_a = client->run(client->readDir(a->ino()));
+  ASSERT_TRUE(listed_a.has_value()) << listed_a.error().toString();
+  EXPECT_EQ(namesOf(*listed_a), (std::set<std::string>{"b", "c"}));
+  auto listed_b = client->run(client->readDir(b->ino()));
+  ASSERT_TRUE(listed_b.has_value()) << listed_b.error().toString();
+  EXPECT_EQ(namesOf(*listed_b), (std::set<std::string>{"x", "y"}));
+
+  struct Local {
+    Result<std::vector<proto::DirEntry>> b_before, b_after, a_after;
+    Result<proto::Attr> x_before, x_after;
+    Result<void> removed;
+  };
+  cluster.pauseMaster();
+  auto local = std::async(std::launch::async, [&] {
+    Local seen;
+    seen.b_before = client->run(client->readDir(b->ino()));
+    seen.x_before = client->run(client->lookup(b->ino(), "x"));
+    seen.removed = client->run(client->unlink(b->ino(), "x"));
+    seen.b_after = client->run(client->readDir(b->ino()));
+    seen.x_after = client->run(client->lookup(b->ino(), "x"));
+    seen.a_after = client->run(client->readDir(a->ino()));
+    return seen;
+  });
+  bool answered = local.wait_for(5s) == std::future_status::ready;
+  cluster.resumeMaster();
+  ASSERT_TRUE(answered) << "a listing or lookup in a held directory waited for the master";
+  Local seen = local.get();
+  ASSERT_TRUE(seen.b_before.has_value()) << seen.b_before.error().toString();
+  EXPECT_EQ(namesOf(*seen.b_before), (std::set<std::string>{"x", "y"}));
+  ASSERT_TRUE(seen.x_before.has_value()) << seen.x_before.error().toString();
+  ASSERT_TRUE(seen.removed.has_value()) << seen.removed.error().toString();
+  ASSERT_TRUE(seen.b_after.has_value()) << seen.b_after.error().toString();
+  EXPECT_EQ(namesOf(*seen.b_after), (std::set<std::string>{"y"}));
+  ASSERT_FALSE(seen.x_after.has_value());
+  EXPECT_EQ(seen.x_after.error().code(), Code::kNotFound);
+  // b's entry in a's listing carries b's attributes as they are now.
+  ASSERT_TRUE(seen.a_after.has_value()) << seen.a_after.error().toString();
+  for (const auto& entry : *seen.a_after) {
+    if (entry.name() == "b") EXPECT_GE(entry.attr().mtime_ns(), b->mtime_ns());
+  }
+
+  // Any change made through the master (a file's mode here) is listed by the master again.
+  proto::SetAttrRequest chmod;
+  chmod.set_valid(proto::SET_MODE);
+  chmod.set_mode(0600);
+  for (const auto& entry : *seen.b_after) chmod.set_ino(entry.attr().ino());
+  ASSERT_TRUE(client->run(client->setAttr(chmod)).has_value());
+  auto relisted = client->run(client->readDir(b->ino()));
+  ASSERT_TRUE(relisted.has_value()) << relisted.error().toString();
+  ASSERT_EQ(relisted->size(), 1u);
+  EXPECT_EQ(relisted->front().attr().mode() & 07777, 0600u);
+
+  // Another session's create in b ends the hold: the listing is the master's again.
+  auto other = connect(cluster);
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(other->run(other->create(b->ino(), "z", 0644, 0, 0)).has_value());
+  auto after_other = client->run(client->readDir(b->ino()));
+  ASSERT_TRUE(after_other.has_value()) << after_other.error().toString();
+  EXPECT_EQ(namesOf(*after_other), (std::set<std::string>{"y", "z"}));
+}
+
 }  // namespace
 }  // namespace dfs::testing
