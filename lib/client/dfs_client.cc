@@ -530,6 +530,7 @@ std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::s
   state.size = 0;
   state.size_known = true;
   state.learnAttr(attr);
+  notePermissions(attr);
   return attr;
 }
 

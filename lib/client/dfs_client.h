@@ -284,6 +284,8 @@ class DfsClient {
   uint64_t claimNameBehind(uint64_t parent, const std::string& name, uint32_t type);
   // An rmdir answered here; false when it must go to the master.
   bool rmdirBehind(uint64_t parent, const std::string& name);
+  // setAttr but for what permission checks know.
+  Task<proto::Attr> changeAttr(proto::SetAttrRequest request);
   // A setattr of a directory this client holds, answered here (tar sets each directory's times,
   // owner and mode); nullopt when it must go to the master.
   std::optional<proto::Attr> setAttrBehind(proto::SetAttrRequest request);

@@ -770,7 +770,14 @@ Task<void> DfsClient::syncMetadata() {
 
 Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
   uint64_t ino = request.ino();
-  known_permissions_.erase(ino);  // the next check asks again
+  known_permissions_.erase(ino);
+  auto changed = co_await changeAttr(std::move(request));
+  if (changed) notePermissions(*changed);
+  co_return changed;
+}
+
+Task<proto::Attr> DfsClient::changeAttr(proto::SetAttrRequest request) {
+  uint64_t ino = request.ino();
   if (auto behind = setAttrBehind(request)) co_return std::move(*behind);
   fresh_dirs_.erase(ino);
   if (auto held = holdForCommit(request)) co_return *held;
