@@ -197,6 +197,9 @@ int main(int argc, char** argv) {
   context.invalidator = invalidator.get();
   auto filler = std::make_unique<dfs::fuse::PageCacheFiller>(session);
   context.filler = filler.get();
+  dfs::fuse::NameKeeping names(
+      std::chrono::milliseconds(static_cast<int64_t>(context.entry_timeout * 1000)));
+  context.names = &names;
   spdlog::info("mounted {} at {} (session {})", args.master, mount_point, (*client)->sessionId());
   int rc = 0;
   if (args.fuse_threads <= 0) {

@@ -62,11 +62,28 @@ void replyError(fuse_req_t req, const Status& status) {
   fuse_reply_err(req, toErrno(status));
 }
 
+// Whether the kernel may keep names looked up in dir (NameKeeping).
+bool mayKeepNames(fuse_req_t req, fuse_ino_t dir) {
+  return context(req).names->mayKeep(dfsClient(req).searchableByAll(dir));
+}
+
+// False when the request is answered ESTALE (later): another user's request that may have come
+// through names kept for root alone (NameKeeping). from_walk: the request names an inode the
+// kernel reached by a path walk, not an open file.
+bool admitted(fuse_req_t req, bool from_walk = true) {
+  auto stale_at = context(req).names->admit(fuse_req_ctx(req)->uid, from_walk);
+  if (!stale_at) return true;
+  auto timer = std::make_shared<boost::asio::steady_timer>(dfsClient(req).executor(), *stale_at);
+  timer->async_wait(
+      [req, timer](const boost::system::error_code&) { fuse_reply_err(req, ESTALE); });
+  return false;
+}
+
 // Replies with an entry for operations that produce an inode.
 std::function<void(Result<proto::Attr>)> entryReply(fuse_req_t req, fuse_ino_t parent) {
   return [req, parent](Result<proto::Attr> attr) {
     if (!attr) return replyError(req, attr.error());
-    fuse_entry_param entry = toEntry(req, *attr, dfsClient(req).searchableByAll(parent));
+    fuse_entry_param entry = toEntry(req, *attr, mayKeepNames(req, parent));
     fuse_reply_entry(req, &entry);
   };
 }
@@ -150,6 +167,7 @@ void onInit(void* userdata, fuse_conn_info* conn) {
 }
 
 void onLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (!admitted(req, /*from_walk=*/false)) return;
   DfsClient& client = dfsClient(req);
   client.spawn(afterCheck(client.checkAccess(parent, callerOf(req), client::kMayExec),
                           client.lookup(parent, name)),
@@ -159,7 +177,8 @@ void onLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void onForget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
 void onForgetMulti(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
 
-void onGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+void onGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (!admitted(req, fi == nullptr)) return;
   dfsClient(req).spawn<proto::Attr>(dfsClient(req).getAttr(ino), [req](Result<proto::Attr> attr) {
     if (!attr) return replyInodeError(req, attr.error());
     struct stat st = toStat(*attr);
@@ -175,6 +194,7 @@ client::Task<proto::Attr> checkedSetAttr(DfsClient& client, proto::SetAttrReques
 }
 
 void onSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+  if (!admitted(req, fi == nullptr)) return;
   proto::SetAttrRequest request;
   request.set_ino(ino);
   uint32_t valid = 0;
@@ -207,6 +227,7 @@ void onSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
 }
 
 void onReadlink(fuse_req_t req, fuse_ino_t ino) {
+  if (!admitted(req)) return;
   dfsClient(req).spawn<std::string>(dfsClient(req).readlink(ino), [req](Result<std::string> target) {
     if (!target) return replyError(req, target.error());
     fuse_reply_readlink(req, target->c_str());
@@ -214,6 +235,7 @@ void onReadlink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 void onMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  if (!admitted(req)) return;
   const fuse_ctx* caller = fuse_req_ctx(req);
   DfsClient& client = dfsClient(req);
   client.spawn(afterCheck(client.checkCreate(parent, callerOf(req)),
@@ -222,6 +244,7 @@ void onMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, d
 }
 
 void onMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (!admitted(req)) return;
   const fuse_ctx* caller = fuse_req_ctx(req);
   DfsClient& client = dfsClient(req);
   client.spawn(afterCheck(client.checkCreate(parent, callerOf(req)),
@@ -230,6 +253,7 @@ void onMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
 }
 
 void onUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (!admitted(req)) return;
   DfsClient& client = dfsClient(req);
   client.spawn(
       afterCheck(client.checkRemove(parent, name, callerOf(req)), client.unlink(parent, name)),
@@ -237,6 +261,7 @@ void onUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 void onRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (!admitted(req)) return;
   DfsClient& client = dfsClient(req);
   client.spawn(
       afterCheck(client.checkRemove(parent, name, callerOf(req)), client.rmdir(parent, name)),
@@ -244,6 +269,7 @@ void onRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 void onSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  if (!admitted(req)) return;
   const fuse_ctx* caller = fuse_req_ctx(req);
   DfsClient& client = dfsClient(req);
   client.spawn(afterCheck(client.checkCreate(parent, callerOf(req)),
@@ -253,6 +279,7 @@ void onSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char
 
 void onRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
               const char* new_name, unsigned int flags) {
+  if (!admitted(req)) return;
   DfsClient& client = dfsClient(req);
   client.spawn(afterCheck(client.checkRename(parent, name, new_parent, new_name, callerOf(req)),
                           client.rename(parent, name, new_parent, new_name, flags)),
@@ -260,6 +287,7 @@ void onRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
 }
 
 void onLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+  if (!admitted(req)) return;
   DfsClient& client = dfsClient(req);
   client.spawn(afterCheck(client.checkCreate(new_parent, callerOf(req)),
                           client.link(ino, new_parent, new_name)),
@@ -267,6 +295,7 @@ void onLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* n
 }
 
 void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (!admitted(req)) return;
   fuse_file_info info = *fi;
   context(req).filler->opened(ino, writable(fi->flags));
   DfsClient& client = dfsClient(req);
@@ -292,6 +321,7 @@ void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
+  if (!admitted(req)) return;
   const fuse_ctx* caller = fuse_req_ctx(req);
   fuse_file_info info = *fi;
   DfsClient& client = dfsClient(req);
@@ -306,7 +336,7 @@ void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                               open_file->flags = info.flags;
                               info.fh = reinterpret_cast<uint64_t>(open_file);
                               fuse_entry_param entry =
-                                  toEntry(req, *attr, dfsClient(req).searchableByAll(parent));
+                                  toEntry(req, *attr, mayKeepNames(req, parent));
                               fuse_reply_create(req, &entry, &info);
                             });
 }
@@ -388,6 +418,7 @@ void onFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
 }
 
 void onOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (!admitted(req)) return;
   fuse_file_info info = *fi;
   DfsClient& client = dfsClient(req);
   client.spawn<std::vector<proto::DirEntry>>(
@@ -396,7 +427,7 @@ void onOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       [req, info, ino](Result<std::vector<proto::DirEntry>> entries) mutable {
         if (!entries) return replyError(req, entries.error());
         // One listing per opendir: offsets stay stable however the directory changes meanwhile.
-        auto* handle = new DirHandle{std::move(*entries), dfsClient(req).searchableByAll(ino)};
+        auto* handle = new DirHandle{std::move(*entries), mayKeepNames(req, ino)};
         info.fh = reinterpret_cast<uint64_t>(handle);
         if (fuse_reply_open(req, &info) != 0) delete handle;
       });
@@ -479,6 +510,7 @@ void onStatfs(fuse_req_t req, fuse_ino_t) {
 }
 
 void onAccess(fuse_req_t req, fuse_ino_t ino, int mask) {
+  if (!admitted(req)) return;
   // access(2), chdir: F_OK (0) only asks whether the inode still exists.
   dfsClient(req).spawn(dfsClient(req).checkAccess(ino, callerOf(req), mask), emptyReply(req));
 }

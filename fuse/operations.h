@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "fuse/cache_invalidator.h"
+#include "fuse/name_keeping.h"
 #include "fuse/page_cache_filler.h"
 #include "lib/client/dfs_client.h"
 
@@ -21,6 +22,7 @@ struct MountContext {
   fuse_session* session = nullptr;
   CacheInvalidator* invalidator = nullptr;
   PageCacheFiller* filler = nullptr;
+  NameKeeping* names = nullptr;
   double attr_timeout = 1.0;
   double entry_timeout = 1.0;
 };
