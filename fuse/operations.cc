@@ -134,6 +134,10 @@ client::Task<T> afterCheck(client::Task<void> check, client::Task<T> operation) 
 bool writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 
 int accessMask(int flags) {
+  // An open by execve needs execute permission only (the kernel's __FMODE_EXEC, which the
+  // open's flags carry).
+  constexpr int kOpenForExec = 040;
+  if (flags & kOpenForExec) return client::kMayExec;
   switch (flags & O_ACCMODE) {
     case O_RDONLY:
       return client::kMayRead;

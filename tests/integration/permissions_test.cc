@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <functional>
 #include <vector>
 
@@ -70,6 +71,16 @@ TEST_F(PermissionsTest, FilesAreReadAndWrittenAsTheirModeSays) {
   EXPECT_EQ(asUser([] { return errnoOf(::access("mine", R_OK)); }), 0);
   EXPECT_EQ(asUser([] { return errnoOf(::access("mine", W_OK)); }), EACCES);
   EXPECT_EQ(readFile(path("mine")), "root's");
+
+  // Running a program needs only its execute bit.
+  std::filesystem::copy_file("/bin/true", path("tool"));
+  ASSERT_EQ(::chmod(path("tool").c_str(), 0711), 0);
+  EXPECT_EQ(asUser([] {
+              ::execl("./tool", "tool", nullptr);
+              return errno;
+            }),
+            0);
+  EXPECT_EQ(asUser([] { return openErrno("tool", O_RDONLY); }), EACCES);
 
   // A file opened for writing stays writable through its descriptor, whatever its mode becomes.
   ASSERT_EQ(::chown(path("mine").c_str(), kUser, kUserGroup), 0);
