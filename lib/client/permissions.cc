@@ -70,7 +70,14 @@ Result<void> checkSetAttr(const proto::Attr& current, proto::SetAttrRequest* req
     return makeError(Code::kNotPermitted, "not a member of the new group");
   }
   if (valid & proto::SET_MODE) {
-    if (!owner) return makeError(Code::kNotPermitted, "only the owner may change a file's mode");
+    // The kernel drops set-user-ID and set-group-ID as a write or truncate by anyone requires.
+    constexpr uint32_t kPrivileges = S_ISUID | S_ISGID;
+    uint32_t before = current.mode() & 07777;
+    uint32_t after = request->mode() & 07777;
+    bool only_drops_privileges = (after & ~before) == 0 && ((before & ~after) & ~kPrivileges) == 0;
+    if (!owner && !only_drops_privileges) {
+      return makeError(Code::kNotPermitted, "only the owner may change a file's mode");
+    }
     uint32_t group = (valid & proto::SET_GID) ? request->gid() : current.gid();
     if ((request->mode() & S_ISGID) && !caller.inGroup(group)) {
       request->set_mode(request->mode() & ~static_cast<uint32_t>(S_ISGID));

@@ -150,6 +150,21 @@ TEST_F(PermissionsTest, OwnersStickyDirectoriesAndAttributeChanges) {
   // Touching to now needs only write permission.
   EXPECT_EQ(asUser([] { return errnoOf(::utimensat(AT_FDCWD, "f", nullptr, 0)); }), 0);
 
+  // A write by anyone drops set-user-ID (the kernel asks the mount to).
+  writeFile(path("setuid"), "x");
+  ASSERT_EQ(::chmod(path("setuid").c_str(), 04777), 0);
+  EXPECT_EQ(asUser([] {
+              int fd = ::open("setuid", O_WRONLY | O_APPEND);
+              if (fd < 0) return errno;
+              int error = ::write(fd, "y", 1) == 1 ? 0 : errno;
+              ::close(fd);
+              return error;
+            }),
+            0);
+  struct stat privileged {};
+  ASSERT_EQ(::stat(path("setuid").c_str(), &privileged), 0);
+  EXPECT_EQ(privileged.st_mode & 07777, 0777u);
+
   ASSERT_EQ(::chown(path("f").c_str(), kUser, kUserGroup), 0);
   EXPECT_EQ(asUser([] { return errnoOf(::chmod("f", 0600)); }), 0);
   EXPECT_EQ(asUser([] { return errnoOf(::chown("f", kUser, kSharedGroup)); }), EPERM);

@@ -116,6 +116,14 @@ TEST(PermissionsTest, OwnersAndRootChangeAttributes) {
   EXPECT_EQ(codeOf(checkSetAttr(file, &chmod, Caller(101, 200), false)), Code::kNotPermitted);
   EXPECT_TRUE(checkSetAttr(file, &chmod, Caller(100, 1), false));
 
+  // Anyone who writes to a set-user-ID file drops the bit (the kernel asks for it).
+  auto privileged = attrOf(S_IFREG | 04777, 100, 200);
+  auto drop = setAttr(proto::SET_MODE);
+  drop.set_mode(S_IFREG | 0777);  // as the kernel sends it
+  EXPECT_TRUE(checkSetAttr(privileged, &drop, Caller(101, 1), false));
+  drop.set_mode(0775);
+  EXPECT_EQ(codeOf(checkSetAttr(privileged, &drop, Caller(101, 1), false)), Code::kNotPermitted);
+
   // An owner outside the file's group cannot leave it set-group-ID.
   chmod.set_mode(02755);
   EXPECT_TRUE(checkSetAttr(file, &chmod, Caller(100, 1), false));
