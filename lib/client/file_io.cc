@@ -781,6 +781,12 @@ Task<proto::Attr> DfsClient::changeAttr(proto::SetAttrRequest request) {
   if (auto behind = setAttrBehind(request)) co_return std::move(*behind);
   fresh_dirs_.erase(ino);
   if (auto held = holdForCommit(request)) co_return *held;
+  if (auto it = files_.find(ino); it != files_.end() && it->second->closes_behind > 0) {
+    // A close-behind's commit on its way carries the attributes held for it: this change
+    // must land after it, not be overwritten by it.
+    auto pending = it->second;
+    co_await awaitClosesBehind(*pending);
+  }
   bool resize = request.valid() & proto::SET_SIZE;
   std::shared_ptr<FileState> state;
   if (resize) {
