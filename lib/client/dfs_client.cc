@@ -234,7 +234,7 @@ bool DfsClient::changesNothingListed(proto::Method method) {
   switch (method) {
     case proto::KEEP_ALIVE:
     case proto::WATCH_RECALLS:
-    case proto::CHANGES_BEHIND:  // counted as each change was queued
+    case proto::CHANGES_BEHIND:  // each change drops the listings it touches when queued
     case proto::RESERVE_INODES:
     case proto::LOOKUP:
     case proto::GET_ATTR:

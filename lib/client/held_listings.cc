@@ -10,6 +10,20 @@ namespace dfs::client {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// The entry named name, or end: the master lists names in byte order.
+template <class Entries>
+auto findListed(Entries& entries, const std::string& name) {
+  auto it = std::lower_bound(entries.begin(), entries.end(), name,
+                             [](const proto::DirEntry& entry, const std::string& wanted) {
+                               return entry.name() < wanted;
+                             });
+  return it != entries.end() && it->name() == name ? it : entries.end();
+}
+
+}  // namespace
+
 bool DfsClient::knowsHeldDirAttr(uint64_t dir) const {
   return held_dirs_.contains(dir) && fresh_dirs_.contains(dir);
 }
@@ -50,14 +64,8 @@ std::optional<std::vector<proto::DirEntry>> DfsClient::heldListing(uint64_t dir)
 std::optional<proto::Attr> DfsClient::heldListingEntry(uint64_t dir, const std::string& name) {
   const HeldListing* kept = validHeldListing(dir);
   if (!kept) return std::nullopt;
-  // The master lists names in byte order.
-  auto it = std::lower_bound(kept->entries.begin(), kept->entries.end(), name,
-                             [](const proto::DirEntry& entry, const std::string& wanted) {
-                               return entry.name() < wanted;
-                             });
-  if (it == kept->entries.end() || it->name() != name || it->attr().ino() == 0) {
-    return std::nullopt;
-  }
+  auto it = findListed(kept->entries, name);
+  if (it == kept->entries.end() || it->attr().ino() == 0) return std::nullopt;
   proto::Attr attr = it->attr();
   overlayHeldDir(&attr);
   overlayLocalState(&attr);
@@ -131,11 +139,8 @@ void DfsClient::unlistName(uint64_t dir, const std::string& name) {
   auto kept = held_listings_.find(dir);
   if (kept == held_listings_.end()) return;
   auto& entries = kept->second.entries;
-  auto it = std::lower_bound(entries.begin(), entries.end(), name,
-                             [](const proto::DirEntry& entry, const std::string& wanted) {
-                               return entry.name() < wanted;
-                             });
-  if (it == entries.end() || it->name() != name || it->attr().ino() == 0) {
+  auto it = findListed(entries, name);
+  if (it == entries.end() || it->attr().ino() == 0) {
     dropHeldListing(dir);  // not as this client knows the directory
     return;
   }
