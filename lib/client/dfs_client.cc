@@ -1,12 +1,12 @@
 #include "lib/client/dfs_client.h"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "lib/base/clock.h"
 #include "lib/client/internal.h"
+#include "lib/client/local_replicas.h"
 #include "lib/rpc/run_loop.h"
 
 namespace dfs::client {
@@ -30,7 +30,9 @@ DfsClient::DfsClient(ClientOptions options)
       changes_landed_event_(io_.get_executor()),
       changes_linger_(io_),
       owners_unlocked_(io_.get_executor()),
-      listed_ahead_(io_.get_executor()) {}
+      listed_ahead_(io_.get_executor()) {
+  if (options_.local_reads) local_replicas_ = std::make_unique<LocalReplicas>();
+}
 
 Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
   std::unique_ptr<DfsClient> client(new DfsClient(std::move(options)));

@@ -40,6 +40,8 @@ class WriteChunkRequest;  // proto/chunk.pb.h, for the client's .cc files only
 
 namespace dfs::client {
 
+class LocalReplicas;
+
 inline constexpr uint64_t kRootIno = 1;
 inline constexpr uint64_t kChunkSize = 64ull << 20;
 
@@ -80,6 +82,9 @@ struct ClientOptions {
   // batch and by anything that must come after it.
   std::chrono::microseconds changes_behind_linger{5000};
   size_t close_behind_bytes = 64 << 20;
+  // Replicas on chunkservers of this machine are read straight from their files
+  // (local_replicas.h) when the chunkserver allows it.
+  bool local_reads = true;
 };
 
 template <class T>
@@ -230,6 +235,8 @@ class DfsClient {
                                 uint64_t offset, uint32_t length);
 
   uint64_t sessionId() const { return session_id_; }
+  // Bytes of file data read straight from replica files on this machine (local_reads).
+  uint64_t bytesReadLocally() const;
   boost::asio::any_io_executor executor() { return io_.get_executor(); }
   const ClientOptions& options() const { return options_; }
 
@@ -410,6 +417,13 @@ class DfsClient {
   Task<void> truncateTail(FileState& file, uint64_t size);
   Task<std::string> readChunkPiece(FileState& file, uint64_t chunk_index, uint64_t offset,
                                    uint32_t length);
+  // The piece from a replica on this machine, read directly (local_replicas.h); an error when
+  // no replica is usable that way or the read failed (the caller then reads over TCP).
+  Task<std::string> readLocalReplica(const proto::ChunkLocation& location, uint64_t offset,
+                                     uint32_t length);
+  // Asks the chunkserver at address whether it offers its replicas to this machine, and
+  // connects to it if so.
+  boost::asio::awaitable<void> probeLocalReads(std::string address);
   // Reads ahead of a sequential reader; nullopt when the reader is not sequential.
   boost::asio::awaitable<std::optional<Result<ReadExtent>>> readSequential(
       std::shared_ptr<FileState> file, uint64_t offset, uint64_t end);
@@ -433,6 +447,7 @@ class DfsClient {
   bool stopping_ = false;
   boost::asio::steady_timer keep_alive_timer_;
   rpc::ClientPool chunkservers_;
+  std::unique_ptr<LocalReplicas> local_replicas_;  // null without options_.local_reads
   std::unordered_map<uint64_t, std::shared_ptr<FileState>> files_;
   // Directories as the master returned them after this client's own change in them, and when.
   static constexpr size_t kMaxFreshDirs = 4096;  // besides the held ones

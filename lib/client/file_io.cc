@@ -1,15 +1,15 @@
 // The data half of DfsClient: write buffering, chunk writes through replica chains, reads with
 // replica fallback, truncation and fsync.
 #include <fcntl.h>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "lib/base/clock.h"
 #include "lib/checksum/crc32c.h"
-#include "lib/client/dfs_client.h"
 #include "lib/client/deferred_attrs.h"
+#include "lib/client/dfs_client.h"
 #include "lib/client/internal.h"
+#include "lib/client/local_replicas.h"
 #include "proto/chunk.pb.h"
 
 namespace dfs::client {
@@ -903,6 +903,14 @@ Task<std::string> DfsClient::readChunkPiece(FileState& state, uint64_t chunk_ind
       round = -1;
       continue;
     }
+    if (local_replicas_) {
+      auto local = co_await readLocalReplica(location, offset, length);
+      if (local) co_return local;
+      if (local.error().code() != Code::kNotFound) {
+        spdlog::info("direct read of chunk {:#x} v{}: {}; reading it over the network",
+                     location.chunk_id(), location.version(), local.error().toString());
+      }
+    }
     proto::ReadChunkRequest request;
     request.set_chunk_id(location.chunk_id());
     request.set_version(location.version());
@@ -948,6 +956,66 @@ Task<std::string> DfsClient::readChunkPiece(FileState& state, uint64_t chunk_ind
   }
   co_return makeError(Code::kIo, fmt::format("inode {} chunk {}: every replica failed, last: {}",
                                              state.ino, chunk_index, last_error.toString()));
+}
+
+namespace {
+
+// Runs start(done) and waits until done(value) is called, from whatever thread: the coroutine
+// goes on on its own executor.
+template <class T, class Start>
+awaitable<T> awaitCallback(Start start) {
+  return asio::async_initiate<decltype(asio::use_awaitable), void(T)>(
+      [start = std::move(start)](auto handler) mutable {
+        auto executor = asio::get_associated_executor(handler);
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        start([shared, executor](T value) mutable {
+          asio::post(executor, [shared, value = std::move(value)]() mutable {
+            std::move (*shared)(std::move(value));
+          });
+        });
+      },
+      asio::use_awaitable);
+}
+
+}  // namespace
+
+Task<std::string> DfsClient::readLocalReplica(const proto::ChunkLocation& location, uint64_t offset,
+                                              uint32_t length) {
+  for (const auto& address : location.replicas()) {
+    if (!local_replicas_->usable(address)) {
+      if (local_replicas_->shouldProbe(address)) {
+        asio::co_spawn(io_, probeLocalReads(address), asio::detached);
+      }
+      continue;
+    }
+    co_return co_await awaitCallback<Result<std::string>>(
+        [&](std::move_only_function<void(Result<std::string>)> done) {
+          local_replicas_->read(address, location.chunk_id(), location.version(), offset, length,
+                                std::move(done));
+        });
+  }
+  co_return makeError(Code::kNotFound, "no replica on this machine");
+}
+
+awaitable<void> DfsClient::probeLocalReads(std::string address) {
+  auto source = chunkservers_.get(address);
+  if (!source) {
+    local_replicas_->markRemote(address);
+    co_return;
+  }
+  auto reply =
+      co_await source->call<proto::LocalReadsReply>(proto::LOCAL_READS, proto::LocalReadsRequest{});
+  if (!reply || reply->socket_path().empty()) {
+    local_replicas_->markRemote(address);
+    co_return;
+  }
+  co_await awaitCallback<bool>([&](std::move_only_function<void(bool)> done) {
+    local_replicas_->connect(address, reply->socket_path(), reply->token(), std::move(done));
+  });
+}
+
+uint64_t DfsClient::bytesReadLocally() const {
+  return local_replicas_ ? local_replicas_->bytesRead() : 0;
 }
 
 Task<std::string> DfsClient::readReplica(const std::string& address, uint64_t chunk_id,

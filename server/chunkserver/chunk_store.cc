@@ -408,6 +408,14 @@ Result<ChunkStore::BlockRegion> ChunkStore::readRegion(uint64_t chunk_id, uint64
   });
 }
 
+Result<int> ChunkStore::openForReader(uint64_t chunk_id, uint64_t version) {
+  return withReplica(chunk_id, version, [&](Replica&) -> Result<int> {
+    int fd = ::open(pathOf(chunk_id).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::unexpected(ioError("open", chunk_id));
+    return fd;
+  });
+}
+
 Result<void> ChunkStore::setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version,
                                     bool create_if_missing) {
   DFS_TRY(auto replica, findOrAdd(chunk_id, create_if_missing));

@@ -1,7 +1,4 @@
-// Chunk replicas on local disk, one file each:
-//   [0, 4 KiB)      header: magic, chunk id, version, CRC32C of the header
-//   [4 KiB, 8 KiB)  CRC32C of each 64 KiB block of data (1024 entries, little-endian)
-//   [8 KiB, ...)    data, up to 64 MiB; holes read as zeros
+// Chunk replicas on local disk, one file each, laid out as lib/base/chunk_layout.h says.
 // Every block's CRC covers the full 64 KiB (zeros past what was written), so a never-written
 // block checks out as the CRC of zeros. Reads verify every block they touch and answer a
 // mismatch as kCorrupt, never as data.
@@ -20,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lib/base/chunk_layout.h"
 #include "lib/base/file_region.h"
 #include "lib/base/status.h"
 #include "lib/checksum/crc32c.h"
@@ -31,9 +29,9 @@ namespace dfs::chunkserver {
 inline constexpr uint64_t kChunkSize = 64ull << 20;
 inline constexpr uint64_t kBlockSize = kChecksumBlockSize;
 inline constexpr uint64_t kBlocksPerChunk = kChunkSize / kBlockSize;
-inline constexpr uint64_t kHeaderSize = 4096;
-inline constexpr uint64_t kCrcTableOffset = 4096;
-inline constexpr uint64_t kDataOffset = 8192;
+inline constexpr uint64_t kHeaderSize = kReplicaHeaderSize;
+inline constexpr uint64_t kCrcTableOffset = kReplicaCrcTableOffset;
+inline constexpr uint64_t kDataOffset = kReplicaDataOffset;
 
 struct ReplicaInfo {
   uint64_t chunk_id = 0;
@@ -67,6 +65,9 @@ class ChunkStore {
   // checks the CRCs itself, so that the data never passes through this process.
   Result<BlockRegion> readRegion(uint64_t chunk_id, uint64_t version, uint64_t offset,
                                  uint32_t length);
+  // A new read-only descriptor of the replica's file (at exactly version), for a client on this
+  // machine that reads and verifies blocks itself (LocalReadServer).
+  Result<int> openForReader(uint64_t chunk_id, uint64_t version);
   // Moves the replica from old_version to new_version (already there: done). An absent replica
   // is created empty when create_if_missing is set.
   Result<void> setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version,

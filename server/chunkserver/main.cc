@@ -16,6 +16,7 @@
 #include "lib/rpc/server.h"
 #include "server/chunkserver/chunk_store.h"
 #include "server/chunkserver/heartbeat.h"
+#include "server/chunkserver/local_reads.h"
 #include "server/chunkserver/scrubber.h"
 #include "server/chunkserver/service.h"
 
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   int nice = dfs::kServerNiceLevel;
   unsigned threads = 4;
+  bool local_reads_enabled = true;
   uint64_t capacity_limit = 0;
   dfs::chunkserver::ScrubberOptions scrub;
   uint64_t scrub_mib_per_s = scrub.bytes_per_second >> 20;
@@ -66,6 +68,8 @@ int main(int argc, char** argv) {
                  "empty files made ahead of need, when the machine is otherwise idle, for new "
                  "replicas to be renamed from")
       ->check(CLI::Range(size_t{0}, size_t{1} << 20));
+  app.add_option("--local-reads", local_reads_enabled,
+                 "let clients on this machine read replica files directly (root or this user)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   app.add_option("--nice", nice, "CPU priority (nice level) to run at; needs root below 0")
       ->check(CLI::Range(-20, 19));
@@ -101,6 +105,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   service.setAddress(bound->toString());
+  std::unique_ptr<dfs::chunkserver::LocalReadServer> local_reads;
+  if (local_reads_enabled) {
+    auto started = dfs::chunkserver::LocalReadServer::start(
+        io, **store, (std::filesystem::absolute(data_dir) / "local-reads.sock").string());
+    if (started) {
+      local_reads = std::move(*started);
+      service.setLocalReads(local_reads->path(), local_reads->token());
+    } else {
+      spdlog::warn("no short-circuit reads for clients on this machine: {}",
+                   started.error().toString());
+    }
+  }
   spdlog::info("chunkserver listening on {} with {} replicas in {}", bound->toString(),
                (*store)->count(), data_dir);
 
@@ -122,6 +138,7 @@ int main(int argc, char** argv) {
     heartbeat.stop();
     scrubber.stop();
     service.stop();
+    if (local_reads) local_reads->stop();
     server.stop();
     io.stop();
   });

@@ -19,6 +19,7 @@ void ChunkService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(DELETE_CHUNK, DeleteChunkRequest, DeleteChunkReply, deleteChunk);
   DFS_ROUTE(SYNC_CHUNK, SyncChunkRequest, SyncChunkReply, syncChunk);
   DFS_ROUTE(REPLICATE_CHUNK, ReplicateChunkRequest, ReplicateChunkReply, replicateChunk);
+  DFS_ROUTE(LOCAL_READS, LocalReadsRequest, LocalReadsReply, localReads);
 }
 
 void ChunkService::stop() { peers_.closeAll(); }
@@ -198,6 +199,14 @@ awaitable<Result<proto::SyncChunkReply>> ChunkService::syncChunk(Ctx& ctx,
                                                                  proto::SyncChunkRequest& request) {
   DFS_CO_RETURN_IF_ERROR(store_.sync(request.chunk_id()));
   co_return proto::SyncChunkReply{};
+}
+
+awaitable<Result<proto::LocalReadsReply>> ChunkService::localReads(Ctx&,
+                                                                   proto::LocalReadsRequest&) {
+  proto::LocalReadsReply reply;
+  reply.set_socket_path(local_reads_path_);
+  reply.set_token(local_reads_token_);
+  co_return reply;
 }
 
 }  // namespace dfs::chunkserver

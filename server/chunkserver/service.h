@@ -30,6 +30,11 @@ class ChunkService {
   void registerRoutes(rpc::Server& server);
   // The address clients reach this chunkserver at, used to name it in write errors.
   void setAddress(std::string address) { address_ = std::move(address); }
+  // Where clients on this machine ask for replica files (LocalReadServer); unset: nowhere.
+  void setLocalReads(std::string socket_path, std::string token) {
+    local_reads_path_ = std::move(socket_path);
+    local_reads_token_ = std::move(token);
+  }
   void stop();
 
  private:
@@ -53,10 +58,13 @@ class ChunkService {
   Reply<proto::DeleteChunkReply> deleteChunk(Ctx&, proto::DeleteChunkRequest&);
   Reply<proto::SyncChunkReply> syncChunk(Ctx&, proto::SyncChunkRequest&);
   Reply<proto::ReplicateChunkReply> replicateChunk(Ctx&, proto::ReplicateChunkRequest&);
+  Reply<proto::LocalReadsReply> localReads(Ctx&, proto::LocalReadsRequest&);
 
   ChunkStore& store_;
   rpc::ClientPool peers_;
   std::string address_;
+  std::string local_reads_path_;
+  std::string local_reads_token_;
   uint64_t replication_bytes_per_second_;
   std::mutex pace_mutex_;
   std::chrono::steady_clock::time_point next_replication_slot_;

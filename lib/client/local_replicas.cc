@@ -1,0 +1,210 @@
+#include "lib/client/local_replicas.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "lib/base/buffer.h"
+#include "lib/base/chunk_layout.h"
+#include "lib/checksum/crc32c.h"
+
+namespace dfs::client {
+
+namespace {
+
+constexpr int kChannelTimeoutMs = 2000;
+
+// Reads up to size bytes at offset; fewer only at the file's end.
+Result<size_t> preadAll(int fd, char* into, size_t size, uint64_t offset) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t got = ::pread(fd, into + done, size - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return makeError(Code::kIo, fmt::format("pread: {}", std::strerror(errno)));
+    if (got == 0) break;
+    done += static_cast<size_t>(got);
+  }
+  return done;
+}
+
+}  // namespace
+
+LocalReplicas::LocalReplicas(size_t threads) {
+  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+}
+
+LocalReplicas::~LocalReplicas() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& thread : threads_) thread.join();
+}
+
+void LocalReplicas::run() {
+  for (;;) {
+    std::move_only_function<void()> job;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    job();
+  }
+}
+
+void LocalReplicas::submit(std::move_only_function<void()> job) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+bool LocalReplicas::usable(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  return connected_.contains(address);
+}
+
+bool LocalReplicas::shouldProbe(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  if (connected_.contains(address)) return false;
+  auto now = std::chrono::steady_clock::now();
+  auto [it, added] = not_local_.try_emplace(address, std::chrono::steady_clock::time_point::max());
+  if (added) return true;
+  if (it->second > now) return false;
+  it->second = std::chrono::steady_clock::time_point::max();
+  return true;
+}
+
+void LocalReplicas::markRemote(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  not_local_[address] = std::chrono::steady_clock::now() + kRecheckAfter;
+}
+
+void LocalReplicas::connect(std::string address, std::string socket_path, std::string token,
+                            std::move_only_function<void(bool)> done) {
+  submit([this, address = std::move(address), socket_path = std::move(socket_path),
+          token = std::move(token), done = std::move(done)]() mutable {
+    auto channel = rpc::connectLocalChannel(socket_path, token, kChannelTimeoutMs);
+    if (!channel) {
+      // Expected for every chunkserver on another machine.
+      spdlog::debug("no short-circuit reads from {}: {}", address, channel.error().toString());
+      markRemote(address);
+      return done(false);
+    }
+    auto chunkserver = std::make_shared<Chunkserver>();
+    chunkserver->channel = std::move(*channel);
+    {
+      std::lock_guard lock(mutex_);
+      connected_[address] = std::move(chunkserver);
+      not_local_.erase(address);
+    }
+    spdlog::info("reading replicas of {} directly through {}", address, socket_path);
+    done(true);
+  });
+}
+
+void LocalReplicas::lose(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  connected_.erase(address);
+  not_local_[address] = std::chrono::steady_clock::time_point::min();  // ask again at once
+  for (auto it = open_.begin(); it != open_.end();) {
+    if (std::get<0>(it->first) == address) {
+      lru_.erase(it->second.lru);
+      it = open_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Result<std::shared_ptr<rpc::OwnedFd>> LocalReplicas::replicaFile(const std::string& address,
+                                                                 uint64_t chunk_id,
+                                                                 uint64_t version) {
+  ReplicaKey key{address, chunk_id, version};
+  std::shared_ptr<Chunkserver> chunkserver;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = open_.find(key); it != open_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      return it->second.fd;
+    }
+    auto found = connected_.find(address);
+    if (found == connected_.end()) return makeError(Code::kUnavailable, "not connected");
+    chunkserver = found->second;
+  }
+  Result<rpc::OwnedFd> opened;
+  {
+    std::lock_guard channel_lock(chunkserver->channel_mutex);
+    opened = rpc::openReplicaOverChannel(chunkserver->channel.get(), chunk_id, version);
+  }
+  if (!opened) {
+    Code code = opened.error().code();
+    if (code == Code::kUnavailable || code == Code::kProtocol || code == Code::kBusy) {
+      lose(address);
+    }
+    return std::unexpected(opened.error());
+  }
+  auto fd = std::make_shared<rpc::OwnedFd>(std::move(*opened));
+  std::lock_guard lock(mutex_);
+  if (auto it = open_.find(key); it != open_.end()) return it->second.fd;  // raced: keep one
+  lru_.push_front(key);
+  open_[key] = OpenReplica{fd, lru_.begin()};
+  while (open_.size() > kMaxOpenReplicas) {
+    open_.erase(lru_.back());  // closed once the reads using it are done
+    lru_.pop_back();
+  }
+  return fd;
+}
+
+Result<std::string> LocalReplicas::readNow(const std::string& address, uint64_t chunk_id,
+                                           uint64_t version, uint64_t offset, uint32_t length) {
+  if (length == 0) return std::string();
+  if (offset >= kReplicaMaxDataSize || length > kReplicaMaxDataSize - offset) {
+    return makeError(Code::kInvalid,
+                     fmt::format("read of {} at {} past the chunk end", length, offset));
+  }
+  DFS_TRY(auto file, replicaFile(address, chunk_id, version));
+  uint64_t first_block = offset / kChecksumBlockSize;
+  uint64_t block_count = (offset + length - 1) / kChecksumBlockSize - first_block + 1;
+  std::vector<uint32_t> crcs(block_count);
+  size_t crc_bytes = block_count * sizeof(uint32_t);
+  DFS_TRY(size_t got_crcs, preadAll(file->get(), reinterpret_cast<char*>(crcs.data()), crc_bytes,
+                                    kReplicaCrcTableOffset + first_block * sizeof(uint32_t)));
+  if (got_crcs != crc_bytes) return makeError(Code::kCorrupt, "short checksum table");
+  std::string data = uninitializedBuffer(block_count * kChecksumBlockSize);
+  DFS_TRY(size_t got, preadAll(file->get(), data.data(), data.size(),
+                               kReplicaDataOffset + first_block * kChecksumBlockSize));
+  std::memset(data.data() + got, 0, data.size() - got);  // past the file's end: zeros
+  for (uint64_t i = 0; i < block_count; ++i) {
+    if (crc32c(data.data() + i * kChecksumBlockSize, kChecksumBlockSize) != crcs[i]) {
+      return makeError(Code::kCorrupt, fmt::format("chunk {:#x} v{} block {}: crc mismatch",
+                                                   chunk_id, version, first_block + i));
+    }
+  }
+  uint64_t skip = offset - first_block * kChecksumBlockSize;
+  if (skip == 0) {
+    data.resize(length);
+  } else {
+    data = data.substr(skip, length);
+  }
+  bytes_read_ += length;
+  return data;
+}
+
+void LocalReplicas::read(std::string address, uint64_t chunk_id, uint64_t version, uint64_t offset,
+                         uint32_t length, std::move_only_function<void(Result<std::string>)> done) {
+  submit([this, address = std::move(address), chunk_id, version, offset, length,
+          done = std::move(done)]() mutable {
+    done(readNow(address, chunk_id, version, offset, length));
+  });
+}
+
+}  // namespace dfs::client
