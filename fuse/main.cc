@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fuse/kernel_readahead.h"
 #include "fuse/operations.h"
 #include "fuse/session_loop.h"
 #include "lib/base/address.h"
@@ -181,6 +182,10 @@ int main(int argc, char** argv) {
   if (fuse_session_mount(session, mount_point.c_str()) != 0) {
     fuse_session_destroy(session);
     return 1;
+  }
+  if (auto raised = dfs::fuse::setKernelReadahead(mount_point, dfs::fuse::kMaxReadahead >> 10);
+      !raised) {
+    spdlog::warn("kernel read-ahead left at its default: {}", raised.error().toString());
   }
   fuse_daemonize(args.foreground ? 1 : 0);
   // The client's thread is started after daemonizing: threads do not survive fork().

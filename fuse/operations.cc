@@ -155,7 +155,7 @@ struct DirHandle {
 
 void onInit(void* userdata, fuse_conn_info* conn) {
   conn->max_write = 1 << 20;
-  conn->max_readahead = 1 << 20;
+  conn->max_readahead = kMaxReadahead;
   // Releases are background requests, and the kernel holds back those past max_background (12
   // by default) until earlier ones are answered. A release answered only once its file's
   // close-behind lands (it rides with the commit) would keep later ones back for milliseconds,

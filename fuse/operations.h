@@ -17,6 +17,10 @@
 
 namespace dfs::fuse {
 
+// How far ahead of a sequential reader the kernel may read (offered at INIT; the mount raises
+// its device's read_ahead_kb to it, fuse/kernel_readahead.h).
+inline constexpr uint32_t kMaxReadahead = 1 << 20;
+
 struct MountContext {
   client::DfsClient* client = nullptr;
   fuse_session* session = nullptr;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -41,6 +42,15 @@ TEST_F(MountTest, LargeFileCopiedInReadsBackIdenticallyOnBothMounts) {
   EXPECT_EQ(sha256(a_ + "/big"), expected);
   std::string b = cluster_.mount("b");
   EXPECT_EQ(sha256(b + "/big"), expected);
+}
+
+// The kernel reads ahead as far as the mount offers (1 MiB), not its 128 KiB default.
+TEST_F(MountTest, TheKernelReadsAheadAsFarAsTheMountOffers) {
+  struct stat st {};
+  ASSERT_EQ(::stat(a_.c_str(), &st), 0);
+  std::string setting = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
+                        std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
+  EXPECT_EQ(readFile(setting), "1024\n");
 }
 
 TEST_F(MountTest, ListingShowsSizesModesOwnersAndTimes) {
