@@ -1,6 +1,8 @@
 #include "server/chunkserver/chunk_store.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -8,11 +10,9 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "lib/base/buffer.h"
 #include "lib/checksum/crc32c.h"
@@ -25,6 +25,10 @@ namespace {
 constexpr char kMagic[8] = {'D', 'F', 'S', 'C', 'H', 'N', 'K', '1'};
 constexpr size_t kHeaderBytes = 28;  // magic, id, version, crc
 constexpr size_t kWriteBehindBytes = 256 << 10;
+// Started at once, the write-back of a 256 MiB cp's first pieces slowed the rest of it by a
+// fifth (pages next to the ones it wrote went under write-back); half a second later it still
+// gets a large sequential write's data to disk well before its fsync.
+constexpr std::chrono::milliseconds kWriteBehindDelay{500};
 
 Status ioError(const std::string& what, uint64_t chunk_id) {
   return Status(Code::kIo, fmt::format("chunk {:#x}: {}: {}", chunk_id, what, std::strerror(errno)));
@@ -144,7 +148,7 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir, siz
   }
   if (ec) return makeError(Code::kIo, "scan " + dir + ": " + ec.message());
   store->spares_ = std::make_unique<SpareFiles>(dir + "/spare", spare_files, 64 << 10);
-  store->write_behind_ = std::make_unique<WriteBehind>();
+  store->write_behind_ = std::make_unique<WriteBehind>(1024, kWriteBehindDelay);
   return store;
 }
 

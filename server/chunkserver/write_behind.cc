@@ -7,7 +7,8 @@
 
 namespace dfs::chunkserver {
 
-WriteBehind::WriteBehind(size_t max_queued) : max_queued_(max_queued), thread_([this] { run(); }) {}
+WriteBehind::WriteBehind(size_t max_queued, std::chrono::milliseconds delay)
+    : max_queued_(max_queued), delay_(delay), thread_([this] { run(); }) {}
 
 WriteBehind::~WriteBehind() {
   {
@@ -22,7 +23,7 @@ void WriteBehind::add(int fd, uint64_t offset, uint64_t length) {
   {
     std::lock_guard lock(mutex_);
     if (queue_.size() < max_queued_ && !stopping_) {
-      queue_.push_back({fd, offset, length});
+      queue_.push_back({fd, offset, length, std::chrono::steady_clock::now() + delay_});
       wake_.notify_one();
       return;
     }
@@ -42,6 +43,10 @@ void WriteBehind::run() {
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and nothing left
+    if (!stopping_ && queue_.front().due > std::chrono::steady_clock::now()) {
+      wake_.wait_until(lock, queue_.front().due);
+      continue;
+    }
     Range range = queue_.front();
     queue_.pop_front();
     lock.unlock();

@@ -7,6 +7,7 @@
 // waits on the disk anyway gets its data there early. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -18,7 +19,11 @@ namespace dfs::chunkserver {
 
 class WriteBehind {
  public:
-  explicit WriteBehind(size_t max_queued = 1024);
+  // A range is started delay after it was added: left alone meanwhile, a writer that is about to
+  // finish (cp of a few hundred MiB) does not have its pages go under writeback while it still
+  // writes next to them.
+  explicit WriteBehind(size_t max_queued = 1024,
+                       std::chrono::milliseconds delay = std::chrono::milliseconds(0));
   ~WriteBehind();  // starts what is queued, then joins
   WriteBehind(const WriteBehind&) = delete;
   WriteBehind& operator=(const WriteBehind&) = delete;
@@ -33,10 +38,12 @@ class WriteBehind {
     int fd;
     uint64_t offset;
     uint64_t length;
+    std::chrono::steady_clock::time_point due;
   };
   void run();
 
   size_t max_queued_;
+  std::chrono::milliseconds delay_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Range> queue_;

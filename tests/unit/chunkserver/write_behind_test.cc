@@ -57,6 +57,18 @@ TEST_F(WriteBehindTest, StartsEachRangeAndClosesItsDescriptor) {
   for (int fd : fds) EXPECT_FALSE(isOpen(fd)) << fd;
 }
 
+TEST_F(WriteBehindTest, ARangeWaitsForItsDelayUnlessTheDestructorDrainsIt) {
+  int fd = own();
+  {
+    WriteBehind behind(16, 60s);
+    behind.add(fd, 0, 1 << 16);
+    std::this_thread::sleep_for(20ms);  // time for an undelayed start, which would close fd
+    EXPECT_EQ(behind.queued(), 1u);
+    EXPECT_TRUE(isOpen(fd));
+  }
+  EXPECT_FALSE(isOpen(fd));
+}
+
 TEST_F(WriteBehindTest, AFullQueueLeavesTheRangeToTheKernelAndTheDestructorDrainsIt) {
   std::vector<int> fds;
   {
