@@ -30,6 +30,32 @@ bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds d
   return condition();
 }
 
+namespace {
+
+// Whether every thread of pid is stopped (state T in /proc).
+bool allThreadsStopped(pid_t pid) {
+  std::error_code error;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    if (close == std::string::npos || close + 2 >= line.size()) continue;  // gone meanwhile
+    if (line[close + 2] != 'T' && line[close + 2] != 't') return false;
+  }
+  return !error;
+}
+
+// SIGSTOP takes effect after kill returns: a test that pauses a process and then acts must not
+// race with its last steps.
+void stopAndWait(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGSTOP);
+  EXPECT_TRUE(waitFor([pid] { return allThreadsStopped(pid); }, 10s)) << "pid " << pid;
+}
+
+}  // namespace
+
 ShellResult sh(const std::string& command) {
   ShellResult result;
   std::FILE* pipe = ::popen(("(" + command + ") 2>&1").c_str(), "r");
@@ -284,14 +310,10 @@ int Cluster::addChunkserver() {
 }
 
 void Cluster::pauseChunkservers() {
-  for (pid_t pid : chunkserver_pids_) {
-    if (pid > 0) ::kill(pid, SIGSTOP);
-  }
+  for (pid_t pid : chunkserver_pids_) stopAndWait(pid);
 }
 
-void Cluster::pauseMaster() {
-  if (master_pid_ > 0) ::kill(master_pid_, SIGSTOP);
-}
+void Cluster::pauseMaster() { stopAndWait(master_pid_); }
 
 void Cluster::resumeMaster() {
   if (master_pid_ > 0) ::kill(master_pid_, SIGCONT);
@@ -342,7 +364,7 @@ void Cluster::killMount(const std::string& mount_point) {
 }
 
 void Cluster::pauseMount(const std::string& mount_point) {
-  if (auto it = mounts_.find(mount_point); it != mounts_.end()) ::kill(it->second, SIGSTOP);
+  if (auto it = mounts_.find(mount_point); it != mounts_.end()) stopAndWait(it->second);
 }
 
 void Cluster::resumeMount(const std::string& mount_point) {
