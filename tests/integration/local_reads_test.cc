@@ -68,7 +68,7 @@ TEST(LocalReadsTest, ReplicasOnThisMachineAreReadFromTheirFiles) {
   EXPECT_EQ(client->bytesReadLocally(), before + data.size());
 }
 
-TEST(LocalReadsTest, ADamagedReplicaIsReadOverTheNetworkWhereItIsFoundAndRebuilt) {
+TEST(LocalReadsTest, DamagedReplicasAreReadOverTheNetworkWhereTheyAreFoundAndRebuilt) {
   ClusterOptions options;
   options.chunkserver_dead_ms = 3000;
   Cluster cluster(options);
@@ -81,12 +81,14 @@ TEST(LocalReadsTest, ADamagedReplicaIsReadOverTheNetworkWhereItIsFoundAndRebuilt
   ASSERT_TRUE(chunks.has_value());
   ASSERT_EQ(chunks->chunks_size(), 1);
   const auto& chunk = chunks->chunks(0);
-  // The replica reads try first is damaged: the direct read of it fails its check, the network
-  // read finds and reports the damage, and another replica answers.
-  for (int c = 0; c < 3; ++c) {
-    if (cluster.chunkserverAddress(c) == chunk.replicas(0)) {
-      flipByte(replicaPath(cluster.chunkserverDir(c), chunk.chunk_id()),
-               kReplicaDataOffset + 1234567);
+  // Every replica but the last is damaged: the direct read of the first one fails its check,
+  // the network reads find and report the damage, and the good replica answers.
+  for (int i = 0; i + 1 < chunk.replicas_size(); ++i) {
+    for (int c = 0; c < 3; ++c) {
+      if (cluster.chunkserverAddress(c) == chunk.replicas(i)) {
+        flipByte(replicaPath(cluster.chunkserverDir(c), chunk.chunk_id()),
+                 kReplicaDataOffset + 1234567);
+      }
     }
   }
   uint64_t before = client->bytesReadLocally();
