@@ -10,6 +10,7 @@
 #include "lib/base/buffer.h"
 #include "lib/base/chunk_layout.h"
 #include "lib/checksum/crc32c.h"
+#include "lib/checksum/replica_header.h"
 
 namespace dfs::client {
 
@@ -28,6 +29,20 @@ Result<size_t> preadAll(int fd, char* into, size_t size, uint64_t offset) {
     done += static_cast<size_t>(got);
   }
   return done;
+}
+
+// Whether the file still is the replica of chunk_id at version: a removed replica's file is
+// reused for another chunk, and a version change rewrites the header in place.
+Result<void> checkIdentity(int fd, uint64_t chunk_id, uint64_t version) {
+  char header[kReplicaHeaderBytes];
+  DFS_TRY(size_t got, preadAll(fd, header, sizeof header, 0));
+  if (got != sizeof header) return makeError(Code::kStale, "replica file emptied");
+  DFS_TRY(auto found, decodeReplicaHeader(header));
+  if (found.chunk_id != chunk_id || found.version != version) {
+    return makeError(Code::kStale, fmt::format("replica file now holds chunk {:#x} v{}",
+                                               found.chunk_id, found.version));
+  }
+  return {};
 }
 
 }  // namespace
@@ -111,6 +126,14 @@ void LocalReplicas::connect(std::string address, std::string socket_path, std::s
   });
 }
 
+void LocalReplicas::forget(const ReplicaKey& key) {
+  std::lock_guard lock(mutex_);
+  if (auto it = open_.find(key); it != open_.end()) {
+    lru_.erase(it->second.lru);
+    open_.erase(it);
+  }
+}
+
 void LocalReplicas::lose(const std::string& address) {
   std::lock_guard lock(mutex_);
   connected_.erase(address);
@@ -172,15 +195,31 @@ Result<std::string> LocalReplicas::readNow(const std::string& address, uint64_t 
                      fmt::format("read of {} at {} past the chunk end", length, offset));
   }
   DFS_TRY(auto file, replicaFile(address, chunk_id, version));
+  // Checked before and after the read: what was read in between came from that replica.
+  auto checked = checkIdentity(file->get(), chunk_id, version);
+  if (checked) {
+    auto data = readBlocks(file->get(), chunk_id, version, offset, length);
+    if (data) checked = checkIdentity(file->get(), chunk_id, version);
+    if (checked) {
+      if (data) bytes_read_ += length;
+      return data;
+    }
+  }
+  forget(ReplicaKey{address, chunk_id, version});
+  return std::unexpected(checked.error());
+}
+
+Result<std::string> LocalReplicas::readBlocks(int fd, uint64_t chunk_id, uint64_t version,
+                                              uint64_t offset, uint32_t length) {
   uint64_t first_block = offset / kChecksumBlockSize;
   uint64_t block_count = (offset + length - 1) / kChecksumBlockSize - first_block + 1;
   std::vector<uint32_t> crcs(block_count);
   size_t crc_bytes = block_count * sizeof(uint32_t);
-  DFS_TRY(size_t got_crcs, preadAll(file->get(), reinterpret_cast<char*>(crcs.data()), crc_bytes,
+  DFS_TRY(size_t got_crcs, preadAll(fd, reinterpret_cast<char*>(crcs.data()), crc_bytes,
                                     kReplicaCrcTableOffset + first_block * sizeof(uint32_t)));
   if (got_crcs != crc_bytes) return makeError(Code::kCorrupt, "short checksum table");
   std::string data = uninitializedBuffer(block_count * kChecksumBlockSize);
-  DFS_TRY(size_t got, preadAll(file->get(), data.data(), data.size(),
+  DFS_TRY(size_t got, preadAll(fd, data.data(), data.size(),
                                kReplicaDataOffset + first_block * kChecksumBlockSize));
   std::memset(data.data() + got, 0, data.size() - got);  // past the file's end: zeros
   for (uint64_t i = 0; i < block_count; ++i) {
@@ -195,7 +234,6 @@ Result<std::string> LocalReplicas::readNow(const std::string& address, uint64_t 
   } else {
     data = data.substr(skip, length);
   }
-  bytes_read_ += length;
   return data;
 }
 

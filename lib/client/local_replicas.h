@@ -77,6 +77,11 @@ class LocalReplicas {
                               uint64_t offset, uint32_t length);
   Result<std::shared_ptr<rpc::OwnedFd>> replicaFile(const std::string& address, uint64_t chunk_id,
                                                     uint64_t version);
+  // Reads and checks the blocks of [offset, offset + length) from a replica's file.
+  Result<std::string> readBlocks(int fd, uint64_t chunk_id, uint64_t version, uint64_t offset,
+                                 uint32_t length);
+  // Closes a replica's file once the reads using it are done.
+  void forget(const ReplicaKey& key);
   // The channel broke (the chunkserver stopped or restarted): forget it and its descriptors.
   void lose(const std::string& address);
 

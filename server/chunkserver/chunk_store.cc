@@ -16,14 +16,13 @@
 
 #include "lib/base/buffer.h"
 #include "lib/checksum/crc32c.h"
+#include "lib/checksum/replica_header.h"
 
 namespace dfs::chunkserver {
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr char kMagic[8] = {'D', 'F', 'S', 'C', 'H', 'N', 'K', '1'};
-constexpr size_t kHeaderBytes = 28;  // magic, id, version, crc
 constexpr size_t kWriteBehindBytes = 256 << 10;
 // Started at once, the write-back of a 256 MiB cp's first pieces slowed the rest of it by a
 // fifth (pages next to the ones it wrote went under write-back); half a second later it still
@@ -87,25 +86,6 @@ Result<void> pwritevFull(int fd, std::vector<iovec> parts, uint64_t offset) {
   return {};
 }
 
-void encodeHeader(uint64_t chunk_id, uint64_t version, char* out) {
-  std::memcpy(out, kMagic, 8);
-  std::memcpy(out + 8, &chunk_id, 8);
-  std::memcpy(out + 16, &version, 8);
-  uint32_t crc = crc32c(out, 24);
-  std::memcpy(out + 24, &crc, 4);
-}
-
-Result<ReplicaInfo> decodeHeader(const char* in) {
-  if (std::memcmp(in, kMagic, 8) != 0) return makeError(Code::kCorrupt, "bad magic");
-  uint32_t crc;
-  std::memcpy(&crc, in + 24, 4);
-  if (crc != crc32c(in, 24)) return makeError(Code::kCorrupt, "header checksum mismatch");
-  ReplicaInfo info;
-  std::memcpy(&info.chunk_id, in + 8, 8);
-  std::memcpy(&info.version, in + 16, 8);
-  return info;
-}
-
 }  // namespace
 
 uint32_t zeroBlockCrc() {
@@ -129,11 +109,11 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir, siz
     }
     if (!entry.is_regular_file() || entry.path().extension() != ".chunk") continue;
     int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
-    char header[kHeaderBytes];
+    char header[kReplicaHeaderBytes];
     size_t got = 0;
     auto read = fd >= 0 ? preadFull(fd, header, sizeof header, 0, &got) : makeError(Code::kIo, "");
     if (fd >= 0) ::close(fd);
-    auto info = (read && got == sizeof header) ? decodeHeader(header)
+    auto info = (read && got == sizeof header) ? decodeReplicaHeader(header)
                                                : makeError(Code::kCorrupt, "short header");
     if (!info || store->pathOf(info->chunk_id) != entry.path().string()) {
       spdlog::error("replica file {} is damaged ({}); moved aside", entry.path().string(),
@@ -235,7 +215,7 @@ Result<void> ChunkStore::writeNewReplica(Replica& replica, std::string_view data
   // Header, checksum table and (when it starts the chunk) the data in one system call: a small
   // file's chunk costs one write instead of four.
   std::array<char, kCrcTableOffset> header_block{};
-  encodeHeader(replica.chunk_id, replica.version, header_block.data());
+  encodeReplicaHeader(replica.chunk_id, replica.version, header_block.data());
   std::vector<iovec> parts = {
       {header_block.data(), header_block.size()},
       {replica.crcs.data(), sizeof replica.crcs},
@@ -273,8 +253,8 @@ Result<void> ChunkStore::load(Replica& replica) {
 }
 
 Result<void> ChunkStore::writeHeader(Replica& replica) {
-  char header[kHeaderBytes];
-  encodeHeader(replica.chunk_id, replica.version, header);
+  char header[kReplicaHeaderBytes];
+  encodeReplicaHeader(replica.chunk_id, replica.version, header);
   return pwriteFull(replica.fd, header, sizeof header, 0);
 }
 

@@ -67,6 +67,29 @@ TEST_F(LocalReplicasTest, DamageIsReportedNotReturned) {
   EXPECT_TRUE(read(replicas, 5, 1, 0, 65536).has_value());  // other blocks still read
 }
 
+TEST_F(LocalReplicasTest, AFileReusedForAnotherReplicaIsNotReadAsTheOldOne) {
+  std::string old_data = patterned(100000);
+  writeReplica(5, 1, old_data);
+  LocalReplicas replicas;
+  ASSERT_TRUE(connect(replicas, server_->token()));
+  ASSERT_EQ(read(replicas, 5, 1, 0, 100000).value_or(""), old_data);  // its file is open now
+  // The removed replica's file goes to the spare pool and is the next new replica's.
+  ASSERT_TRUE(store_->remove(5).has_value());
+  std::string new_data(100000, 'n');
+  writeReplica(6, 1, new_data);
+  auto gone = read(replicas, 5, 1, 0, 100000);
+  ASSERT_FALSE(gone.has_value()) << "read chunk 6's bytes as chunk 5's";
+  EXPECT_EQ(gone.error().code(), Code::kStale);
+  EXPECT_EQ(read(replicas, 6, 1, 0, 100000).value_or(""), new_data);
+
+  // A version change rewrites the header in place: the descriptor opened at the old one stops.
+  ASSERT_TRUE(store_->setVersion(6, 1, 2).has_value());
+  auto stale = read(replicas, 6, 1, 0, 100);
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ(stale.error().code(), Code::kStale);
+  EXPECT_EQ(read(replicas, 6, 2, 0, 100000).value_or(""), new_data);
+}
+
 TEST_F(LocalReplicasTest, AnotherChunkserversSocketOrNoneMakesTheAddressRemote) {
   LocalReplicas replicas;
   ASSERT_TRUE(replicas.shouldProbe(kAddress));
