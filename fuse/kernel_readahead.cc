@@ -6,28 +6,9 @@
 #include <sstream>
 #include <vector>
 
+#include "lib/base/files.h"
+
 namespace dfs::fuse {
-
-namespace {
-
-// mountinfo writes space, tab, newline and backslash in paths as \ooo.
-std::string unescape(std::string_view field) {
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      auto octal = field.substr(i + 1, 3);
-      if (octal.size() == 3 && octal.find_first_not_of("01234567") == std::string_view::npos) {
-        out += static_cast<char>((octal[0] - '0') * 64 + (octal[1] - '0') * 8 + (octal[2] - '0'));
-        i += 3;
-        continue;
-      }
-    }
-    out += field[i];
-  }
-  return out;
-}
-
-}  // namespace
 
 std::optional<std::string> mountDevice(std::string_view mountinfo, std::string_view mount_point) {
   std::optional<std::string> device;
@@ -39,7 +20,7 @@ std::optional<std::string> mountDevice(std::string_view mountinfo, std::string_v
     std::vector<std::string> first(5);
     for (auto& field : first) fields >> field;
     if (first[4].empty()) continue;
-    if (unescape(first[4]) == mount_point) device = first[2];
+    if (unescapeMountField(first[4]) == mount_point) device = first[2];
   }
   return device;
 }

@@ -43,4 +43,20 @@ Result<void> writeFileAtomically(const std::string& path, const std::string& con
   return {};
 }
 
+std::string unescapeMountField(std::string_view field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      auto octal = field.substr(i + 1, 3);
+      if (octal.find_first_not_of("01234567") == std::string_view::npos) {
+        out += static_cast<char>((octal[0] - '0') * 64 + (octal[1] - '0') * 8 + (octal[2] - '0'));
+        i += 3;
+        continue;
+      }
+    }
+    out += field[i];
+  }
+  return out;
+}
+
 }  // namespace dfs

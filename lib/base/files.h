@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "lib/base/status.h"
 
@@ -11,5 +12,9 @@ namespace dfs {
 // the whole new one. With sync, the file and its directory are fsynced (durable).
 Result<void> writeFileAtomically(const std::string& path, const std::string& content,
                                  bool sync = false);
+
+// A path field of /proc/*/mounts or mountinfo as it is: the kernel writes blanks, newlines and
+// backslashes in it as octal escapes (\040).
+std::string unescapeMountField(std::string_view field);
 
 }  // namespace dfs

@@ -4,23 +4,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/base/files.h"
+
 namespace dfs::client {
 namespace {
-
-// /proc/mounts escapes blanks and backslashes as octal (\040).
-std::string unescapeMountField(std::string_view field) {
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      int value = (field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0');
-      out.push_back(static_cast<char>(value));
-      i += 3;
-    } else {
-      out.push_back(field[i]);
-    }
-  }
-  return out;
-}
 
 bool isUnder(std::string_view path, std::string_view mount_point) {
   if (mount_point == "/") return true;

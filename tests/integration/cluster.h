@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/chunk_layout.h"
+
 namespace dfs::testing {
 
 struct ClusterOptions {
@@ -108,9 +110,8 @@ std::vector<ChunkReplicas> chunksOf(const std::string& path);
 
 // Inverts every bit of the byte at offset of the file (damage that is always a change).
 void flipByte(const std::string& path, uint64_t offset);
-// The file holding a chunkserver's replica of chunk_id (layout of server/chunkserver/chunk_store).
+// The file holding a chunkserver's replica of chunk_id (its layout: lib/base/chunk_layout.h).
 std::string replicaPath(const std::string& chunkserver_dir, uint64_t chunk_id);
-inline constexpr uint64_t kReplicaDataOffset = 8192;
 // How many replica files a chunkserver's data dir holds.
 size_t replicaFileCount(const std::string& chunkserver_dir);
 void dropCaches();
