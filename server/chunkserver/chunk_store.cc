@@ -59,6 +59,61 @@ Result<void> pwriteFull(int fd, const char* buffer, size_t size, uint64_t offset
   return {};
 }
 
+// Large writes of whole blocks go around the page cache (O_DIRECT). Filling fresh page-cache
+// pages costs the writer a copy into memory the kernel must first find, zero and map (on virtual
+// machines that hand free memory back to the host, several times the disk's own time per MiB:
+// 300-400 MB/s buffered into fresh pages here, 0.8-1.4 GB/s direct), and a chunkserver seldom
+// reads soon what it has just written (readers have caches of their own).
+constexpr size_t kDirectWriteBytes = 1 << 20;
+constexpr size_t kDirectAlignment = 4096;
+constexpr size_t kDirectSlice = 8 << 20;  // the aligned copy of a thread's write, at most
+
+// Writes data at offset (both multiples of kDirectAlignment) with O_DIRECT, from an aligned copy
+// a slice at a time. False, with nothing written, when the file system takes no direct writes.
+Result<bool> pwriteDirect(int fd, std::string_view data, uint64_t offset) {
+  struct AlignedBuffer {
+    char* bytes = nullptr;
+    ~AlignedBuffer() { std::free(bytes); }
+  };
+  thread_local AlignedBuffer slice;
+  if (!slice.bytes) {
+    void* bytes = nullptr;
+    if (::posix_memalign(&bytes, kDirectAlignment, kDirectSlice) != 0) return false;
+    slice.bytes = static_cast<char*>(bytes);
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) return false;
+  size_t done = 0;
+  int error = 0;
+  while (done < data.size() && error == 0) {
+    size_t length = std::min(kDirectSlice, data.size() - done);
+    std::memcpy(slice.bytes, data.data() + done, length);
+    size_t written = 0;
+    while (written < length) {
+      ssize_t n = ::pwrite(fd, slice.bytes + written, length - written,
+                           static_cast<off_t>(offset + done + written));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0 || (written + static_cast<size_t>(n)) % kDirectAlignment != 0) {
+        // Refused, or short of a block boundary: the rest goes the buffered way.
+        error = n < 0 ? errno : EAGAIN;
+        if (n > 0) written += static_cast<size_t>(n);
+        break;
+      }
+      written += static_cast<size_t>(n);
+    }
+    done += written;
+  }
+  ::fcntl(fd, F_SETFL, flags);
+  if (error == EINVAL && done == 0) return false;
+  if (error != 0 && error != EAGAIN && error != EINVAL) {
+    return makeError(error == ENOSPC ? Code::kNoSpace : Code::kIo, std::strerror(error));
+  }
+  if (done < data.size()) {
+    DFS_RETURN_IF_ERROR(pwriteFull(fd, data.data() + done, data.size() - done, offset + done));
+  }
+  return true;
+}
+
 // pwritev until every part is written.
 Result<void> pwritevFull(int fd, std::vector<iovec> parts, uint64_t offset) {
   size_t index = 0;
@@ -332,18 +387,30 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
   // rest of their blocks is on disk already, or past the file's end where reads see zeros
   // (a 4 KiB file costs 4 KiB of page cache and disk, not a 64 KiB block).
   Result<void> written;
-  if (fresh) {
-    written = writeNewReplica(*replica, data, offset);
-  } else {
-    written = pwriteFull(replica->fd, data.data(), data.size(), kDataOffset + offset);
-    if (written) written = writeCrcs(*replica, first_block, block_count);
+  bool direct = false;
+  if (aligned && data.size() >= kDirectWriteBytes) {
+    auto went = pwriteDirect(replica->fd, data, kDataOffset + offset);
+    if (!went) {
+      written = std::unexpected(went.error());
+    } else if ((direct = *went)) {
+      written =
+          fresh ? writeNewReplica(*replica, {}, 0) : writeCrcs(*replica, first_block, block_count);
+    }
+  }
+  if (!direct && written) {
+    if (fresh) {
+      written = writeNewReplica(*replica, data, offset);
+    } else {
+      written = pwriteFull(replica->fd, data.data(), data.size(), kDataOffset + offset);
+      if (written) written = writeCrcs(*replica, first_block, block_count);
+    }
   }
   if (!written) {
     replica->crcs_loaded = false;  // reload from disk: memory may be ahead of the file
     return makeError(written.error().withContext(fmt::format("chunk {:#x}", chunk_id)));
   }
   if (sync && ::fdatasync(replica->fd) != 0) return std::unexpected(ioError("fdatasync", chunk_id));
-  if (!sync && data.size() >= kWriteBehindBytes) {
+  if (!sync && !direct && data.size() >= kWriteBehindBytes) {
     // A large file's data goes to disk while the rest arrives, when the CPU allows.
     int own = ::fcntl(replica->fd, F_DUPFD_CLOEXEC, 0);
     if (own >= 0) write_behind_->add(own, kDataOffset + offset, data.size());

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   int nice = dfs::kServerNiceLevel;
   unsigned threads = 4;
+  unsigned network_threads = 2;
   bool local_reads_enabled = true;
   uint64_t capacity_limit = 0;
   dfs::chunkserver::ScrubberOptions scrub;
@@ -57,7 +58,11 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one");
   app.add_option("--data-dir", data_dir, "where replicas are stored")->required();
   app.add_option("--master", master, "HOST:PORT of the master");
-  app.add_option("--threads", threads, "I/O threads")->check(CLI::Range(1, 64));
+  app.add_option("--threads", threads, "threads that serve requests (and wait for the disk)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--network-threads", network_threads,
+                 "threads that receive and send (never wait for the disk)")
+      ->check(CLI::Range(1, 16));
   app.add_option("--capacity", capacity_limit, "bytes this chunkserver offers (0: whole disk)");
   app.add_option("--scrub-mib-per-s", scrub_mib_per_s,
                  "rate the scrubber re-verifies replicas at (0: off)");
@@ -95,9 +100,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  boost::asio::io_context io(static_cast<int>(threads));
+  boost::asio::io_context io(static_cast<int>(network_threads));
   dfs::chunkserver::ChunkService service(io, **store, replication_mib_per_s << 20);
-  dfs::rpc::Server server(io, io.get_executor());
+  // Requests are served on threads of their own: a handler that waits for the disk would
+  // otherwise hold up its connection's reads, and with them the requests queued behind it
+  // (a chain's pieces were written one after another, never side by side).
+  boost::asio::thread_pool request_threads(threads);
+  dfs::rpc::Server server(io, request_threads.get_executor());
   service.registerRoutes(server);
   auto bound = server.listenAndPublish(*address, data_dir + "/chunkserver.addr");
   if (!bound) {
@@ -143,8 +152,10 @@ int main(int argc, char** argv) {
     io.stop();
   });
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  for (unsigned i = 1; i < network_threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& thread : pool) thread.join();
+  request_threads.stop();
+  request_threads.join();
   return 0;
 }

@@ -1,6 +1,7 @@
 // The chunkserver's RPC handlers: chunk reads and writes from clients and peers (a write is
 // forwarded down its chain while it is written locally), version changes and deletions from the
-// master. Handlers run on the chunkserver's thread pool and do their disk I/O in place.
+// master. Handlers run on threads of their own (not the network threads that read connections)
+// and do their disk I/O in place.
 #pragma once
 
 #include <boost/asio.hpp>

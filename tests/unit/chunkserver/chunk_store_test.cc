@@ -2,8 +2,12 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
@@ -54,6 +58,51 @@ TEST_F(ChunkStoreTest, ANewReplicasFirstWriteAtAnyOffsetSurvivesAReopen) {
   EXPECT_EQ(store_->read(12, 3, kBlockSize + 100, static_cast<uint32_t>(middle.size())).value(),
             middle);
   EXPECT_EQ(store_->read(12, 4, 0, 1).error().code(), Code::kStale);
+}
+
+// How many of the pages of [offset, offset + length) of a file are in the page cache.
+size_t residentPages(const std::string& path, uint64_t offset, uint64_t length) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return SIZE_MAX;
+  void* mapped = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(offset));
+  ::close(fd);
+  if (mapped == MAP_FAILED) return SIZE_MAX;
+  size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((length + page - 1) / page);
+  size_t count = SIZE_MAX;
+  if (::mincore(mapped, length, resident.data()) == 0) {
+    count = static_cast<size_t>(std::count_if(resident.begin(), resident.end(),
+                                              [](unsigned char bits) { return bits & 1; }));
+  }
+  ::munmap(mapped, length);
+  return count;
+}
+
+TEST_F(ChunkStoreTest, LargeWholeBlockWritesGoAroundThePageCacheAndReadBackAfterAReopen) {
+  // Larger than one aligned slice of the direct path, starting a new replica.
+  std::string first = randomBytes(12 * (1 << 20) + kBlockSize, 21);
+  ASSERT_TRUE(store_->write(21, 1, 0, first, /*create=*/true, false));
+  // A new replica's first write further in, and an overwrite of an existing replica's middle.
+  std::string later = randomBytes(2 << 20, 22);
+  ASSERT_TRUE(store_->write(22, 1, 3 * kBlockSize, later, /*create=*/true, false));
+  std::string middle = randomBytes(1 << 20, 23);
+  ASSERT_TRUE(store_->write(21, 1, 4 * kBlockSize, middle, false, /*sync=*/true));
+  first.replace(4 * kBlockSize, middle.size(), middle);
+  // Where the file system takes direct writes (tmpfs does not), the data did not stay in the
+  // page cache.
+  struct statfs where {};
+  int direct = ::open((dir_ + "/probe").c_str(), O_CREAT | O_WRONLY | O_DIRECT, 0600);
+  if (direct >= 0) ::close(direct);
+  if (direct >= 0 && ::statfs(dir_.c_str(), &where) == 0 && where.f_type != TMPFS_MAGIC) {
+    EXPECT_EQ(residentPages(store_->pathOf(21), kDataOffset, first.size()), 0u);
+  }
+
+  store_.reset();
+  store_ = std::move(ChunkStore::open(dir_).value());
+  EXPECT_EQ(store_->read(21, 1, 0, static_cast<uint32_t>(first.size())).value(), first);
+  EXPECT_EQ(store_->read(22, 1, 0, 3 * kBlockSize).value(), std::string(3 * kBlockSize, '\0'));
+  EXPECT_EQ(store_->read(22, 1, 3 * kBlockSize, static_cast<uint32_t>(later.size())).value(),
+            later);
 }
 
 TEST_F(ChunkStoreTest, AChunkDirectoryRemovedBehindTheStoresBackIsMadeAgain) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -270,6 +271,50 @@ TEST_F(RpcTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
   auto again = run(lookup(client, 9, "b"));
   ASSERT_TRUE(again) << again.error().toString();
   EXPECT_EQ(again->attr().ino(), 9u);
+}
+
+// A server whose handlers have threads of their own (the chunkserver's, which wait for the disk)
+// goes on reading a connection while a handler waits: the request queued behind it is served.
+TEST(RpcServerTest, AHandlerThatWaitsHoldsUpNoRequestBehindItOnItsConnection) {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  asio::thread_pool handler_threads(2);
+  Server server(io, handler_threads.get_executor());
+  std::promise<void> released;
+  std::shared_future<void> release = released.get_future().share();
+  // "wait" blocks its thread until "release" has run, for 5 s at most; then it fails.
+  server.route<proto::LookupRequest, proto::AttrReply>(
+      proto::LOOKUP, [&](CallContext&, proto::LookupRequest& request)
+                         -> awaitable<Result<proto::AttrReply>> {
+        if (request.name() == "release") {
+          released.set_value();
+        } else if (release.wait_for(5s) != std::future_status::ready) {
+          co_return makeError(Code::kTimeout, "the request behind was never served");
+        }
+        co_return proto::AttrReply{};
+      });
+  auto bound = server.listen({"127.0.0.1", 0});
+  ASSERT_TRUE(bound);
+  std::thread network([&io] { io.run(); });
+
+  auto client = Client::create(io.get_executor(), *bound);
+  proto::LookupRequest wait_request, release_request;  // outlive the calls, which take references
+  wait_request.set_name("wait");
+  release_request.set_name("release");
+  auto waiting = asio::co_spawn(
+      io, client->call<proto::AttrReply>(proto::LOOKUP, wait_request), asio::use_future);
+  auto behind = asio::co_spawn(
+      io, client->call<proto::AttrReply>(proto::LOOKUP, release_request), asio::use_future);
+  auto waited = waiting.get();
+  EXPECT_TRUE(waited) << waited.error().toString();
+  EXPECT_TRUE(behind.get());
+  EXPECT_EQ(server.connectionCount(), 1u);
+
+  asio::post(io, [&] { server.stop(); });
+  work.reset();
+  io.stop();
+  network.join();
+  handler_threads.join();
 }
 
 TEST_F(RpcTest, ClientReconnectsWhenTheServerComesBack) {
