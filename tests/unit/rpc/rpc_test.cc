@@ -284,8 +284,8 @@ TEST(RpcServerTest, AHandlerThatWaitsHoldsUpNoRequestBehindItOnItsConnection) {
   std::shared_future<void> release = released.get_future().share();
   // "wait" blocks its thread until "release" has run, for 5 s at most; then it fails.
   server.route<proto::LookupRequest, proto::AttrReply>(
-      proto::LOOKUP, [&](CallContext&, proto::LookupRequest& request)
-                         -> awaitable<Result<proto::AttrReply>> {
+      proto::LOOKUP,
+      [&](CallContext&, proto::LookupRequest& request) -> awaitable<Result<proto::AttrReply>> {
         if (request.name() == "release") {
           released.set_value();
         } else if (release.wait_for(5s) != std::future_status::ready) {
@@ -301,10 +301,10 @@ TEST(RpcServerTest, AHandlerThatWaitsHoldsUpNoRequestBehindItOnItsConnection) {
   proto::LookupRequest wait_request, release_request;  // outlive the calls, which take references
   wait_request.set_name("wait");
   release_request.set_name("release");
-  auto waiting = asio::co_spawn(
-      io, client->call<proto::AttrReply>(proto::LOOKUP, wait_request), asio::use_future);
-  auto behind = asio::co_spawn(
-      io, client->call<proto::AttrReply>(proto::LOOKUP, release_request), asio::use_future);
+  auto waiting = asio::co_spawn(io, client->call<proto::AttrReply>(proto::LOOKUP, wait_request),
+                                asio::use_future);
+  auto behind = asio::co_spawn(io, client->call<proto::AttrReply>(proto::LOOKUP, release_request),
+                               asio::use_future);
   auto waited = waiting.get();
   EXPECT_TRUE(waited) << waited.error().toString();
   EXPECT_TRUE(behind.get());
@@ -328,8 +328,8 @@ TEST_F(RpcTest, ClientReconnectsWhenTheServerComesBack) {
   asio::post(io_, [&] {
     server_ = std::make_unique<Server>(io_, io_.get_executor());
     server_->route<proto::LookupRequest, proto::AttrReply>(
-        proto::LOOKUP, [](CallContext&, proto::LookupRequest& request)
-                           -> awaitable<Result<proto::AttrReply>> {
+        proto::LOOKUP,
+        [](CallContext&, proto::LookupRequest& request) -> awaitable<Result<proto::AttrReply>> {
           proto::AttrReply reply;
           reply.mutable_attr()->set_ino(request.parent() + 1000);
           co_return reply;
