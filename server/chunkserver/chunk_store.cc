@@ -363,6 +363,20 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
     return makeError(Code::kInvalid, fmt::format("write of {} at {} past the chunk end", data.size(),
                                                  offset));
   }
+  uint64_t first_block = offset / kBlockSize;
+  uint64_t end = offset + data.size();
+  uint64_t block_count = data.empty() ? 0 : (end - 1) / kBlockSize - first_block + 1;
+  uint64_t last_block = first_block + block_count - 1;
+  bool aligned = offset % kBlockSize == 0 && end % kBlockSize == 0;
+  // Whole blocks' checksums need nothing of the replica: they are computed before its lock is
+  // taken, so that writes to one replica wait only for each other's disk writes.
+  std::vector<uint32_t> crcs(block_count);
+  if (aligned) {
+    for (uint64_t i = 0; i < block_count; ++i) {
+      crcs[i] = crc32c(data.data() + i * kBlockSize, kBlockSize);
+    }
+  }
+
   DFS_TRY(auto replica, findOrAdd(chunk_id, create));
   std::lock_guard lock(replica->mutex);
   OpenForOperation open_file(*replica);
@@ -374,14 +388,7 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
     return fresh ? writeNewReplica(*replica, data, 0) : Result<void>{};
   }
 
-  uint64_t first_block = offset / kBlockSize;
-  uint64_t end = offset + data.size();
-  uint64_t last_block = (end - 1) / kBlockSize;
-  uint64_t block_count = last_block - first_block + 1;
-  bool aligned = offset % kBlockSize == 0 && end % kBlockSize == 0;
-
   std::string merged;
-  const char* out = data.data();
   if (!aligned) {
     // Partial blocks keep their other bytes: read (and verify) them, then merge.
     merged.assign(block_count * kBlockSize, '\0');
@@ -396,33 +403,31 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
       std::memcpy(merged.data() + (block_count - 1) * kBlockSize, tail.data(), kBlockSize);
     }
     std::memcpy(merged.data() + offset % kBlockSize, data.data(), data.size());
-    out = merged.data();
+    for (uint64_t i = 0; i < block_count; ++i) {
+      crcs[i] = crc32c(merged.data() + i * kBlockSize, kBlockSize);
+    }
   }
-  for (uint64_t i = 0; i < block_count; ++i) {
-    replica->crcs[first_block + i] = crc32c(out + i * kBlockSize, kBlockSize);
-  }
+  std::copy(crcs.begin(), crcs.end(), replica->crcs.begin() + first_block);
   // Data before checksums: a crash between the two leaves a mismatch that reads detect, never
   // a checksum that vouches for data that is not there. Only the new bytes are written: the
   // rest of their blocks is on disk already, or past the file's end where reads see zeros
   // (a 4 KiB file costs 4 KiB of page cache and disk, not a 64 KiB block).
-  Result<void> written;
-  bool direct = false;
+  Result<bool> went_direct = false;
   if (aligned && data.size() >= kDirectWriteBytes) {
-    auto went = pwriteDirect(replica->fd, data, kDataOffset + offset);
-    if (!went) {
-      written = std::unexpected(went.error());
-    } else if ((direct = *went)) {
-      written =
-          fresh ? writeNewReplica(*replica, {}, 0) : writeCrcs(*replica, first_block, block_count);
-    }
+    went_direct = pwriteDirect(replica->fd, data, kDataOffset + offset);
   }
-  if (!direct && written) {
-    if (fresh) {
-      written = writeNewReplica(*replica, data, offset);
-    } else {
-      written = pwriteFull(replica->fd, data.data(), data.size(), kDataOffset + offset);
-      if (written) written = writeCrcs(*replica, first_block, block_count);
-    }
+  bool direct = went_direct && *went_direct;
+  Result<void> written;
+  if (!went_direct) {
+    written = std::unexpected(went_direct.error());
+  } else if (direct) {
+    written =
+        fresh ? writeNewReplica(*replica, {}, 0) : writeCrcs(*replica, first_block, block_count);
+  } else if (fresh) {
+    written = writeNewReplica(*replica, data, offset);
+  } else {
+    written = pwriteFull(replica->fd, data.data(), data.size(), kDataOffset + offset);
+    if (written) written = writeCrcs(*replica, first_block, block_count);
   }
   if (!written) {
     replica->crcs_loaded = false;  // reload from disk: memory may be ahead of the file

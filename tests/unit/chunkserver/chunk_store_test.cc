@@ -88,8 +88,8 @@ TEST_F(ChunkStoreTest, LargeWholeBlockWritesGoAroundThePageCacheAndReadBackAfter
   std::string middle = randomBytes(1 << 20, 23);
   ASSERT_TRUE(store_->write(21, 1, 4 * kBlockSize, middle, false, /*sync=*/true));
   first.replace(4 * kBlockSize, middle.size(), middle);
-  // Where the file system takes direct writes (tmpfs does not), the data did not stay in the
-  // page cache.
+  // Where the file system takes direct writes and keeps files on a disk (not tmpfs, whose files
+  // are page-cache pages), the data did not stay in the page cache.
   struct statfs where {};
   int direct = ::open((dir_ + "/probe").c_str(), O_CREAT | O_WRONLY | O_DIRECT, 0600);
   if (direct >= 0) ::close(direct);
