@@ -30,7 +30,8 @@ constexpr size_t kWriteBehindBytes = 256 << 10;
 constexpr std::chrono::milliseconds kWriteBehindDelay{500};
 
 Status ioError(const std::string& what, uint64_t chunk_id) {
-  return Status(Code::kIo, fmt::format("chunk {:#x}: {}: {}", chunk_id, what, std::strerror(errno)));
+  return Status(Code::kIo,
+                fmt::format("chunk {:#x}: {}: {}", chunk_id, what, std::strerror(errno)));
 }
 
 Result<void> preadFull(int fd, char* buffer, size_t size, uint64_t offset, size_t* read_bytes) {
@@ -79,9 +80,11 @@ constexpr size_t kDirectWriteBytes = 1 << 20;
 constexpr size_t kDirectAlignment = 4096;
 constexpr size_t kDirectSlice = 1 << 20;  // the aligned copy of a thread's write, at most
 
-// Writes data at offset (both multiples of kDirectAlignment) with O_DIRECT, from an aligned copy
-// a slice at a time. False, with nothing written, when the file system takes no direct writes.
-Result<bool> pwriteDirect(int fd, std::string_view data, uint64_t offset) {
+// Writes data at offset (both multiples of kDirectAlignment) through fd, opened with O_DIRECT,
+// from an aligned copy a slice at a time. Returns the bytes written, a multiple of
+// kDirectAlignment: fewer than asked when the file system refused (EINVAL) or wrote short of a
+// block boundary, and the rest is the caller's to write the buffered way.
+Result<size_t> pwriteDirect(int fd, std::string_view data, uint64_t offset) {
   struct AlignedBuffer {
     char* bytes = nullptr;
     ~AlignedBuffer() { std::free(bytes); }
@@ -89,14 +92,11 @@ Result<bool> pwriteDirect(int fd, std::string_view data, uint64_t offset) {
   thread_local AlignedBuffer slice;
   if (!slice.bytes) {
     void* bytes = nullptr;
-    if (::posix_memalign(&bytes, kDirectAlignment, kDirectSlice) != 0) return false;
+    if (::posix_memalign(&bytes, kDirectAlignment, kDirectSlice) != 0) return 0;
     slice.bytes = static_cast<char*>(bytes);
   }
-  int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) return false;
   size_t done = 0;
-  int error = 0;
-  while (done < data.size() && error == 0) {
+  while (done < data.size()) {
     size_t length = std::min(kDirectSlice, data.size() - done);
     std::memcpy(slice.bytes, data.data() + done, length);
     size_t written = 0;
@@ -104,25 +104,18 @@ Result<bool> pwriteDirect(int fd, std::string_view data, uint64_t offset) {
       ssize_t n = ::pwrite(fd, slice.bytes + written, length - written,
                            static_cast<off_t>(offset + done + written));
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0 || (written + static_cast<size_t>(n)) % kDirectAlignment != 0) {
-        // Refused, or short of a block boundary: the rest goes the buffered way.
-        error = n < 0 ? errno : EAGAIN;
-        if (n > 0) written += static_cast<size_t>(n);
-        break;
+      if (n < 0 && errno != EINVAL) {
+        return makeError(errno == ENOSPC ? Code::kNoSpace : Code::kIo, std::strerror(errno));
       }
+      if (n <= 0) return done + written;
       written += static_cast<size_t>(n);
+      if (written % kDirectAlignment != 0) {
+        return done + written / kDirectAlignment * kDirectAlignment;  // the rest: buffered
+      }
     }
     done += written;
   }
-  ::fcntl(fd, F_SETFL, flags);
-  if (error == EINVAL && done == 0) return false;
-  if (error != 0 && error != EAGAIN && error != EINVAL) {
-    return makeError(error == ENOSPC ? Code::kNoSpace : Code::kIo, std::strerror(error));
-  }
-  if (done < data.size()) {
-    DFS_RETURN_IF_ERROR(pwriteFull(fd, data.data() + done, data.size() - done, offset + done));
-  }
-  return true;
+  return done;
 }
 
 // pwritev until every part is written.
@@ -207,8 +200,11 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::open(const std::string& dir, siz
 }
 
 ChunkStore::OpenForOperation::~OpenForOperation() {
+  if (--replica_.users > 0) return;
   if (replica_.fd >= 0) ::close(replica_.fd);
+  if (replica_.direct_fd >= 0) ::close(replica_.direct_fd);
   replica_.fd = -1;
+  replica_.direct_fd = -1;
   replica_.crcs_loaded = false;
 }
 
@@ -229,15 +225,29 @@ std::shared_ptr<ChunkStore::Replica> ChunkStore::find(uint64_t chunk_id) {
 }
 
 template <class Op>
-auto ChunkStore::withReplica(uint64_t chunk_id, uint64_t version, Op op)
+auto ChunkStore::withReplica(uint64_t chunk_id, uint64_t version, BlockRange blocks, Op op)
     -> decltype(op(std::declval<Replica&>())) {
   auto replica = find(chunk_id);
   if (!replica) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
-  std::lock_guard lock(replica->mutex);
+  std::unique_lock lock(replica->mutex);
+  waitForWrites(lock, *replica, blocks);
   OpenForOperation open_file(*replica);
   DFS_RETURN_IF_ERROR(toResult(checkVersion(*replica, version)));
   DFS_RETURN_IF_ERROR(load(*replica));
   return op(*replica);
+}
+
+ChunkStore::BlockRange ChunkStore::blocksOf(uint64_t offset, uint64_t length) {
+  if (length == 0) return {offset / kBlockSize, offset / kBlockSize};
+  return {offset / kBlockSize, (offset + length - 1) / kBlockSize + 1};
+}
+
+void ChunkStore::waitForWrites(std::unique_lock<std::mutex>& lock, Replica& replica,
+                               BlockRange blocks) {
+  replica.written.wait(lock, [&] {
+    return std::none_of(replica.writing.begin(), replica.writing.end(),
+                        [&](const BlockRange& range) { return range.overlaps(blocks); });
+  });
 }
 
 Result<std::shared_ptr<ChunkStore::Replica>> ChunkStore::findOrAdd(uint64_t chunk_id, bool create) {
@@ -319,7 +329,8 @@ Result<void> ChunkStore::load(Replica& replica) {
     DFS_RETURN_IF_ERROR(preadFull(replica.fd, reinterpret_cast<char*>(replica.crcs.data()),
                                   sizeof replica.crcs, kCrcTableOffset, &got));
     if (got != sizeof replica.crcs) {
-      return makeError(Code::kCorrupt, fmt::format("chunk {:#x}: short crc table", replica.chunk_id));
+      return makeError(Code::kCorrupt,
+                       fmt::format("chunk {:#x}: short crc table", replica.chunk_id));
     }
     replica.crcs_loaded = true;
   }
@@ -334,7 +345,8 @@ Result<void> ChunkStore::writeHeader(Replica& replica) {
 
 Result<void> ChunkStore::writeCrcs(Replica& replica, uint64_t first_block, uint64_t block_count) {
   return pwriteFull(replica.fd, reinterpret_cast<const char*>(replica.crcs.data() + first_block),
-                    block_count * sizeof(uint32_t), kCrcTableOffset + first_block * sizeof(uint32_t));
+                    block_count * sizeof(uint32_t),
+                    kCrcTableOffset + first_block * sizeof(uint32_t));
 }
 
 Result<std::string> ChunkStore::readBlocks(Replica& replica, uint64_t first_block,
@@ -360,8 +372,8 @@ Result<std::string> ChunkStore::readBlocks(Replica& replica, uint64_t first_bloc
 Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t offset,
                                std::string_view data, bool create, bool sync) {
   if (offset > kChunkSize || data.size() > kChunkSize - offset) {
-    return makeError(Code::kInvalid, fmt::format("write of {} at {} past the chunk end", data.size(),
-                                                 offset));
+    return makeError(Code::kInvalid,
+                     fmt::format("write of {} at {} past the chunk end", data.size(), offset));
   }
   uint64_t first_block = offset / kBlockSize;
   uint64_t end = offset + data.size();
@@ -378,7 +390,9 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
   }
 
   DFS_TRY(auto replica, findOrAdd(chunk_id, create));
-  std::lock_guard lock(replica->mutex);
+  BlockRange blocks{first_block, first_block + block_count};
+  std::unique_lock lock(replica->mutex);
+  waitForWrites(lock, *replica, blocks);
   OpenForOperation open_file(*replica);
   bool fresh = replica->version == 0 && !replica->removed;
   if (fresh) DFS_RETURN_IF_ERROR(createFile(*replica, version, /*write_metadata=*/false));
@@ -407,27 +421,38 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
       crcs[i] = crc32c(merged.data() + i * kBlockSize, kBlockSize);
     }
   }
-  std::copy(crcs.begin(), crcs.end(), replica->crcs.begin() + first_block);
   // Data before checksums: a crash between the two leaves a mismatch that reads detect, never
   // a checksum that vouches for data that is not there. Only the new bytes are written: the
   // rest of their blocks is on disk already, or past the file's end where reads see zeros
   // (a 4 KiB file costs 4 KiB of page cache and disk, not a 64 KiB block).
-  Result<bool> went_direct = false;
-  if (aligned && data.size() >= kDirectWriteBytes) {
-    went_direct = pwriteDirect(replica->fd, data, kDataOffset + offset);
-  }
-  bool direct = went_direct && *went_direct;
   Result<void> written;
-  if (!went_direct) {
-    written = std::unexpected(went_direct.error());
-  } else if (direct) {
-    written =
-        fresh ? writeNewReplica(*replica, {}, 0) : writeCrcs(*replica, first_block, block_count);
-  } else if (fresh) {
-    written = writeNewReplica(*replica, data, offset);
+  bool direct = false;
+  if (aligned && data.size() >= kDirectWriteBytes) {
+    // A new replica's header and checksum table go first, for the data's CRCs to land in.
+    if (fresh) written = writeNewReplica(*replica, {}, 0);
+    size_t direct_bytes = 0;
+    if (written) {
+      auto went = writeDirect(lock, *replica, blocks, data, offset);
+      if (went) direct_bytes = *went;
+      if (!went) written = std::unexpected(went.error());
+    }
+    direct = direct_bytes == data.size();
+    if (written && !direct) {
+      written = pwriteFull(replica->fd, data.data() + direct_bytes, data.size() - direct_bytes,
+                           kDataOffset + offset + direct_bytes);
+    }
+    if (written) {
+      std::copy(crcs.begin(), crcs.end(), replica->crcs.begin() + first_block);
+      written = writeCrcs(*replica, first_block, block_count);
+    }
   } else {
-    written = pwriteFull(replica->fd, data.data(), data.size(), kDataOffset + offset);
-    if (written) written = writeCrcs(*replica, first_block, block_count);
+    std::copy(crcs.begin(), crcs.end(), replica->crcs.begin() + first_block);
+    if (fresh) {
+      written = writeNewReplica(*replica, data, offset);
+    } else {
+      written = pwriteFull(replica->fd, data.data(), data.size(), kDataOffset + offset);
+      if (written) written = writeCrcs(*replica, first_block, block_count);
+    }
   }
   if (!written) {
     replica->crcs_loaded = false;  // reload from disk: memory may be ahead of the file
@@ -442,11 +467,35 @@ Result<void> ChunkStore::write(uint64_t chunk_id, uint64_t version, uint64_t off
   return {};
 }
 
+Result<size_t> ChunkStore::writeDirect(std::unique_lock<std::mutex>& lock, Replica& replica,
+                                       BlockRange blocks, std::string_view data, uint64_t offset) {
+  if (replica.direct_fd < 0) {
+    replica.direct_fd = ::open(pathOf(replica.chunk_id).c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+    // A file system without direct writes (EINVAL): the caller writes the buffered way.
+    if (replica.direct_fd < 0) return 0;
+  }
+  // The descriptor stays open meanwhile: this operation is one of the replica's users.
+  int fd = replica.direct_fd;
+  replica.writing.push_back(blocks);
+  lock.unlock();
+  auto written = pwriteDirect(fd, data, kDataOffset + offset);
+  lock.lock();
+  auto mine = std::find_if(replica.writing.begin(), replica.writing.end(), [&](const auto& range) {
+    return range.first == blocks.first && range.end == blocks.end;
+  });
+  replica.writing.erase(mine);
+  replica.written.notify_all();
+  // Another operation may have taken the buffered descriptor meanwhile (readRegion).
+  DFS_RETURN_IF_ERROR(load(replica));
+  return written;
+}
+
 Result<std::string> ChunkStore::read(uint64_t chunk_id, uint64_t version, uint64_t offset,
                                      uint32_t length) {
   if (offset >= kChunkSize) return std::string();
   length = static_cast<uint32_t>(std::min<uint64_t>(length, kChunkSize - offset));
-  return withReplica(chunk_id, version, [&](Replica& replica) -> Result<std::string> {
+  auto touched = blocksOf(offset, length);
+  return withReplica(chunk_id, version, touched, [&](Replica& replica) -> Result<std::string> {
     if (length == 0) return std::string();
     uint64_t first_block = offset / kBlockSize;
     uint64_t last_block = (offset + length - 1) / kBlockSize;
@@ -461,7 +510,8 @@ Result<ChunkStore::BlockRegion> ChunkStore::readRegion(uint64_t chunk_id, uint64
                                                        uint64_t offset, uint32_t length) {
   offset = std::min(offset, kChunkSize);
   length = static_cast<uint32_t>(std::min<uint64_t>(length, kChunkSize - offset));
-  return withReplica(chunk_id, version, [&](Replica& replica) -> Result<BlockRegion> {
+  auto touched = blocksOf(offset, length);
+  return withReplica(chunk_id, version, touched, [&](Replica& replica) -> Result<BlockRegion> {
     struct stat st {};
     if (::fstat(replica.fd, &st) != 0) return std::unexpected(ioError("fstat", chunk_id));
     BlockRegion region;
@@ -494,7 +544,8 @@ Result<int> ChunkStore::openForReader(uint64_t chunk_id, uint64_t version) {
 Result<void> ChunkStore::setVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version,
                                     bool create_if_missing) {
   DFS_TRY(auto replica, findOrAdd(chunk_id, create_if_missing));
-  std::lock_guard lock(replica->mutex);
+  std::unique_lock lock(replica->mutex);
+  waitForWrites(lock, *replica);
   OpenForOperation open_file(*replica);
   if (replica->removed) return makeError(Code::kNotFound, fmt::format("chunk {:#x}", chunk_id));
   if (replica->version == 0) {
@@ -507,7 +558,9 @@ Result<void> ChunkStore::setVersion(uint64_t chunk_id, uint64_t old_version, uin
   DFS_RETURN_IF_ERROR(load(*replica));
   replica->version = new_version;
   auto written = writeHeader(*replica);
-  if (written && ::fdatasync(replica->fd) != 0) written = std::unexpected(ioError("fdatasync", chunk_id));
+  if (written && ::fdatasync(replica->fd) != 0) {
+    written = std::unexpected(ioError("fdatasync", chunk_id));
+  }
   return written;
 }
 
@@ -539,7 +592,8 @@ Result<void> ChunkStore::remove(uint64_t chunk_id) {
     replica = it->second;
     replicas_.erase(it);
   }
-  std::lock_guard lock(replica->mutex);
+  std::unique_lock lock(replica->mutex);
+  waitForWrites(lock, *replica);
   replica->removed = true;
   if (replica->fd >= 0) ::close(replica->fd);
   replica->fd = -1;
@@ -566,7 +620,8 @@ Result<void> ChunkStore::verify(uint64_t chunk_id, uint64_t first_block, uint64_
   if (first_block >= kBlocksPerChunk || block_count > kBlocksPerChunk - first_block) {
     return makeError(Code::kInvalid, "verify past the chunk end");
   }
-  return withReplica(chunk_id, /*version=*/0, [&](Replica& replica) -> Result<void> {
+  BlockRange blocks{first_block, first_block + block_count};
+  return withReplica(chunk_id, /*version=*/0, blocks, [&](Replica& replica) -> Result<void> {
     DFS_TRY(auto data, readBlocks(replica, first_block, block_count));
     return {};
   });
@@ -603,12 +658,15 @@ Result<void> ChunkStore::install(uint64_t chunk_id, uint64_t version, std::strin
   }
   auto existing = find(chunk_id);
   std::unique_lock<std::mutex> existing_lock;
-  if (existing) existing_lock = std::unique_lock(existing->mutex);
+  if (existing) {
+    existing_lock = std::unique_lock(existing->mutex);
+    waitForWrites(existing_lock, *existing);
+  }
   if (existing && !existing->removed &&
       (existing->version > version || (existing->version == version && !replace_same_version))) {
     ::unlink(temporary.c_str());
-    return makeError(Code::kExists, fmt::format("chunk {:#x} is already at v{}", chunk_id,
-                                                existing->version));
+    return makeError(Code::kExists,
+                     fmt::format("chunk {:#x} is already at v{}", chunk_id, existing->version));
   }
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
     return std::unexpected(ioError("rename copy", chunk_id));

@@ -4,11 +4,14 @@
 // mismatch as kCorrupt, never as data.
 //
 // Thread-safe: operations on one replica are serialised by its mutex, different replicas
-// proceed in parallel.
+// proceed in parallel. The exception: large direct writes put their data on disk outside the
+// mutex, each holding its range of blocks, so a stream of pieces into one chunk is written side
+// by side; whatever touches those blocks (or the replica as a whole) waits for them.
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -95,21 +98,35 @@ class ChunkStore {
   std::string pathOf(uint64_t chunk_id) const;
 
  private:
+  // Blocks [first, end) of a replica.
+  struct BlockRange {
+    uint64_t first = 0;
+    uint64_t end = 0;
+    bool overlaps(const BlockRange& other) const { return first < other.end && other.first < end; }
+  };
+  static constexpr BlockRange kAllBlocks{0, kBlocksPerChunk};
+
   struct Replica {
-    std::mutex mutex;  // guards everything below and the file's contents
+    std::mutex mutex;  // guards everything below and the file's contents outside `writing`
     uint64_t chunk_id = 0;
     uint64_t version = 0;
     int fd = -1;
+    int direct_fd = -1;  // opened with O_DIRECT, for writes outside the mutex
+    int users = 0;       // operations under way (OpenForOperation)
     bool crcs_loaded = false;
     bool removed = false;
+    // Blocks whose data is being written outside the mutex: their CRCs are not yet in `crcs`.
+    std::vector<BlockRange> writing;
+    std::condition_variable written;  // notified whenever a range leaves `writing`
     std::array<uint32_t, kBlocksPerChunk> crcs{};
   };
 
-  // Holds a replica's file open for one operation only: a chunkserver keeps far more replicas
-  // than it may have files open, and their CRC tables would not all fit in memory either.
+  // Holds a replica's file open while operations use it, and no longer: a chunkserver keeps far
+  // more replicas than it may have files open, and their CRC tables would not all fit in memory
+  // either. Made and destroyed with the replica's mutex held.
   class OpenForOperation {
    public:
-    explicit OpenForOperation(Replica& replica) : replica_(replica) {}
+    explicit OpenForOperation(Replica& replica) : replica_(replica) { replica_.users++; }
     ~OpenForOperation();
     OpenForOperation(const OpenForOperation&) = delete;
     OpenForOperation& operator=(const OpenForOperation&) = delete;
@@ -120,11 +137,25 @@ class ChunkStore {
 
   explicit ChunkStore(std::string dir) : dir_(std::move(dir)) {}
   std::shared_ptr<Replica> find(uint64_t chunk_id);
-  // Runs op(replica) with the replica locked, its file open and its CRC table loaded, after
-  // checking it exists at version (0: any version).
+  // The blocks that hold [offset, offset + length).
+  static BlockRange blocksOf(uint64_t offset, uint64_t length);
+  // Waits (the lock released meanwhile) until no write outside the mutex touches blocks.
+  static void waitForWrites(std::unique_lock<std::mutex>& lock, Replica& replica,
+                            BlockRange blocks = kAllBlocks);
+  // Writes whole blocks with O_DIRECT outside the mutex (held by lock on entry and on return).
+  // The bytes written that way, from the start of data: 0 when the file system takes no direct
+  // writes; the rest is the caller's to write.
+  Result<size_t> writeDirect(std::unique_lock<std::mutex>& lock, Replica& replica,
+                             BlockRange blocks, std::string_view data, uint64_t offset);
+  // Runs op(replica) with the replica locked, no write to blocks under way outside the lock,
+  // its file open and its CRC table loaded, after checking it exists at version (0: any).
   template <class Op>
-  auto withReplica(uint64_t chunk_id, uint64_t version, Op op)
+  auto withReplica(uint64_t chunk_id, uint64_t version, BlockRange blocks, Op op)
       -> decltype(op(std::declval<Replica&>()));
+  template <class Op>
+  auto withReplica(uint64_t chunk_id, uint64_t version, Op op) {
+    return withReplica(chunk_id, version, kAllBlocks, std::move(op));
+  }
   // The replica, created in the map (not yet on disk: version 0) when absent and create is set.
   Result<std::shared_ptr<Replica>> findOrAdd(uint64_t chunk_id, bool create);
   // Creates the file of a replica added by findOrAdd; called with its mutex held.
