@@ -39,6 +39,7 @@ constexpr const char* kUsage =
     "                     after work yields the CPU only to programs of at least its priority)\n"
     "  -o close_behind=0|1  a small file's close returns before its data is written and\n"
     "                     committed; other mounts' opens wait for it (default 1)\n"
+    "  -o direct_writes=0|1  write-only opens bypass the kernel's page cache (default 1)\n"
     "  other -o options are passed to FUSE (e.g. ro, allow_other is always set;\n"
     "                     default_permissions adds the kernel's permission checks to the "
     "mount's)\n";
@@ -61,6 +62,7 @@ struct MountArgs {
   int fuse_threads = 0;
   int idle_spin_us = -1;  // the client library's default
   bool close_behind = true;
+  bool direct_writes = true;
   std::optional<int> nice;
   std::vector<std::string> fuse_options;
 };
@@ -89,6 +91,8 @@ bool parseArgs(int argc, char** argv, MountArgs* args) {
           args->nice = std::atoi(option.c_str() + 5);
         } else if (option.starts_with("close_behind=")) {
           args->close_behind = std::atoi(option.c_str() + 13) != 0;
+        } else if (option.starts_with("direct_writes=")) {
+          args->direct_writes = std::atoi(option.c_str() + 14) != 0;
         } else if (!option.empty() && option != "rw" && option != "defaults" &&
                    option != "allow_other") {
           args->fuse_options.push_back(option);
@@ -198,6 +202,7 @@ int main(int argc, char** argv) {
   }
   context.client = client->get();
   context.session = session;
+  context.direct_writes = args.direct_writes;
   auto invalidator = std::make_unique<dfs::fuse::CacheInvalidator>(session);
   context.invalidator = invalidator.get();
   auto filler = std::make_unique<dfs::fuse::PageCacheFiller>(session);

@@ -29,6 +29,10 @@ struct MountContext {
   NameKeeping* names = nullptr;
   double attr_timeout = 1.0;
   double entry_timeout = 1.0;
+  // Write-only opens bypass the kernel's page cache (FOPEN_DIRECT_IO): a writer's data is
+  // copied once, straight from its pages into the request, instead of into page-cache pages
+  // first that nobody reads through this descriptor (it cannot read, nor be mapped).
+  bool direct_writes = true;
 };
 
 inline MountContext& mountContext(fuse_req_t req) {

@@ -1,12 +1,15 @@
 // Ordinary programs and syscalls on real mount.dfs mounts of a real cluster.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <future>
+#include <vector>
 
 #include "tests/integration/cluster.h"
 
@@ -167,6 +170,44 @@ TEST_F(MountTest, ReadAheadNeverServesOldData) {
   run("dd if=/dev/zero of=" + a_ + "/big bs=1M count=20 conv=notrunc status=none");
   dropCaches();
   EXPECT_EQ(readFile(b + "/big"), std::string(20 << 20, '\0'));  // dd made it 20 MiB
+}
+
+TEST_F(MountTest, WriteOnlyDescriptorsBypassThePageCacheAndReadersHereSeeTheirBytes) {
+  // A write-only descriptor writes around the kernel's page cache (mount option direct_writes,
+  // on by default): its bytes are not left cached, and the pages a reader of this mount has
+  // cached are dropped where they were replaced.
+  std::string path = a_ + "/f";
+  writeFile(path, std::string(1 << 20, 'a'));
+  int reader = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(reader, 0);
+  std::string got(1 << 20, '\0');
+  ASSERT_EQ(::pread(reader, got.data(), got.size(), 0), static_cast<ssize_t>(got.size()));
+  constexpr size_t kMapped = 4 << 20;
+  void* mapped = ::mmap(nullptr, kMapped, PROT_READ, MAP_SHARED, reader, 0);
+  ASSERT_NE(mapped, MAP_FAILED);
+
+  int writer = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(writer, 0);
+  std::string middle(64 << 10, 'b');
+  std::string tail(2 << 20, 'c');
+  ASSERT_EQ(::pwrite(writer, middle.data(), middle.size(), 128 << 10),
+            static_cast<ssize_t>(middle.size()));
+  ASSERT_EQ(::pwrite(writer, tail.data(), tail.size(), 1 << 20), static_cast<ssize_t>(tail.size()));
+  ASSERT_EQ(::close(writer), 0);
+
+  std::vector<unsigned char> resident(kMapped / 4096);
+  ASSERT_EQ(::mincore(mapped, kMapped, resident.data()), 0);
+  EXPECT_EQ(std::count_if(resident.begin() + 256, resident.begin() + 768,
+                          [](unsigned char page) { return page & 1; }),
+            0);
+  ASSERT_EQ(::pread(reader, got.data(), middle.size(), 128 << 10),
+            static_cast<ssize_t>(middle.size()));
+  EXPECT_EQ(got.substr(0, middle.size()), middle);
+  ::munmap(mapped, kMapped);
+  ::close(reader);
+  std::string expected(1 << 20, 'a');
+  expected.replace(128 << 10, middle.size(), middle);
+  EXPECT_EQ(readFile(path), expected + tail);
 }
 
 TEST_F(MountTest, RandomReadsNeverServeOldData) {
