@@ -95,13 +95,17 @@ Result<size_t> pwriteDirect(int fd, std::string_view data, uint64_t offset) {
     if (::posix_memalign(&bytes, kDirectAlignment, kDirectSlice) != 0) return 0;
     slice.bytes = static_cast<char*>(bytes);
   }
+  // Data that starts on a page boundary (payloads received into the chunkserver's large
+  // blocks, page_aligned_new.cc) is written as it is; anything else through the aligned slice.
+  bool in_place = reinterpret_cast<uintptr_t>(data.data()) % kDirectAlignment == 0;
   size_t done = 0;
   while (done < data.size()) {
-    size_t length = std::min(kDirectSlice, data.size() - done);
-    std::memcpy(slice.bytes, data.data() + done, length);
+    size_t length = in_place ? data.size() - done : std::min(kDirectSlice, data.size() - done);
+    const char* from = data.data() + done;
+    if (!in_place) from = static_cast<const char*>(std::memcpy(slice.bytes, from, length));
     size_t written = 0;
     while (written < length) {
-      ssize_t n = ::pwrite(fd, slice.bytes + written, length - written,
+      ssize_t n = ::pwrite(fd, from + written, length - written,
                            static_cast<off_t>(offset + done + written));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno != EINVAL) {
