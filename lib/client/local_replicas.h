@@ -66,8 +66,14 @@ class LocalReplicas {
     rpc::OwnedFd channel;
   };
   using ReplicaKey = std::tuple<std::string, uint64_t, uint64_t>;  // address, chunk, version
+  // A replica's file as the chunkserver handed it, and the same file opened again with
+  // O_DIRECT for large reads of its data (absent where the file system takes none).
+  struct ReplicaFile {
+    rpc::OwnedFd buffered;
+    rpc::OwnedFd direct;
+  };
   struct OpenReplica {
-    std::shared_ptr<rpc::OwnedFd> fd;
+    std::shared_ptr<ReplicaFile> file;
     std::list<ReplicaKey>::iterator lru;
   };
 
@@ -75,11 +81,11 @@ class LocalReplicas {
   void submit(std::move_only_function<void()> job);
   Result<std::string> readNow(const std::string& address, uint64_t chunk_id, uint64_t version,
                               uint64_t offset, uint32_t length);
-  Result<std::shared_ptr<rpc::OwnedFd>> replicaFile(const std::string& address, uint64_t chunk_id,
-                                                    uint64_t version);
+  Result<std::shared_ptr<ReplicaFile>> replicaFile(const std::string& address, uint64_t chunk_id,
+                                                   uint64_t version);
   // Reads and checks the blocks of [offset, offset + length) from a replica's file.
-  Result<std::string> readBlocks(int fd, uint64_t chunk_id, uint64_t version, uint64_t offset,
-                                 uint32_t length);
+  Result<std::string> readBlocks(const ReplicaFile& file, uint64_t chunk_id, uint64_t version,
+                                 uint64_t offset, uint32_t length);
   // Closes a replica's file once the reads using it are done.
   void forget(const ReplicaKey& key);
   // The channel broke (the chunkserver stopped or restarted): forget it and its descriptors.

@@ -1,8 +1,13 @@
 #include "lib/client/local_replicas.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <future>
+#include <vector>
 
 #include "tests/unit/chunkserver/local_read_fixture.h"
 
@@ -52,6 +57,42 @@ TEST_F(LocalReplicasTest, ReadsReplicaFilesCheckedAgainstTheirChecksums) {
   ASSERT_FALSE(stale.has_value());
   EXPECT_EQ(stale.error().code(), Code::kStale);
   EXPECT_FALSE(read(replicas, 5, 2, 64ull << 20, 10).has_value());  // past the chunk
+}
+
+TEST_F(LocalReplicasTest, LargeReadsGoAroundThePageCacheSmallOnesThroughIt) {
+  // Written buffered (not whole 1 MiB pieces), then flushed and dropped from the page cache.
+  std::string data = patterned(3 << 20);
+  for (size_t at = 0; at < data.size(); at += 100000) {
+    std::string piece = data.substr(at, 100000);
+    ASSERT_TRUE(store_->write(7, 1, at, piece, /*create=*/at == 0, /*sync=*/false));
+  }
+  int fd = ::open(store_->pathOf(7).c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::fdatasync(fd), 0);
+  ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+  LocalReplicas replicas;
+  ASSERT_TRUE(connect(replicas, server_->token()));
+  auto large = read(replicas, 7, 1, 1 << 20, 1 << 20);
+  ASSERT_TRUE(large.has_value()) << large.error().toString();
+  EXPECT_EQ(*large, data.substr(1 << 20, 1 << 20));
+  auto small = read(replicas, 7, 1, 100, 5000);
+  ASSERT_TRUE(small.has_value());
+  EXPECT_EQ(*small, data.substr(100, 5000));
+
+  size_t file_bytes = kReplicaDataOffset + data.size();
+  void* mapped = ::mmap(nullptr, file_bytes, PROT_READ, MAP_SHARED, fd, 0);
+  ASSERT_NE(mapped, MAP_FAILED);
+  std::vector<unsigned char> resident(file_bytes / 4096);
+  ASSERT_EQ(::mincore(mapped, file_bytes, resident.data()), 0);
+  auto cached = [&](uint64_t from, uint64_t to) {
+    return std::count_if(resident.begin() + (kReplicaDataOffset + from) / 4096,
+                         resident.begin() + (kReplicaDataOffset + to) / 4096,
+                         [](unsigned char page) { return page & 1; });
+  };
+  EXPECT_EQ(cached(1 << 20, 2 << 20), 0);  // the large read's data
+  EXPECT_GT(cached(0, 64 << 10), 0);       // the small read's block
+  ::munmap(mapped, file_bytes);
+  ::close(fd);
 }
 
 TEST_F(LocalReplicasTest, DamageIsReportedNotReturned) {

@@ -1,8 +1,9 @@
-// The chunkserver's global operator new: blocks of 256 KiB or more start on a page boundary.
-// Chunk payloads are received straight into such blocks (lib/rpc reads a payload into its own
-// string), so a direct write (O_DIRECT, chunk_store.cc) takes them as they are instead of
-// copying every megabyte into an aligned buffer first. Smaller blocks come from malloc as usual;
-// free() releases both.
+// A global operator new for programs that move chunk data with O_DIRECT (linked into
+// dfs-chunkserver and mount.dfs): blocks of 256 KiB or more start on a page boundary. Chunk
+// payloads are received straight into such blocks (lib/rpc reads a payload into its own string)
+// and chunk reads read into them, so direct writes (server/chunkserver/chunk_store.cc) and
+// direct reads (lib/client/local_replicas.cc) use them as they are instead of going through an
+// aligned copy. Smaller blocks come from malloc as usual; free() releases both.
 #include <cstddef>
 #include <cstdlib>
 #include <new>
