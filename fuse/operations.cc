@@ -299,9 +299,12 @@ void onLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* n
 }
 
 // (The kernel invalidates the pages a direct write covers, so readers through other descriptors
-// of this mount never keep the bytes it replaced.)
-bool bypassesPageCache(fuse_req_t req, int flags) {
-  return mountContext(req).direct_writes && (flags & O_ACCMODE) == O_WRONLY;
+// of this mount never keep the bytes it replaced.) Not for a set-user-ID or set-group-ID file:
+// the kernel drops those bits before a cached write by asking the mount to, but of a direct
+// write it only tells the mount in a write flag libfuse does not pass on.
+bool bypassesPageCache(fuse_req_t req, int flags, uint32_t mode) {
+  return mountContext(req).direct_writes && (flags & O_ACCMODE) == O_WRONLY &&
+         (mode & (S_ISUID | S_ISGID)) == 0;
 }
 
 void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -325,7 +328,7 @@ void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         open_file->flags = info.flags;
         info.fh = reinterpret_cast<uint64_t>(open_file);
         info.keep_cache = 0;
-        info.direct_io = bypassesPageCache(req, info.flags) ? 1 : 0;
+        info.direct_io = bypassesPageCache(req, info.flags, attr->mode()) ? 1 : 0;
         fuse_reply_open(req, &info);
       });
 }
@@ -346,7 +349,8 @@ void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                               auto* open_file = new OpenFile;
                               open_file->flags = info.flags;
                               info.fh = reinterpret_cast<uint64_t>(open_file);
-                              info.direct_io = bypassesPageCache(req, info.flags) ? 1 : 0;
+                              info.direct_io =
+                                  bypassesPageCache(req, info.flags, attr->mode()) ? 1 : 0;
                               fuse_entry_param entry =
                                   toEntry(req, *attr, mayKeepNames(req, parent));
                               fuse_reply_create(req, &entry, &info);
