@@ -587,17 +587,17 @@ Result<void> ChunkStore::truncate(uint64_t chunk_id, uint64_t version, uint64_t 
   });
 }
 
-Result<void> ChunkStore::remove(uint64_t chunk_id) {
-  std::shared_ptr<Replica> replica;
-  {
-    std::lock_guard lock(map_mutex_);
-    auto it = replicas_.find(chunk_id);
-    if (it == replicas_.end()) return {};
-    replica = it->second;
-    replicas_.erase(it);
-  }
+Result<void> ChunkStore::remove(uint64_t chunk_id, uint64_t version) {
+  std::shared_ptr<Replica> replica = find(chunk_id);
+  if (!replica) return {};
   std::unique_lock lock(replica->mutex);
   waitForWrites(lock, *replica);
+  if (replica->removed || (version != 0 && replica->version != version)) return {};
+  {
+    std::lock_guard map_lock(map_mutex_);
+    auto it = replicas_.find(chunk_id);
+    if (it != replicas_.end() && it->second == replica) replicas_.erase(it);
+  }
   replica->removed = true;
   if (replica->fd >= 0) ::close(replica->fd);
   replica->fd = -1;
@@ -606,6 +606,13 @@ Result<void> ChunkStore::remove(uint64_t chunk_id) {
     return std::unexpected(ioError("unlink", chunk_id));
   }
   return {};
+}
+
+uint64_t ChunkStore::versionOf(uint64_t chunk_id) {
+  auto replica = find(chunk_id);
+  if (!replica) return 0;
+  std::lock_guard lock(replica->mutex);
+  return replica->removed ? 0 : replica->version;
 }
 
 void ChunkStore::noteDamaged(uint64_t chunk_id) {

@@ -77,7 +77,11 @@ class ChunkStore {
                           bool create_if_missing = false);
   // Zeros everything at and past length.
   Result<void> truncate(uint64_t chunk_id, uint64_t version, uint64_t length);
-  Result<void> remove(uint64_t chunk_id);
+  // Removes the replica; with version set, only if it is still at that version (a removal
+  // decided earlier must not take a newer copy installed meanwhile).
+  Result<void> remove(uint64_t chunk_id, uint64_t version = 0);
+  // The replica's version, 0 when there is none.
+  uint64_t versionOf(uint64_t chunk_id);
   // Installs a whole replica (a copy from a peer): written to a temporary file, synced and
   // renamed, so a copy cut short never looks like a replica. Replaces an older version, or with
   // replace_same_version a damaged replica of this version.

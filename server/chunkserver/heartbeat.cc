@@ -17,6 +17,7 @@ Heartbeat::Heartbeat(asio::io_context& io, ChunkStore& store, const Scrubber& sc
                      HeartbeatOptions options)
     : io_(io),
       store_(store),
+      remover_(store),
       scrubber_(scrubber),
       options_(std::move(options)),
       master_(rpc::Client::create(io.get_executor(), options_.master)),
@@ -95,10 +96,7 @@ awaitable<Result<void>> Heartbeat::beatOnce() {
     registered_ = false;
     co_return Result<void>{};
   }
-  for (uint64_t chunk_id : reply.delete_chunks()) {
-    auto removed = store_.remove(chunk_id);
-    if (!removed) spdlog::warn("delete chunk {:#x}: {}", chunk_id, removed.error().toString());
-  }
+  for (uint64_t chunk_id : reply.delete_chunks()) remover_.add(chunk_id);
   co_return Result<void>{};
 }
 

@@ -1,6 +1,7 @@
 // The chunkserver's side of the master link: registers with a block report, heartbeats every
-// second with capacity and the replicas found damaged, carries out the deletions the master queued, and registers again when
-// the master has forgotten it (master restart, or it was declared dead).
+// second with capacity and the replicas found damaged, hands the deletions the master queued to
+// a ReplicaRemover, and registers again when the master has forgotten it (master restart, or it
+// was declared dead).
 #pragma once
 
 #include <boost/asio.hpp>
@@ -11,6 +12,7 @@
 #include "lib/base/address.h"
 #include "lib/rpc/client.h"
 #include "server/chunkserver/chunk_store.h"
+#include "server/chunkserver/replica_remover.h"
 #include "server/chunkserver/scrubber.h"
 
 namespace dfs::chunkserver {
@@ -38,6 +40,7 @@ class Heartbeat {
 
   boost::asio::io_context& io_;
   ChunkStore& store_;
+  ReplicaRemover remover_;
   const Scrubber& scrubber_;
   std::vector<uint64_t> damaged_unreported_;  // kept until a heartbeat carried them
   HeartbeatOptions options_;
