@@ -1,5 +1,7 @@
 #include "lib/base/priority.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -25,6 +27,11 @@ void setNiceLevelOrWarn(int nice) {
     spdlog::warn("{}; running at nice level {}", set.error().message(),
                  ::getpriority(PRIO_PROCESS, 0));
   }
+}
+
+void runOnlyWhenIdle() {
+  sched_param idle{};
+  ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &idle);
 }
 
 }  // namespace dfs

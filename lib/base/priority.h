@@ -21,4 +21,8 @@ Result<void> setNiceLevel(int nice);
 // CAP_SYS_NICE) is logged as a warning and the server runs on at the level it has.
 void setNiceLevelOrWarn(int nice);
 
+// Makes the calling thread run only on CPU time nobody else wants (SCHED_IDLE): for background
+// work that is never urgent (write-behind, spare files, garbage collection).
+void runOnlyWhenIdle();
+
 }  // namespace dfs

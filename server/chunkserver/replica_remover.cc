@@ -1,8 +1,8 @@
 #include "server/chunkserver/replica_remover.h"
 
-#include <pthread.h>
-#include <sched.h>
 #include <spdlog/spdlog.h>
+
+#include "lib/base/priority.h"
 
 namespace dfs::chunkserver {
 
@@ -31,8 +31,7 @@ size_t ReplicaRemover::queued() {
 }
 
 void ReplicaRemover::run() {
-  sched_param idle{};
-  ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &idle);
+  runOnlyWhenIdle();
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

@@ -1,8 +1,6 @@
 #include "server/chunkserver/spare_files.h"
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -11,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+
+#include "lib/base/priority.h"
 
 namespace dfs::chunkserver {
 
@@ -83,8 +83,7 @@ bool SpareFiles::recycle(const std::string& path) {
 void SpareFiles::refill() {
   // Only on CPU time nobody else wants: the pool is made while the machine idles, and under
   // load new replicas are created directly (what the pool saves them is what it would cost).
-  sched_param idle{};
-  ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &idle);
+  runOnlyWhenIdle();
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     if (ready_.size() >= target_) {

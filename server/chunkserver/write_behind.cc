@@ -1,9 +1,9 @@
 #include "server/chunkserver/write_behind.h"
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
+
+#include "lib/base/priority.h"
 
 namespace dfs::chunkserver {
 
@@ -37,8 +37,7 @@ size_t WriteBehind::queued() {
 }
 
 void WriteBehind::run() {
-  sched_param idle{};
-  ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &idle);
+  runOnlyWhenIdle();
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
