@@ -203,10 +203,6 @@ Result<std::shared_ptr<LocalReplicas::ReplicaFile>> LocalReplicas::replicaFile(
   }
   auto file = std::make_shared<ReplicaFile>();
   file->buffered = std::move(*opened);
-  // The same file again (not the handed-out descriptor, whose reads of the header and checksums
-  // stay buffered): its own open file description, with O_DIRECT.
-  std::string reopen = fmt::format("/proc/self/fd/{}", file->buffered.get());
-  file->direct = rpc::OwnedFd(::open(reopen.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
   std::lock_guard lock(mutex_);
   if (auto it = open_.find(key); it != open_.end()) return it->second.file;  // raced: keep one
   lru_.push_front(key);
@@ -216,6 +212,16 @@ Result<std::shared_ptr<LocalReplicas::ReplicaFile>> LocalReplicas::replicaFile(
     lru_.pop_back();
   }
   return file;
+}
+
+int LocalReplicas::ReplicaFile::directFd() {
+  std::call_once(direct_opened, [this] {
+    // The same file again (not the handed-out descriptor, whose reads of the header and
+    // checksums stay buffered): its own open file description, with O_DIRECT.
+    std::string reopen = fmt::format("/proc/self/fd/{}", buffered.get());
+    direct = rpc::OwnedFd(::open(reopen.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+  });
+  return direct.get();
 }
 
 Result<std::string> LocalReplicas::readNow(const std::string& address, uint64_t chunk_id,
@@ -240,7 +246,7 @@ Result<std::string> LocalReplicas::readNow(const std::string& address, uint64_t 
   return std::unexpected(checked.error());
 }
 
-Result<std::string> LocalReplicas::readBlocks(const ReplicaFile& file, uint64_t chunk_id,
+Result<std::string> LocalReplicas::readBlocks(ReplicaFile& file, uint64_t chunk_id,
                                               uint64_t version, uint64_t offset, uint32_t length) {
   int fd = file.buffered.get();
   uint64_t first_block = offset / kChecksumBlockSize;
@@ -253,10 +259,12 @@ Result<std::string> LocalReplicas::readBlocks(const ReplicaFile& file, uint64_t 
   std::string data = uninitializedBuffer(block_count * kChecksumBlockSize);
   uint64_t at = kReplicaDataOffset + first_block * kChecksumBlockSize;
   // (Page-aligned when the program allocates large blocks so, lib/base/page_aligned_new.cc.)
-  bool direct = file.direct.get() >= 0 && data.size() >= kDirectReadBytes &&
-                reinterpret_cast<uintptr_t>(data.data()) % kDirectAlignment == 0;
-  DFS_TRY(size_t got, direct ? preadDirect(file.direct.get(), fd, data.data(), data.size(), at)
-                             : preadAll(fd, data.data(), data.size(), at));
+  int direct_fd = data.size() >= kDirectReadBytes &&
+                          reinterpret_cast<uintptr_t>(data.data()) % kDirectAlignment == 0
+                      ? file.directFd()
+                      : -1;
+  DFS_TRY(size_t got, direct_fd >= 0 ? preadDirect(direct_fd, fd, data.data(), data.size(), at)
+                                     : preadAll(fd, data.data(), data.size(), at));
   std::memset(data.data() + got, 0, data.size() - got);  // past the file's end: zeros
   for (uint64_t i = 0; i < block_count; ++i) {
     if (crc32c(data.data() + i * kChecksumBlockSize, kChecksumBlockSize) != crcs[i]) {

@@ -67,10 +67,12 @@ class LocalReplicas {
   };
   using ReplicaKey = std::tuple<std::string, uint64_t, uint64_t>;  // address, chunk, version
   // A replica's file as the chunkserver handed it, and the same file opened again with
-  // O_DIRECT for large reads of its data (absent where the file system takes none).
+  // O_DIRECT on its first large read (absent where the file system takes none).
   struct ReplicaFile {
     rpc::OwnedFd buffered;
+    std::once_flag direct_opened;
     rpc::OwnedFd direct;
+    int directFd();
   };
   struct OpenReplica {
     std::shared_ptr<ReplicaFile> file;
@@ -84,7 +86,7 @@ class LocalReplicas {
   Result<std::shared_ptr<ReplicaFile>> replicaFile(const std::string& address, uint64_t chunk_id,
                                                    uint64_t version);
   // Reads and checks the blocks of [offset, offset + length) from a replica's file.
-  Result<std::string> readBlocks(const ReplicaFile& file, uint64_t chunk_id, uint64_t version,
+  Result<std::string> readBlocks(ReplicaFile& file, uint64_t chunk_id, uint64_t version,
                                  uint64_t offset, uint32_t length);
   // Closes a replica's file once the reads using it are done.
   void forget(const ReplicaKey& key);
