@@ -1041,7 +1041,10 @@ void DfsClient::forgetCachedData(FileState& state) {
 }
 
 namespace {
-constexpr uint64_t kReadAheadPiece = 1 << 20;
+// 4 MiB: a piece is one read of the replica (a direct one when it is local), and the disk gives
+// more to two 4 MiB reads at a time than to two of 1 MiB (cold 1 GiB read through the mount
+// 923-1332 MiB/s against 723-1016, alternating runs; cat of 256 MiB 0.34 s against 0.45 s).
+constexpr uint64_t kReadAheadPiece = 4 << 20;
 constexpr uint64_t kMaxReadAhead = 16 << 20;
 // Kernel read-ahead and parallel FUSE requests arrive slightly out of order: a read this close
 // to where the last one ended still counts as sequential.
