@@ -25,11 +25,6 @@ void ReplicaRemover::add(uint64_t chunk_id) {
   wake_.notify_one();
 }
 
-size_t ReplicaRemover::queued() {
-  std::lock_guard lock(mutex_);
-  return queue_.size();
-}
-
 void ReplicaRemover::run() {
   runOnlyWhenIdle();
   std::unique_lock lock(mutex_);

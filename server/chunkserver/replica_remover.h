@@ -8,7 +8,6 @@
 #pragma once
 
 #include <condition_variable>
-#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -28,7 +27,6 @@ class ReplicaRemover {
 
   // Queues the deletion of the replica of chunk_id as it is now; absent replicas are skipped.
   void add(uint64_t chunk_id);
-  size_t queued();
 
  private:
   void run();
