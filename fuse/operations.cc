@@ -329,6 +329,7 @@ void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         info.fh = reinterpret_cast<uint64_t>(open_file);
         info.keep_cache = 0;
         info.direct_io = bypassesPageCache(req, info.flags, attr->mode()) ? 1 : 0;
+        open_file->direct = info.direct_io;
         fuse_reply_open(req, &info);
       });
 }
@@ -351,6 +352,7 @@ void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                               info.fh = reinterpret_cast<uint64_t>(open_file);
                               info.direct_io =
                                   bypassesPageCache(req, info.flags, attr->mode()) ? 1 : 0;
+                              open_file->direct = info.direct_io;
                               fuse_entry_param entry =
                                   toEntry(req, *attr, mayKeepNames(req, parent));
                               fuse_reply_create(req, &entry, &info);
@@ -374,21 +376,32 @@ void onRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file
       });
 }
 
+// A write on an O_SYNC or O_DSYNC descriptor, or with RWF_SYNC or RWF_DSYNC (the kernel adds
+// O_DSYNC, and O_SYNC, to the write's flags for those), returns once its data is on every
+// replica's disk and the file's size and times are in the master's synced journal. Through the
+// page cache the kernel asks for that itself (an fsync after the write); around it, it does not.
+client::Task<uint64_t> syncedWrite(DfsClient& client, uint64_t ino, bool append, uint64_t offset,
+                                   std::string data, bool sync) {
+  uint64_t written = data.size();
+  if (append) {
+    DFS_CO_RETURN_IF_ERROR(co_await client.append(ino, std::move(data)));
+  } else {
+    DFS_CO_TRY(written, co_await client.write(ino, offset, std::move(data)));
+  }
+  if (sync) DFS_CO_RETURN_IF_ERROR(co_await client.fsync(ino));
+  co_return written;
+}
+
 void onWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t offset,
              fuse_file_info* fi) {
+  const OpenFile& open_file = openFile(fi);
+  bool sync = open_file.direct && (fi->flags & O_DSYNC) != 0;
+  bool append = (open_file.flags & O_APPEND) != 0;
   // The buffer belongs to this FUSE thread and is reused once we return: copy it.
-  std::string data(buf, size);
-  if (openFile(fi).flags & O_APPEND) {
-    dfsClient(req).spawn<uint64_t>(dfsClient(req).append(ino, std::move(data)),
-                                   [req, size](Result<uint64_t> at) {
-                                     if (!at) return replyError(req, at.error());
-                                     fuse_reply_write(req, size);
-                                   });
-    return;
-  }
-  dfsClient(req).spawn<size_t>(
-      dfsClient(req).write(ino, static_cast<uint64_t>(offset), std::move(data)),
-      [req](Result<size_t> written) {
+  dfsClient(req).spawn<uint64_t>(
+      syncedWrite(dfsClient(req), ino, append, static_cast<uint64_t>(offset),
+                  std::string(buf, size), sync),
+      [req](Result<uint64_t> written) {
         if (!written) return replyError(req, written.error());
         fuse_reply_write(req, *written);
       });

@@ -42,6 +42,9 @@ inline MountContext& mountContext(fuse_req_t req) {
 // What fi->fh of an open file points to.
 struct OpenFile {
   int flags = 0;
+  // Opened with FOPEN_DIRECT_IO: the kernel sends no fsync after a synchronous write through it
+  // (it does after a cached one), so the write itself waits for its data to be durable.
+  bool direct = false;
   std::mutex mutex;
   // (kind, owner) of the locks taken through this open file: released with it.
   std::set<std::pair<proto::LockKind, uint64_t>> lock_owners;
