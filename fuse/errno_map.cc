@@ -22,6 +22,9 @@ int toErrno(const Status& status) {
     case Code::kBusy: return EAGAIN;
     case Code::kNotSupported: return EOPNOTSUPP;
     case Code::kLocked: return EAGAIN;  // == EWOULDBLOCK
+    case Code::kNoData: return ENODATA;
+    case Code::kOutOfRange: return ERANGE;
+    case Code::kTooBig: return E2BIG;
     case Code::kCancelled: return EINTR;
     case Code::kIo:
     case Code::kTimeout:
@@ -30,6 +33,7 @@ int toErrno(const Status& status) {
     case Code::kStale:
     case Code::kProtocol:
     case Code::kInternal:
+    case Code::kWrongCluster:
       return EIO;
   }
   return EIO;

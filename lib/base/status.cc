@@ -20,6 +20,9 @@ const char* codeName(Code code) {
     case Code::kBusy: return "busy, try again";
     case Code::kNotSupported: return "not supported";
     case Code::kLocked: return "locked";
+    case Code::kNoData: return "no such attribute";
+    case Code::kOutOfRange: return "result out of range";
+    case Code::kTooBig: return "too big";
     case Code::kIo: return "i/o error";
     case Code::kTimeout: return "timed out";
     case Code::kUnavailable: return "unavailable";
@@ -28,6 +31,7 @@ const char* codeName(Code code) {
     case Code::kProtocol: return "protocol error";
     case Code::kCancelled: return "cancelled";
     case Code::kInternal: return "internal error";
+    case Code::kWrongCluster: return "another cluster";
   }
   return "unknown error";
 }
@@ -49,9 +53,10 @@ Code codeFromWire(int value) {
     case Code::kIsDir: case Code::kNotEmpty: case Code::kCrossDevice: case Code::kNameTooLong:
     case Code::kInvalid: case Code::kAccessDenied: case Code::kNotPermitted: case Code::kNoSpace:
     case Code::kFileTooBig: case Code::kBusy: case Code::kNotSupported: case Code::kLocked:
+    case Code::kNoData: case Code::kOutOfRange: case Code::kTooBig:
     case Code::kIo:
     case Code::kTimeout: case Code::kUnavailable: case Code::kCorrupt: case Code::kStale:
-    case Code::kProtocol: case Code::kCancelled: case Code::kInternal:
+    case Code::kProtocol: case Code::kCancelled: case Code::kInternal: case Code::kWrongCluster:
       return static_cast<Code>(value);
   }
   return Code::kInternal;

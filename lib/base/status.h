@@ -27,6 +27,9 @@ enum class Code : int {
   kBusy = 13,  // try again (EAGAIN)
   kNotSupported = 14,
   kLocked = 15,  // a conflicting lock is held (EAGAIN/EWOULDBLOCK), not worth retrying
+  kNoData = 16,      // no such extended attribute (ENODATA)
+  kOutOfRange = 17,  // the caller's buffer is too small for the value (ERANGE)
+  kTooBig = 18,      // a value beyond the size the file system takes (E2BIG)
   // transport and storage
   kIo = 30,
   kTimeout = 31,
@@ -36,6 +39,7 @@ enum class Code : int {
   kProtocol = 35,     // malformed frame or message
   kCancelled = 36,
   kInternal = 37,
+  kWrongCluster = 38,  // the peer belongs to another cluster (its identity differs)
 };
 
 const char* codeName(Code code);

@@ -82,6 +82,16 @@ Task<void> DfsClient::openSession() {
   request.set_mount_point(options_.mount_point);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::CreateSessionReply>(proto::CREATE_SESSION,
                                                                        request));
+  if (!cluster_id_.empty() && reply.cluster_id() != cluster_id_) {
+    // Another cluster's master on the address this mount was given (a moved or reinstalled
+    // master): its inode numbers name other files. Nothing is asked of it.
+    spdlog::error("master {} serves cluster {}, this mount belongs to cluster {}: refused",
+                  options_.master.toString(), reply.cluster_id(), cluster_id_);
+    co_return makeError(Code::kWrongCluster,
+                        fmt::format("master of cluster {}, mounted cluster {}", reply.cluster_id(),
+                                    cluster_id_));
+  }
+  cluster_id_ = reply.cluster_id();
   if (session_id_ != 0) {
     spdlog::warn("session {} was lost; now session {}", session_id_, reply.session_id());
     // The master released the locks of the lost session: they are not ours any more.

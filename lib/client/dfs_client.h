@@ -235,6 +235,7 @@ class DfsClient {
                                 uint64_t offset, uint32_t length);
 
   uint64_t sessionId() const { return session_id_; }
+  const std::string& clusterId() const { return cluster_id_; }
   // Bytes of file data read straight from replica files on this machine (local_reads).
   uint64_t bytesReadLocally() const;
   boost::asio::any_io_executor executor() { return io_.get_executor(); }
@@ -442,6 +443,7 @@ class DfsClient {
   std::shared_ptr<rpc::Client> master_;
   uint64_t session_id_ = 0;
   uint64_t master_instance_ = 0;
+  std::string cluster_id_;  // the first session's; a master of another cluster is refused
   std::chrono::milliseconds keep_alive_interval_{5000};  // a third of the session lease
   uint64_t next_request_id_ = 1;
   bool stopping_ = false;

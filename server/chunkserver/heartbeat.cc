@@ -3,9 +3,11 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include <spdlog/spdlog.h>
 
+#include "lib/base/files.h"
 #include "proto/master.pb.h"
 
 namespace dfs::chunkserver {
@@ -51,10 +53,20 @@ void Heartbeat::capacity(uint64_t* capacity, uint64_t* used) const {
   *used = taken;
 }
 
+std::string clusterIdPath(const std::string& data_dir) { return data_dir + "/cluster"; }
+
+std::string readClusterId(const std::string& data_dir) {
+  std::ifstream in(clusterIdPath(data_dir));
+  std::string id;
+  in >> id;
+  return id;
+}
+
 awaitable<Result<void>> Heartbeat::registerOnce() {
   proto::RegisterChunkserverRequest request;
   request.set_address(options_.advertised_address);
   request.set_data_dir_id(options_.data_dir_id);
+  request.set_cluster_id(options_.cluster_id);
   uint64_t total, used;
   capacity(&total, &used);
   request.set_capacity_bytes(total);
@@ -66,6 +78,13 @@ awaitable<Result<void>> Heartbeat::registerOnce() {
   }
   DFS_CO_TRY(auto reply, co_await master_->call<proto::RegisterChunkserverReply>(
                              proto::REGISTER_CHUNKSERVER, request));
+  if (options_.cluster_id.empty() && !reply.cluster_id().empty()) {
+    // Before this registration counts: a restart must present the identity it was taken with.
+    DFS_CO_RETURN_IF_ERROR(writeFileAtomically(clusterIdPath(store_.dir()),
+                                               reply.cluster_id() + "\n", /*sync=*/true));
+    options_.cluster_id = reply.cluster_id();
+    spdlog::info("data dir {} now belongs to cluster {}", store_.dir(), options_.cluster_id);
+  }
   id_ = reply.chunkserver_id();
   registered_ = true;
   spdlog::info("registered with master {} as chunkserver {} ({} replicas)",
@@ -109,6 +128,12 @@ awaitable<void> Heartbeat::loop() {
       outcome = co_await beatOnce();
     } else {
       outcome = co_await registerOnce();
+    }
+    if (!outcome && outcome.error().code() == Code::kWrongCluster) {
+      spdlog::error("master {} refused this chunkserver: {}", options_.master.toString(),
+                    outcome.error().toString());
+      if (options_.on_refused) options_.on_refused(outcome.error());
+      break;
     }
     if (!outcome && !reported_failure) {
       spdlog::warn("master {}: {}", options_.master.toString(), outcome.error().toString());

@@ -2,10 +2,16 @@
 // second with capacity and the replicas found damaged, hands the deletions the master queued to
 // a ReplicaRemover, and registers again when the master has forgotten it (master restart, or it
 // was declared dead).
+//
+// Cluster identity: the data dir's file `cluster` names the cluster its replicas belong to,
+// written (durably) at the first registration from the master's answer and sent with every
+// registration after. A master of another cluster refuses the chunkserver; then on_refused runs
+// (the chunkserver stops: its replicas must never be taken for that cluster's chunks).
 #pragma once
 
 #include <boost/asio.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,9 +27,15 @@ struct HeartbeatOptions {
   HostPort master;
   std::string advertised_address;  // HOST:PORT clients reach this chunkserver at
   std::string data_dir_id;
+  std::string cluster_id;          // from the data dir; empty until the first registration
+  std::function<void(const Status&)> on_refused;  // a master of another cluster refused it
   uint64_t capacity_limit = 0;     // 0: the file system's size
   std::chrono::milliseconds interval{1000};
 };
+
+// The data dir's cluster identity file, and what it holds ("" when there is none).
+std::string clusterIdPath(const std::string& data_dir);
+std::string readClusterId(const std::string& data_dir);
 
 class Heartbeat {
  public:

@@ -133,6 +133,13 @@ int main(int argc, char** argv) {
   heartbeat_options.master = *master_address;
   heartbeat_options.advertised_address = bound->toString();
   heartbeat_options.data_dir_id = dataDirId(data_dir);
+  heartbeat_options.cluster_id = dfs::chunkserver::readClusterId(data_dir);
+  int exit_code = 0;
+  std::function<void()> shut_down;
+  heartbeat_options.on_refused = [&](const dfs::Status&) {
+    exit_code = 1;
+    boost::asio::post(io, [&] { shut_down(); });
+  };
   heartbeat_options.capacity_limit = capacity_limit;
   scrub.bytes_per_second = scrub_mib_per_s << 20;
   scrub.pass_interval = std::chrono::seconds(scrub_interval_s);
@@ -142,14 +149,17 @@ int main(int argc, char** argv) {
   heartbeat.start();
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int signal) {
-    spdlog::info("signal {}: shutting down", signal);
+  shut_down = [&] {
     heartbeat.stop();
     scrubber.stop();
     service.stop();
     if (local_reads) local_reads->stop();
     server.stop();
     io.stop();
+  };
+  signals.async_wait([&](const boost::system::error_code&, int signal) {
+    spdlog::info("signal {}: shutting down", signal);
+    shut_down();
   });
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < network_threads; ++i) pool.emplace_back([&io] { io.run(); });
@@ -157,5 +167,5 @@ int main(int argc, char** argv) {
   for (auto& thread : pool) thread.join();
   request_threads.stop();
   request_threads.join();
-  return 0;
+  return exit_code;
 }

@@ -47,6 +47,7 @@ std::string encodeCheckpoint(const Namespace& ns, const SessionTable& sessions, 
   header->set_next_chunk_id(ns.nextChunkId());
   header->set_next_session_id(sessions.nextId());
   header->set_time_ns(wallNowNs());
+  header->set_cluster_id(ns.clusterId());
   add(entry, writer, &out);
 
   uint64_t inodes = 0;
@@ -137,6 +138,7 @@ Result<CheckpointState> decodeCheckpoint(std::string_view bytes, const std::stri
         state.seq = entry.header().seq();
         state.next_session_id = entry.header().next_session_id();
         state.ns->restoreCounters(entry.header().next_ino(), entry.header().next_chunk_id());
+        state.ns->restoreClusterId(entry.header().cluster_id());
         break;
       case proto::CheckpointEntry::kInode: {
         const auto& in = entry.inode();

@@ -88,6 +88,7 @@ Result<ApplyOutcome> Namespace::apply(const proto::MetaRecord& record) {
     case proto::MetaRecord::kSetGoal: return setGoal(record.set_goal());
     case proto::MetaRecord::kReserveInodes:
       return reserveInodes(record.reserve_inodes());
+    case proto::MetaRecord::kInitCluster: return initCluster(record.init_cluster());
     case proto::MetaRecord::OP_NOT_SET: break;
   }
   return makeError(Code::kInvalid, "metadata record without an operation");
@@ -413,6 +414,13 @@ Status Namespace::restoreEntries(uint64_t dir,
   }
   for (const auto& [name, ino] : entries) it->second->entries.emplace(name, ino);
   return Status::ok();
+}
+
+Result<ApplyOutcome> Namespace::initCluster(const proto::InitClusterOp& op) {
+  if (!cluster_id_.empty()) return makeError(Code::kInvalid, "the cluster has an identity already");
+  if (op.cluster_id().empty()) return makeError(Code::kInvalid, "empty cluster identity");
+  cluster_id_ = op.cluster_id();
+  return ApplyOutcome{};
 }
 
 void Namespace::restoreCounters(uint64_t next_ino, uint64_t next_chunk_id) {

@@ -75,6 +75,8 @@ class Namespace {
   uint32_t chunkGoal(uint64_t chunk_id, uint32_t default_goal) const;
   void fillAttr(const Inode& inode, proto::Attr* attr) const;
 
+  // The cluster's identity, set by the journal's first record (InitClusterOp); empty before.
+  const std::string& clusterId() const { return cluster_id_; }
   uint64_t nextIno() const { return next_ino_; }
   uint64_t nextChunkId() const { return next_chunk_id_; }
   uint64_t fileCount() const { return files_; }
@@ -93,6 +95,7 @@ class Namespace {
   Status restoreInode(std::unique_ptr<Inode> inode, const std::vector<uint64_t>& chunk_versions);
   Status restoreEntries(uint64_t dir, const std::vector<std::pair<std::string, uint64_t>>& entries);
   void restoreCounters(uint64_t next_ino, uint64_t next_chunk_id);
+  void restoreClusterId(std::string cluster_id) { cluster_id_ = std::move(cluster_id); }
   // Every directory entry names an existing inode; link counts match the entries.
   Status checkConsistency() const;
 
@@ -108,6 +111,7 @@ class Namespace {
   Result<ApplyOutcome> purgeInode(const proto::PurgeInodeOp& op);
   Result<ApplyOutcome> setGoal(const proto::SetGoalOp& op);
   Result<ApplyOutcome> reserveInodes(const proto::ReserveInodesOp& op);
+  Result<ApplyOutcome> initCluster(const proto::InitClusterOp& op);
 
   Result<Inode*> mutableDir(uint64_t ino);
   // True when dir is ancestor or the same as ino (walking parents up to the root).
@@ -122,6 +126,7 @@ class Namespace {
   uint64_t next_chunk_id_ = 1;
   uint64_t files_ = 0;
   uint64_t directories_ = 1;
+  std::string cluster_id_;
 };
 
 }  // namespace dfs::master

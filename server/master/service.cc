@@ -220,6 +220,19 @@ Result<void> MasterService::recover() {
   DFS_TRY(journal_, Journal::open(options_.data_dir, recovered.last_seq + 1, io_.get_executor(),
                                   std::chrono::milliseconds(options_.journal_sync_delay_ms)));
   records_since_checkpoint_ = recovered.records.size();
+  if (ns_.clusterId().empty()) {
+    // A new cluster (or one made before clusters had identities): its identity is its first
+    // record, journaled like every change and kept in every checkpoint after.
+    std::random_device random;
+    proto::MetaRecord record;
+    record.set_time_ns(wallNowNs());
+    record.mutable_init_cluster()->set_cluster_id(
+        fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:04x}{:08x}", random(), random() & 0xffff,
+                    random() & 0xffff, random() & 0xffff, random() & 0xffff, random()));
+    DFS_TRY(ApplyOutcome applied, commitNow(std::move(record)));
+    (void)applied;
+    spdlog::info("new cluster {}", ns_.clusterId());
+  }
   // Only a master that restarted can hold unlinked files whose openers it has forgotten.
   orphans_checked_ = recovered.records.empty() && recovered.checkpoint_path.empty();
   last_checkpoint_ms_ = monoNowMs();
@@ -484,6 +497,7 @@ awaitable<Result<proto::CreateSessionReply>> MasterService::createSession(
   reply.set_session_id(id);
   reply.set_lease_ms(static_cast<uint32_t>(sessions_.leaseMs()));
   reply.set_master_instance(instance_);
+  reply.set_cluster_id(ns_.clusterId());
   co_return reply;
 }
 
@@ -1229,7 +1243,19 @@ awaitable<Result<proto::RegisterChunkserverReply>> MasterService::registerChunks
     Ctx& ctx, proto::RegisterChunkserverRequest& request) {
   DFS_CO_TRY(HostPort address, parseHostPort(request.address()));
   (void)address;
+  if (!request.cluster_id().empty() && request.cluster_id() != ns_.clusterId()) {
+    // Its replicas are another cluster's chunks that happen to have ids of ours: never counted,
+    // served or deleted here.
+    spdlog::error("refused chunkserver {} (data dir {}): its data belongs to cluster {}, this is "
+                  "cluster {}",
+                  request.address(), request.data_dir_id(), request.cluster_id(), ns_.clusterId());
+    co_return makeError(Code::kWrongCluster,
+                        fmt::format("the data dir belongs to cluster {}, this master serves "
+                                    "cluster {}",
+                                    request.cluster_id(), ns_.clusterId()));
+  }
   proto::RegisterChunkserverReply reply;
+  reply.set_cluster_id(ns_.clusterId());
   reply.set_chunkserver_id(chunks_.registerChunkserver(request, ns_, monoNowMs()));
   co_return reply;
 }
