@@ -180,8 +180,14 @@ awaitable<Result<proto::ReplicateChunkReply>> ChunkService::replicateChunk(
     std::string piece;
     rpc::CallOptions options;
     options.timeout = std::chrono::milliseconds(30000);
-    DFS_CO_TRY(auto reply, co_await source->call<proto::ReadChunkReply>(proto::READ_CHUNK, read,
-                                                                       options, {}, &piece));
+    auto read_reply =
+        co_await source->call<proto::ReadChunkReply>(proto::READ_CHUNK, read, options, {}, &piece);
+    if (!read_reply && read_reply.error().code() == Code::kNotFound) {
+      proto::ReplicateChunkReply missing;
+      missing.set_source_missing(true);
+      co_return missing;
+    }
+    DFS_CO_TRY(auto reply, std::move(read_reply));
     length = std::min<uint64_t>(reply.chunk_length(), kChunkSize);
     data += piece;
   }

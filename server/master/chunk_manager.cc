@@ -188,6 +188,11 @@ void ChunkManager::dropReplica(uint64_t chunk_id, uint32_t server) {
   queueDelete(server, chunk_id);
 }
 
+void ChunkManager::forgetReplica(uint64_t chunk_id, uint32_t server) {
+  auto it = replicas_.find(chunk_id);
+  if (it != replicas_.end()) unlinkReplica(it->second, server);
+}
+
 bool ChunkManager::markDamaged(uint64_t chunk_id, uint32_t server) {
   auto it = replicas_.find(chunk_id);
   if (it == replicas_.end() ||
@@ -257,7 +262,8 @@ ChunkManager::RepairPlan ChunkManager::planRepairs(const Namespace& ns, uint32_t
   }
   std::vector<std::pair<size_t, uint64_t>> below;  // (live replicas, chunk)
   for (const auto& [chunk_id, meta] : ns.chunks()) {
-    if (busy.contains(chunk_id) || planned.contains(chunk_id) || leaseHeld(chunk_id, now_ms)) {
+    if (busy.contains(chunk_id) || planned.contains(chunk_id) || leaseHeld(chunk_id, now_ms) ||
+        !ns.holdsCommittedData(chunk_id)) {
       continue;
     }
     uint32_t goal = ns.chunkGoal(chunk_id, default_goal);
@@ -314,7 +320,9 @@ void ChunkManager::planRebalance(const Namespace& ns, uint32_t default_goal,
   target_after.replica_count++;
   if (source_after.load() < target_after.load()) return;
   for (const auto& [chunk_id, meta] : ns.chunks()) {
-    if (busy.contains(chunk_id) || leaseHeld(chunk_id, now_ms)) continue;
+    if (busy.contains(chunk_id) || leaseHeld(chunk_id, now_ms) || !ns.holdsCommittedData(chunk_id)) {
+      continue;
+    }
     const auto& holders = replicas(chunk_id);
     if (std::find(holders.begin(), holders.end(), most->id) == holders.end() ||
         std::find(holders.begin(), holders.end(), least->id) != holders.end()) {
@@ -420,7 +428,10 @@ uint64_t ChunkManager::totalFree() const {
 uint64_t ChunkManager::underReplicated(const Namespace& ns, uint32_t default_goal) const {
   uint64_t count = 0;
   for (const auto& [chunk_id, meta] : ns.chunks()) {
-    if (liveReplicas(chunk_id).size() < ns.chunkGoal(chunk_id, default_goal)) count++;
+    if (liveReplicas(chunk_id).size() < ns.chunkGoal(chunk_id, default_goal) &&
+        ns.holdsCommittedData(chunk_id)) {
+      count++;
+    }
   }
   return count;
 }

@@ -70,6 +70,8 @@ class ChunkManager {
   void addReplica(uint64_t chunk_id, uint32_t server);
   // Forgets one replica of the chunk and queues its deletion on that server.
   void dropReplica(uint64_t chunk_id, uint32_t server);
+  // Forgets a replica the server never had (placed, never created): nothing to delete.
+  void forgetReplica(uint64_t chunk_id, uint32_t server);
   void queueDelete(uint32_t server, uint64_t chunk_id);
   bool leaseHeld(uint64_t chunk_id, int64_t now_ms) const;
   // A read or the scrubber found the replica damaged: it is no longer served and is rebuilt in
@@ -118,7 +120,9 @@ class ChunkManager {
   };
   RepairPlan planRepairs(const Namespace& ns, uint32_t default_goal, size_t max_copies,
                          const std::unordered_set<uint64_t>& busy, int64_t now_ms) const;
-  // Chunks of the namespace with fewer than goal live replicas (none known counts too).
+  // Chunks of the namespace with fewer than goal live replicas (none known counts too). A chunk
+  // no committed byte of its file reaches (placed for a writer that never committed) is a hole
+  // to be written, not damage: neither counted nor repaired.
   uint64_t underReplicated(const Namespace& ns, uint32_t default_goal) const;
 
  private:

@@ -57,6 +57,13 @@ const ChunkMeta* Namespace::chunk(uint64_t chunk_id) const {
   return it == chunks_.end() ? nullptr : &it->second;
 }
 
+bool Namespace::holdsCommittedData(uint64_t chunk_id) const {
+  const ChunkMeta* meta = chunk(chunk_id);
+  if (!meta) return false;
+  const Inode* inode = find(meta->ino);
+  return inode && meta->index * kChunkSize < inode->size;
+}
+
 void Namespace::fillAttr(const Inode& inode, proto::Attr* attr) const {
   attr->set_ino(inode.ino);
   attr->set_mode(inode.mode);

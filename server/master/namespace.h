@@ -73,6 +73,9 @@ class Namespace {
     return inode.goal ? inode.goal : default_goal;
   }
   uint32_t chunkGoal(uint64_t chunk_id, uint32_t default_goal) const;
+  // Whether the committed size of the chunk's file reaches into it: only then can it hold a
+  // byte a writer was told is stored (a commit follows every replica's acknowledgement).
+  bool holdsCommittedData(uint64_t chunk_id) const;
   void fillAttr(const Inode& inode, proto::Attr* attr) const;
 
   // The cluster's identity, set by the journal's first record (InitClusterOp); empty before.

@@ -161,6 +161,16 @@ awaitable<void> MasterService::repair(ChunkManager::Repair copy, uint64_t versio
     co_return;
   }
   const ChunkMeta* meta = ns_.chunk(copy.chunk_id);
+  if (copied->source_missing()) {
+    // Listed when the chunk was placed, never created there (its writer died first): not a
+    // replica, so not a source either. A writer creating it now holds a lease.
+    if (meta && meta->version == version && !chunks_.leaseHeld(copy.chunk_id, monoNowMs())) {
+      chunks_.forgetReplica(copy.chunk_id, copy.source);
+      spdlog::warn("chunk {:#x} v{}: chunkserver {} does not hold it; no longer listed there",
+                   copy.chunk_id, version, copy.source);
+    }
+    co_return;
+  }
   if (!meta || meta->version != version) {
     // Deleted or written meanwhile: the copy is of an old version.
     if (copy.replace_damaged) {
@@ -953,12 +963,31 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
     reply.set_created(true);
     co_return reply;
   }
+  if (chunks_.liveReplicas(chunk_id).size() < minWriteReplicas(goal)) {
+    // No version is spent on a write that cannot go ahead.
+    chunks_.releaseLeases(session_id, {chunk_id});
+    if (inStartupGrace()) {
+      co_return makeError(Code::kUnavailable, "waiting for chunkservers to report chunks");
+    }
+    co_return makeError(Code::kIo, fmt::format("chunk {:#x}: {} live replicas, {} needed", chunk_id,
+                                               chunks_.liveReplicas(chunk_id).size(),
+                                               minWriteReplicas(goal)));
+  }
   // A new lease moves the chunk to a new version on every replica reached, so a replica that
   // misses this writer's data is recognisably stale.
   auto live = co_await bumpVersion(chunk_id, version, version + 1, chunks_.liveReplicas(chunk_id));
   meta = ns_.chunk(chunk_id);
   if (!meta || meta->version != version) {
     co_return makeError(Code::kBusy, "chunk changed while its version moved; try again");
+  }
+  // Recorded however many moved (as in reportWriteFailure): replicas left at the old version
+  // are stale, and readers must ask for the one the others have.
+  if (!live.empty()) {
+    proto::MetaRecord record;
+    record.mutable_set_chunk_version()->set_chunk_id(chunk_id);
+    record.mutable_set_chunk_version()->set_version(version + 1);
+    DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
+    chunks_.setReplicas(chunk_id, live);
   }
   if (live.size() < minWriteReplicas(goal) || live.empty()) {
     chunks_.releaseLeases(session_id, {chunk_id});
@@ -968,11 +997,6 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
     co_return makeError(Code::kIo, fmt::format("chunk {:#x}: {} replicas reachable, {} needed",
                                                chunk_id, live.size(), minWriteReplicas(goal)));
   }
-  proto::MetaRecord record;
-  record.mutable_set_chunk_version()->set_chunk_id(chunk_id);
-  record.mutable_set_chunk_version()->set_version(version + 1);
-  DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
-  chunks_.setReplicas(chunk_id, live);
   chunks_.fillLocation(chunk_id, request.chunk_index(), version + 1, reply.mutable_chunk());
   co_return reply;
 }
@@ -1180,15 +1204,20 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::reportWriteFailure(
   auto live = co_await bumpVersion(request.chunk_id(), version, version + 1, remaining);
   meta = ns_.chunk(request.chunk_id());
   if (!meta || meta->version != version) co_return makeError(Code::kBusy, "chunk changed");
+  // The replicas that moved to the new version hold every committed byte; the others are stale
+  // now. Recorded also when too few are left to go on writing: readers and repairs then ask for
+  // the version those replicas have.
+  if (!live.empty()) {
+    proto::MetaRecord record;
+    record.mutable_set_chunk_version()->set_chunk_id(request.chunk_id());
+    record.mutable_set_chunk_version()->set_version(version + 1);
+    DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
+    chunks_.setReplicas(request.chunk_id(), live);
+  }
   if (live.size() < minWriteReplicas(goal) || live.empty()) {
     co_return makeError(Code::kIo, fmt::format("chunk {:#x}: {} replicas left, {} needed",
                                                request.chunk_id(), live.size(), minWriteReplicas(goal)));
   }
-  proto::MetaRecord record;
-  record.mutable_set_chunk_version()->set_chunk_id(request.chunk_id());
-  record.mutable_set_chunk_version()->set_version(version + 1);
-  DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
-  chunks_.setReplicas(request.chunk_id(), live);
   proto::GetWriteChunkReply reply;
   chunks_.fillLocation(request.chunk_id(), request.chunk_index(), version + 1,
                        reply.mutable_chunk());

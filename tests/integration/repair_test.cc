@@ -1,6 +1,10 @@
 // Replicas return to their goal on their own: chunks of a dead chunkserver are copied elsewhere,
 // and replicas above the goal (a chunkserver that comes back) are dropped.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <thread>
 #include <regex>
 #include <sstream>
 
@@ -122,6 +126,53 @@ TEST(RepairTest, DeletedDataLeavesEveryChunkserverAfterTheGracePeriod) {
            replicaFileCount(cluster.chunkserverDir(2)) == 1;
   }, 20s));
   EXPECT_EQ(readFile(m + "/cut"), std::string(1000, '\0'));
+}
+
+// A mount killed after its chunk was placed but before its close committed a byte of it: the
+// chunk holds nothing the file shows (the writer died before a close or fsync could succeed),
+// so it is a hole of its file, not damage. It is neither copied (where its listed chunkservers
+// never created it, every copy would fail, once a second, forever) nor counted below goal.
+TEST(RepairTest, AChunkPlacedButNeverWrittenIsAHoleNotARepair) {
+  ClusterOptions options;
+  options.chunkservers = 4;
+  options.chunkserver_dead_ms = 1500;
+  options.master_flags = {"--session-lease-ms", "2000"};
+  Cluster cluster(options);
+  std::string m = cluster.mount("m");
+  std::string b = cluster.mount("b");
+  // A byte far into a new file: its chunk is placed and written, but not committed.
+  int fd = ::open((m + "/f").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, "x", 1, 2 << 20), 1);
+  std::vector<ChunkReplicas> chunks;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        chunks = chunksOf(b + "/f");
+        return chunks.size() == 1 && chunks[0].replicas.size() == 3;
+      },
+      10s));
+  cluster.killMount(m);
+  ::close(fd);
+  for (int i = 0; i < 4; ++i) {
+    if (cluster.chunkserverAddress(i) == chunks[0].replicas[0]) cluster.killChunkserver(i);
+  }
+  // Past the session's end (its write lease with it) and the chunkserver's death.
+  std::string dfs = Cluster::binary("tools/dfs");
+  ASSERT_TRUE(waitFor([&] { return sh(dfs + " status " + b).output.find("chunkservers: 3 up") !=
+                                   std::string::npos; },
+                      20s));
+  ASSERT_TRUE(waitFor([&] { return sh("stat -c %s " + b + "/f").output == "0\n"; }, 20s));
+  auto log = [&] { return readFile(cluster.dir() + "/master.log"); };
+  // A few repair passes (one a second) go by: none tries to copy the chunk.
+  std::string status;
+  for (int pass = 0; pass < 4; ++pass) {
+    std::this_thread::sleep_for(1s);
+    status = sh(dfs + " status " + b).output;
+    EXPECT_NE(status.find("health: ok"), std::string::npos) << status;
+  }
+  EXPECT_EQ(log().find("copy of chunk"), std::string::npos) << log();
+  EXPECT_EQ(log().find("copied to"), std::string::npos) << log();
+  EXPECT_EQ(sh("cat " + b + "/f").exit_code, 0);
 }
 
 }  // namespace

@@ -99,6 +99,9 @@ std::string dump(const Namespace& ns) {
 
 TEST(CheckpointTest, DecodedCheckpointEqualsTheState) {
   Namespace ns;
+  proto::MetaRecord init;
+  init.mutable_init_cluster()->set_cluster_id("c1a2");
+  ASSERT_TRUE(ns.apply(init));
   std::vector<proto::MetaRecord> journal;
   Workload(1).run(ns, 3000, &journal);
   SessionTable sessions(1000);
@@ -109,6 +112,7 @@ TEST(CheckpointTest, DecodedCheckpointEqualsTheState) {
   auto decoded = decodeCheckpoint(bytes, "test");
   ASSERT_TRUE(decoded) << decoded.error().toString();
   EXPECT_EQ(decoded->seq, 1234u);
+  EXPECT_EQ(decoded->ns->clusterId(), "c1a2");
   EXPECT_EQ(dump(*decoded->ns), dump(ns));
   EXPECT_EQ(decoded->ns->fileCount(), ns.fileCount());
   EXPECT_EQ(decoded->ns->directoryCount(), ns.directoryCount());

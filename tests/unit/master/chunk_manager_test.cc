@@ -16,11 +16,13 @@ proto::RegisterChunkserverRequest registration(const std::string& address, uint6
   return request;
 }
 
-// Creates file "f" with count chunks in ns; returns their ids in index order.
-std::vector<uint64_t> fileWithChunks(Namespace& ns, uint64_t count) {
+// Creates file "name" with count chunks in ns, its size committed through all of them unless
+// committed is false; returns their ids in index order.
+std::vector<uint64_t> fileWithChunks(Namespace& ns, uint64_t count, bool committed = true,
+                                     const std::string& name = "f") {
   proto::MetaRecord create;
   create.mutable_create_inode()->set_parent(kRootIno);
-  create.mutable_create_inode()->set_name("f");
+  create.mutable_create_inode()->set_name(name);
   create.mutable_create_inode()->set_ino(ns.nextIno());
   create.mutable_create_inode()->set_mode(S_IFREG | 0644);
   uint64_t ino = ns.apply(create).value().ino;
@@ -32,6 +34,12 @@ std::vector<uint64_t> fileWithChunks(Namespace& ns, uint64_t count) {
     alloc.mutable_alloc_chunk()->set_chunk_id(ns.nextChunkId());
     ids.push_back(alloc.alloc_chunk().chunk_id());
     EXPECT_TRUE(ns.apply(alloc));
+  }
+  if (committed) {
+    proto::MetaRecord commit;
+    commit.mutable_commit_write()->set_ino(ino);
+    commit.mutable_commit_write()->set_min_size(count * kChunkSize);
+    EXPECT_TRUE(ns.apply(commit));
   }
   return ids;
 }
@@ -155,6 +163,29 @@ TEST(ChunkManagerTest, RepairPlanCopiesTheMostEndangeredFirstAndTrimsExtras) {
   // Chunks already being copied wait for the copy to finish.
   auto next = chunks.planRepairs(ns, 3, 5, {ids[0], ids[1]}, 100);
   EXPECT_TRUE(next.copies.empty());
+}
+
+// A chunk placed for a writer that never committed a byte of it is a hole, not damage: it is
+// neither copied nor counted below goal, and a listed server that never had it is forgotten.
+TEST(ChunkManagerTest, AChunkNoCommittedByteReachesIsNeitherRepairedNorCounted) {
+  Namespace ns;
+  uint64_t written = fileWithChunks(ns, 1)[0];
+  uint64_t placed = fileWithChunks(ns, 1, /*committed=*/false, "g")[0];
+  ChunkManager chunks(10000);
+  uint32_t a = chunks.registerChunkserver(registration("h:1", 10), ns, 0);
+  uint32_t b = chunks.registerChunkserver(registration("h:2", 20), ns, 0);
+  chunks.registerChunkserver(registration("h:3", 30), ns, 0);
+  chunks.setReplicas(written, {a, b});
+  chunks.setReplicas(placed, {a, b});
+  EXPECT_TRUE(ns.holdsCommittedData(written));
+  EXPECT_FALSE(ns.holdsCommittedData(placed));
+  EXPECT_EQ(chunks.underReplicated(ns, 3), 1u);
+  auto plan = chunks.planRepairs(ns, 3, 5, {}, 100);
+  ASSERT_EQ(plan.copies.size(), 1u);
+  EXPECT_EQ(plan.copies[0].chunk_id, written);
+
+  chunks.forgetReplica(placed, a);
+  EXPECT_EQ(chunks.liveReplicas(placed), std::vector<uint32_t>{b});
 }
 
 TEST(ChunkManagerTest, DamagedReplicaIsRebuiltInPlaceFromAGoodOne) {

@@ -292,5 +292,18 @@ TEST_F(NamespaceTest, ReplayingTheSameRecordsRebuildsTheSameState) {
   EXPECT_EQ(replayed.find(kRootIno)->entries, live.find(kRootIno)->entries);
 }
 
+// The cluster's identity is set once, by the journal's first record, and never changed.
+TEST_F(NamespaceTest, TheClusterIdentityIsSetOnce) {
+  Namespace ns;
+  EXPECT_EQ(ns.clusterId(), "");
+  proto::MetaRecord init;
+  init.mutable_init_cluster()->set_cluster_id("one");
+  ASSERT_TRUE(ns.apply(init));
+  EXPECT_EQ(ns.clusterId(), "one");
+  init.mutable_init_cluster()->set_cluster_id("two");
+  EXPECT_FALSE(ns.apply(init));
+  EXPECT_EQ(ns.clusterId(), "one");
+}
+
 }  // namespace
 }  // namespace dfs::master
