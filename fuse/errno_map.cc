@@ -25,6 +25,7 @@ int toErrno(const Status& status) {
     case Code::kNoData: return ENODATA;
     case Code::kOutOfRange: return ERANGE;
     case Code::kTooBig: return E2BIG;
+    case Code::kNoSuchOffset: return ENXIO;
     case Code::kCancelled: return EINTR;
     case Code::kIo:
     case Code::kTimeout:

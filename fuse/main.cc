@@ -40,9 +40,8 @@ constexpr const char* kUsage =
     "  -o close_behind=0|1  a small file's close returns before its data is written and\n"
     "                     committed; other mounts' opens wait for it (default 1)\n"
     "  -o direct_writes=0|1  write-only opens bypass the kernel's page cache (default 1)\n"
-    "  other -o options are passed to FUSE (e.g. ro, allow_other is always set;\n"
-    "                     default_permissions adds the kernel's permission checks to the "
-    "mount's)\n";
+    "  other -o options are passed to FUSE (e.g. ro; allow_other and default_permissions\n"
+    "                     are always set)\n";
 
 std::string defaultMaster() {
   try {
@@ -94,7 +93,7 @@ bool parseArgs(int argc, char** argv, MountArgs* args) {
         } else if (option.starts_with("direct_writes=")) {
           args->direct_writes = std::atoi(option.c_str() + 14) != 0;
         } else if (!option.empty() && option != "rw" && option != "defaults" &&
-                   option != "allow_other") {
+                   option != "allow_other" && option != "default_permissions") {
           args->fuse_options.push_back(option);
         }
         if (comma == std::string::npos) break;
@@ -172,9 +171,10 @@ int main(int argc, char** argv) {
     client_options.retry_window = std::chrono::milliseconds(60000);
   }
 
-  // No default_permissions: the mount checks permissions itself (lib/client/permissions.h),
-  // which saves the kernel's GETATTR of a directory before each change in it.
-  std::string options = "allow_other,fsname=" + args.master + ",subtype=dfs";
+  // The kernel checks every permission (with POSIX ACLs, fuse/operations.cc onInit), on every
+  // path, against the attributes it keeps for attr_timeout: as close to a local file system as
+  // a network one gets (another mount's chmod shows within that time, as on NFS).
+  std::string options = "allow_other,default_permissions,fsname=" + args.master + ",subtype=dfs";
   for (const auto& option : args.fuse_options) options += "," + option;
   std::vector<const char*> fuse_argv = {"mount.dfs", "-o", options.c_str()};
   fuse_args fuse_arguments = FUSE_ARGS_INIT(static_cast<int>(fuse_argv.size()),
@@ -207,9 +207,13 @@ int main(int argc, char** argv) {
   context.invalidator = invalidator.get();
   auto filler = std::make_unique<dfs::fuse::PageCacheFiller>(session);
   context.filler = filler.get();
-  dfs::fuse::NameKeeping names(
-      std::chrono::milliseconds(static_cast<int64_t>(context.entry_timeout * 1000)));
-  context.names = &names;
+  // Another mount's closed change of a file open here: pages read before it are not stored,
+  // and the kernel's cached pages and size of the file are dropped.
+  (*client)->setRemoteChangeHandler([filler = filler.get(), invalidator = invalidator.get()](
+                                        uint64_t ino) {
+    filler->changed(ino);
+    invalidator->invalidateThen(ino, [] {});
+  });
   spdlog::info("mounted {} at {} (session {})", args.master, mount_point, (*client)->sessionId());
   int rc = 0;
   if (args.fuse_threads <= 0) {

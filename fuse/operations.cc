@@ -1,6 +1,8 @@
 #include "fuse/operations.h"
 
 #include <fcntl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <cstring>
@@ -33,7 +35,7 @@ struct stat toStat(const proto::Attr& attr) {
   st.st_uid = attr.uid();
   st.st_gid = attr.gid();
   st.st_size = static_cast<off_t>(attr.size());
-  st.st_blocks = static_cast<blkcnt_t>((attr.size() + 511) / 512);
+  st.st_blocks = static_cast<blkcnt_t>(attr.blocks());
   st.st_blksize = 1 << 20;
   st.st_rdev = attr.rdev();
   st.st_atim = toTimespec(attr.atime_ns());
@@ -42,16 +44,15 @@ struct stat toStat(const proto::Attr& attr) {
   return st;
 }
 
-// keep_name: whether the kernel may keep the name for entry_timeout. It checks no permission
-// when it walks a path through names it keeps, so names in a directory not everyone may search
-// are looked up (and checked) at every walk.
-fuse_entry_param toEntry(fuse_req_t req, const proto::Attr& attr, bool keep_name) {
+// The kernel may keep the name and attributes for their timeouts: it checks permissions itself
+// (default_permissions, with POSIX ACLs), at every walk through kept names too.
+fuse_entry_param toEntry(fuse_req_t req, const proto::Attr& attr) {
   fuse_entry_param entry{};
   entry.ino = attr.ino();
   entry.generation = 1;
   entry.attr = toStat(attr);
   entry.attr_timeout = context(req).attr_timeout;
-  entry.entry_timeout = keep_name ? context(req).entry_timeout : 0;
+  entry.entry_timeout = context(req).entry_timeout;
   return entry;
 }
 
@@ -62,28 +63,11 @@ void replyError(fuse_req_t req, const Status& status) {
   fuse_reply_err(req, toErrno(status));
 }
 
-// Whether the kernel may keep names looked up in dir (NameKeeping).
-bool mayKeepNames(fuse_req_t req, fuse_ino_t dir) {
-  return context(req).names->mayKeep(dfsClient(req).searchableByAll(dir));
-}
-
-// False when the request is answered ESTALE (later): another user's request that may have come
-// through names kept for root alone (NameKeeping). from_walk: the request names an inode the
-// kernel reached by a path walk, not an open file.
-bool admitted(fuse_req_t req, bool from_walk = true) {
-  auto stale_at = context(req).names->admit(fuse_req_ctx(req)->uid, from_walk);
-  if (!stale_at) return true;
-  auto timer = std::make_shared<boost::asio::steady_timer>(dfsClient(req).executor(), *stale_at);
-  timer->async_wait(
-      [req, timer](const boost::system::error_code&) { fuse_reply_err(req, ESTALE); });
-  return false;
-}
-
 // Replies with an entry for operations that produce an inode.
 std::function<void(Result<proto::Attr>)> entryReply(fuse_req_t req, fuse_ino_t parent) {
   return [req, parent](Result<proto::Attr> attr) {
     if (!attr) return replyError(req, attr.error());
-    fuse_entry_param entry = toEntry(req, *attr, mayKeepNames(req, parent));
+    fuse_entry_param entry = toEntry(req, *attr);
     fuse_reply_entry(req, &entry);
   };
 }
@@ -106,51 +90,10 @@ std::function<void(Result<void>)> emptyReply(fuse_req_t req) {
   };
 }
 
-// The caller of a request, for the mount's own permission checks (the kernel makes none:
-// no default_permissions, see lib/client/permissions.h). Its supplementary groups are read from
-// /proc only when a check needs them, before the reply.
-client::Caller callerOf(fuse_req_t req) {
-  const fuse_ctx* ctx = fuse_req_ctx(req);
-  return client::Caller(ctx->uid, ctx->gid, [req] {
-    std::vector<gid_t> groups(32);
-    for (;;) {
-      int count = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
-      if (count < 0) return std::vector<uint32_t>{};  // unknown: the primary group only
-      if (static_cast<size_t>(count) <= groups.size()) {
-        return std::vector<uint32_t>(groups.begin(), groups.begin() + count);
-      }
-      groups.resize(static_cast<size_t>(count));
-    }
-  });
-}
-
-// operation, if check allows it.
-template <class T>
-client::Task<T> afterCheck(client::Task<void> check, client::Task<T> operation) {
-  DFS_CO_RETURN_IF_ERROR(co_await std::move(check));
-  co_return co_await std::move(operation);
-}
-
 bool writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
-
-int accessMask(int flags) {
-  // An open by execve needs execute permission only (the kernel's __FMODE_EXEC, which the
-  // open's flags carry).
-  constexpr int kOpenForExec = 040;
-  if (flags & kOpenForExec) return client::kMayExec;
-  switch (flags & O_ACCMODE) {
-    case O_RDONLY:
-      return client::kMayRead;
-    case O_WRONLY:
-      return client::kMayWrite;
-    default:
-      return client::kMayRead | client::kMayWrite;
-  }
-}
 
 struct DirHandle {
   std::vector<proto::DirEntry> entries;
-  bool keep_names = false;  // toEntry
 };
 
 void onInit(void* userdata, fuse_conn_info* conn) {
@@ -167,14 +110,16 @@ void onInit(void* userdata, fuse_conn_info* conn) {
                                  FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ);
   // Requests are read with plain reads on the client's thread (fuse/session_loop).
   conn->want &= ~FUSE_CAP_SPLICE_READ;
+  // The kernel checks permissions, with POSIX ACLs (kept as the system.posix_acl_* attributes;
+  // the master keeps mode and ACL one value and makes new inodes inherit default ACLs), and
+  // leaves the umask to the mount (it does not apply where a default ACL is inherited).
+  conn->want |= conn->capable & (FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK);
   conn->want &= ~(FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_ATOMIC_O_TRUNC);
 }
 
 void onLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  if (!admitted(req, /*from_walk=*/false)) return;
   DfsClient& client = dfsClient(req);
-  client.spawn(afterCheck(client.checkAccess(parent, callerOf(req), client::kMayExec),
-                          client.lookup(parent, name)),
+  client.spawn(client.lookup(parent, name),
                entryReply(req, parent));
 }
 
@@ -182,7 +127,6 @@ void onForget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
 void onForgetMulti(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
 
 void onGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (!admitted(req, fi == nullptr)) return;
   dfsClient(req).spawn<proto::Attr>(dfsClient(req).getAttr(ino), [req](Result<proto::Attr> attr) {
     if (!attr) return replyInodeError(req, attr.error());
     struct stat st = toStat(*attr);
@@ -190,15 +134,7 @@ void onGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   });
 }
 
-client::Task<proto::Attr> checkedSetAttr(DfsClient& client, proto::SetAttrRequest request,
-                                         client::Caller caller, bool through_writable_handle) {
-  DFS_CO_TRY(auto allowed, co_await client.checkSetAttr(std::move(request), std::move(caller),
-                                                        through_writable_handle));
-  co_return co_await client.setAttr(std::move(allowed));
-}
-
 void onSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
-  if (!admitted(req, fi == nullptr)) return;
   proto::SetAttrRequest request;
   request.set_ino(ino);
   uint32_t valid = 0;
@@ -218,11 +154,8 @@ void onSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
   }
   request.set_valid(valid);
   context(req).filler->changed(ino);
-  // ftruncate, and the truncate of an open with O_TRUNC, come with the open file: its open
-  // checked for writing.
-  bool through_writable_handle = fi != nullptr && writable(openFile(fi).flags);
   dfsClient(req).spawn<proto::Attr>(
-      checkedSetAttr(dfsClient(req), std::move(request), callerOf(req), through_writable_handle),
+      dfsClient(req).setAttr(std::move(request)),
       [req](Result<proto::Attr> attr) {
         if (!attr) return replyError(req, attr.error());
         struct stat st = toStat(*attr);
@@ -231,7 +164,6 @@ void onSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
 }
 
 void onReadlink(fuse_req_t req, fuse_ino_t ino) {
-  if (!admitted(req)) return;
   dfsClient(req).spawn<std::string>(dfsClient(req).readlink(ino), [req](Result<std::string> target) {
     if (!target) return replyError(req, target.error());
     fuse_reply_readlink(req, target->c_str());
@@ -239,62 +171,50 @@ void onReadlink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 void onMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-  if (!admitted(req)) return;
   const fuse_ctx* caller = fuse_req_ctx(req);
   DfsClient& client = dfsClient(req);
-  client.spawn(afterCheck(client.checkCreate(parent, callerOf(req)),
-                          client.mknod(parent, name, mode, rdev, caller->uid, caller->gid)),
+  client.spawn(client.mknod(parent, name, mode, rdev, caller->uid, caller->gid, caller->umask),
                entryReply(req, parent));
 }
 
 void onMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  if (!admitted(req)) return;
   const fuse_ctx* caller = fuse_req_ctx(req);
   DfsClient& client = dfsClient(req);
-  client.spawn(afterCheck(client.checkCreate(parent, callerOf(req)),
-                          client.mkdir(parent, name, mode, caller->uid, caller->gid)),
+  client.spawn(client.mkdir(parent, name, mode, caller->uid, caller->gid, caller->umask),
                entryReply(req, parent));
 }
 
 void onUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  if (!admitted(req)) return;
   DfsClient& client = dfsClient(req);
   client.spawn(
-      afterCheck(client.checkRemove(parent, name, callerOf(req)), client.unlink(parent, name)),
+      client.unlink(parent, name),
       emptyReply(req));
 }
 
 void onRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  if (!admitted(req)) return;
   DfsClient& client = dfsClient(req);
   client.spawn(
-      afterCheck(client.checkRemove(parent, name, callerOf(req)), client.rmdir(parent, name)),
+      client.rmdir(parent, name),
       emptyReply(req));
 }
 
 void onSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
-  if (!admitted(req)) return;
   const fuse_ctx* caller = fuse_req_ctx(req);
   DfsClient& client = dfsClient(req);
-  client.spawn(afterCheck(client.checkCreate(parent, callerOf(req)),
-                          client.symlink(parent, name, target, caller->uid, caller->gid)),
+  client.spawn(client.symlink(parent, name, target, caller->uid, caller->gid),
                entryReply(req, parent));
 }
 
 void onRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
               const char* new_name, unsigned int flags) {
-  if (!admitted(req)) return;
   DfsClient& client = dfsClient(req);
-  client.spawn(afterCheck(client.checkRename(parent, name, new_parent, new_name, callerOf(req)),
-                          client.rename(parent, name, new_parent, new_name, flags)),
+  client.spawn(client.rename(parent, name, new_parent, new_name, flags),
                emptyReply(req));
 }
 
 void onLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
-  if (!admitted(req)) return;
   DfsClient& client = dfsClient(req);
-  client.spawn(afterCheck(client.checkCreate(new_parent, callerOf(req)),
-                          client.link(ino, new_parent, new_name)),
+  client.spawn(client.link(ino, new_parent, new_name),
                entryReply(req, new_parent));
 }
 
@@ -308,13 +228,11 @@ bool bypassesPageCache(fuse_req_t req, int flags, uint32_t mode) {
 }
 
 void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (!admitted(req)) return;
   fuse_file_info info = *fi;
   context(req).filler->opened(ino, writable(fi->flags));
   DfsClient& client = dfsClient(req);
   client.spawn<proto::Attr>(
-      afterCheck(client.checkAccess(ino, callerOf(req), accessMask(fi->flags)),
-                 client.open(ino, fi->flags)),
+      client.open(ino, fi->flags),
       [req, ino, info](Result<proto::Attr> attr) mutable {
         if (!attr) {
           context(req).filler->released(ino, writable(info.flags));
@@ -336,12 +254,10 @@ void onOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
-  if (!admitted(req)) return;
   const fuse_ctx* caller = fuse_req_ctx(req);
   fuse_file_info info = *fi;
   DfsClient& client = dfsClient(req);
-  client.spawn<proto::Attr>(afterCheck(client.checkCreate(parent, callerOf(req)),
-                                       client.create(parent, name, mode, caller->uid, caller->gid)),
+  client.spawn<proto::Attr>(client.create(parent, name, mode, caller->uid, caller->gid, caller->umask),
                             [req, info, parent](Result<proto::Attr> attr) mutable {
                               if (!attr) return replyError(req, attr.error());
                               // Nothing was read from the new inode yet: no read's store can be
@@ -354,7 +270,7 @@ void onCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                                   bypassesPageCache(req, info.flags, attr->mode()) ? 1 : 0;
                               open_file->direct = info.direct_io;
                               fuse_entry_param entry =
-                                  toEntry(req, *attr, mayKeepNames(req, parent));
+                                  toEntry(req, *attr);
                               fuse_reply_create(req, &entry, &info);
                             });
 }
@@ -447,16 +363,14 @@ void onFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
 }
 
 void onOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (!admitted(req)) return;
   fuse_file_info info = *fi;
   DfsClient& client = dfsClient(req);
   client.spawn<std::vector<proto::DirEntry>>(
-      afterCheck(client.checkAccess(ino, callerOf(req), accessMask(fi->flags)),
-                 client.readDir(ino)),
+      client.readDir(ino),
       [req, info, ino](Result<std::vector<proto::DirEntry>> entries) mutable {
         if (!entries) return replyError(req, entries.error());
         // One listing per opendir: offsets stay stable however the directory changes meanwhile.
-        auto* handle = new DirHandle{std::move(*entries), mayKeepNames(req, ino)};
+        auto* handle = new DirHandle{std::move(*entries)};
         info.fh = reinterpret_cast<uint64_t>(handle);
         if (fuse_reply_open(req, &info) != 0) delete handle;
       });
@@ -481,7 +395,7 @@ void readDirectory(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fu
     } else if (static_cast<size_t>(next - 2) < handle->entries.size()) {
       const auto& dir_entry = handle->entries[next - 2];
       name = dir_entry.name();
-      entry = toEntry(req, dir_entry.attr(), handle->keep_names);
+      entry = toEntry(req, dir_entry.attr());
       st = entry.attr;
     } else {
       break;
@@ -538,10 +452,76 @@ void onStatfs(fuse_req_t req, fuse_ino_t) {
   });
 }
 
-void onAccess(fuse_req_t req, fuse_ino_t ino, int mask) {
-  if (!admitted(req)) return;
-  // access(2), chdir: F_OK (0) only asks whether the inode still exists.
-  dfsClient(req).spawn(dfsClient(req).checkAccess(ino, callerOf(req), mask), emptyReply(req));
+void onFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                 fuse_file_info*) {
+  context(req).filler->changed(ino);
+  dfsClient(req).spawn(dfsClient(req).allocate(ino, mode, static_cast<uint64_t>(offset),
+                                               static_cast<uint64_t>(length)),
+                       emptyReply(req));
+}
+
+// Only SEEK_DATA and SEEK_HOLE come here; the kernel answers the others.
+void onLseek(fuse_req_t req, fuse_ino_t ino, off_t offset, int whence, fuse_file_info*) {
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+    fuse_reply_err(req, EINVAL);
+    return;
+  }
+  dfsClient(req).spawn<uint64_t>(
+      dfsClient(req).seekData(ino, static_cast<uint64_t>(offset), whence == SEEK_HOLE),
+      [req](Result<uint64_t> at) {
+        if (!at) return replyError(req, at.error());
+        fuse_reply_lseek(req, static_cast<off_t>(*at));
+      });
+}
+
+// Names and values are bytes. A size of 0 asks only how large the answer is; a buffer too small
+// for it is ERANGE.
+void replyXattrBytes(fuse_req_t req, size_t size, const std::string& bytes) {
+  if (size == 0) {
+    fuse_reply_xattr(req, bytes.size());
+  } else if (bytes.size() > size) {
+    fuse_reply_err(req, ERANGE);
+  } else {
+    fuse_reply_buf(req, bytes.data(), bytes.size());
+  }
+}
+
+void onGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  dfsClient(req).spawn<std::string>(dfsClient(req).getXattr(ino, name),
+                                    [req, size](Result<std::string> value) {
+                                      if (!value) return replyError(req, value.error());
+                                      replyXattrBytes(req, size, *value);
+                                    });
+}
+
+void onListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  dfsClient(req).spawn<std::vector<std::string>>(
+      dfsClient(req).listXattrs(ino), [req, size](Result<std::vector<std::string>> names) {
+        if (!names) return replyError(req, names.error());
+        // As ext4: trusted attributes are listed only to root (CAP_SYS_ADMIN, which the
+        // kernel checks when one is read or written).
+        bool root = fuse_req_ctx(req)->uid == 0;
+        std::string list;
+        for (const auto& name : *names) {
+          if (!root && name.starts_with("trusted.")) continue;
+          list.append(name).push_back('\0');
+        }
+        replyXattrBytes(req, size, list);
+      });
+}
+
+void onSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                int flags) {
+  uint32_t wire_flags = 0;
+  if (flags & XATTR_CREATE) wire_flags |= proto::XATTR_CREATE_ONLY;
+  if (flags & XATTR_REPLACE) wire_flags |= proto::XATTR_REPLACE_ONLY;
+  context(req).filler->changed(ino);  // an ACL may change the mode
+  dfsClient(req).spawn(
+      dfsClient(req).setXattr(ino, name, std::string(value, size), wire_flags), emptyReply(req));
+}
+
+void onRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  dfsClient(req).spawn(dfsClient(req).removeXattr(ino, name), emptyReply(req));
 }
 
 fuse_lowlevel_ops makeOperations() {
@@ -573,7 +553,12 @@ fuse_lowlevel_ops makeOperations() {
   ops.releasedir = onReleasedir;
   ops.fsyncdir = onFsyncdir;
   ops.statfs = onStatfs;
-  ops.access = onAccess;
+  ops.fallocate = onFallocate;
+  ops.lseek = onLseek;
+  ops.getxattr = onGetxattr;
+  ops.listxattr = onListxattr;
+  ops.setxattr = onSetxattr;
+  ops.removexattr = onRemovexattr;
   addLockOperations(ops);
   return ops;
 }

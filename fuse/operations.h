@@ -11,7 +11,6 @@
 #include <utility>
 
 #include "fuse/cache_invalidator.h"
-#include "fuse/name_keeping.h"
 #include "fuse/page_cache_filler.h"
 #include "lib/client/dfs_client.h"
 
@@ -26,7 +25,6 @@ struct MountContext {
   fuse_session* session = nullptr;
   CacheInvalidator* invalidator = nullptr;
   PageCacheFiller* filler = nullptr;
-  NameKeeping* names = nullptr;
   double attr_timeout = 1.0;
   double entry_timeout = 1.0;
   // Write-only opens bypass the kernel's page cache (FOPEN_DIRECT_IO): a writer's data is

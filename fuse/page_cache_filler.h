@@ -9,8 +9,9 @@
 // can have changed the file since the read that fetched the data arrived: no
 // handle open for writing, no open, truncate or lock grant in between. A change
 // that comes in while a store is under way drops the stored range again. (Other
-// mounts' writes reach this mount's cache only through close-to-open and lock
-// grants, both of which count as changes here.)
+// mounts' writes reach this mount's cache only through close-to-open, lock
+// grants and the client's notice of another mount's change of an open file, all
+// of which count as changes here.)
 #pragma once
 
 #include <condition_variable>

@@ -23,6 +23,7 @@ const char* codeName(Code code) {
     case Code::kNoData: return "no such attribute";
     case Code::kOutOfRange: return "result out of range";
     case Code::kTooBig: return "too big";
+    case Code::kNoSuchOffset: return "no such offset";
     case Code::kIo: return "i/o error";
     case Code::kTimeout: return "timed out";
     case Code::kUnavailable: return "unavailable";
@@ -53,7 +54,7 @@ Code codeFromWire(int value) {
     case Code::kIsDir: case Code::kNotEmpty: case Code::kCrossDevice: case Code::kNameTooLong:
     case Code::kInvalid: case Code::kAccessDenied: case Code::kNotPermitted: case Code::kNoSpace:
     case Code::kFileTooBig: case Code::kBusy: case Code::kNotSupported: case Code::kLocked:
-    case Code::kNoData: case Code::kOutOfRange: case Code::kTooBig:
+    case Code::kNoData: case Code::kOutOfRange: case Code::kTooBig: case Code::kNoSuchOffset:
     case Code::kIo:
     case Code::kTimeout: case Code::kUnavailable: case Code::kCorrupt: case Code::kStale:
     case Code::kProtocol: case Code::kCancelled: case Code::kInternal: case Code::kWrongCluster:

@@ -30,6 +30,7 @@ enum class Code : int {
   kNoData = 16,      // no such extended attribute (ENODATA)
   kOutOfRange = 17,  // the caller's buffer is too small for the value (ERANGE)
   kTooBig = 18,      // a value beyond the size the file system takes (E2BIG)
+  kNoSuchOffset = 19,  // no data (or hole) at or after an offset past the end (ENXIO)
   // transport and storage
   kIo = 30,
   kTimeout = 31,

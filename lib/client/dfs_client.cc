@@ -170,6 +170,8 @@ void DfsClient::overlayLocalState(proto::Attr* attr) {
   const FileState& state = *it->second;
   if (state.dirty || state.hasUnsentData()) {
     attr->set_size(state.size);
+    // What will be stored once written out, as far as this client can tell.
+    attr->set_blocks(std::max<uint64_t>(attr->blocks(), (state.size + 511) / 512));
     attr->set_mtime_ns(state.mtime_ns);
     if (state.held_mode) attr->set_mode((attr->mode() & S_IFMT) | *state.held_mode);
     if (state.held_atime_ns) attr->set_atime_ns(*state.held_atime_ns);
@@ -196,7 +198,10 @@ Task<proto::Attr> DfsClient::lookup(uint64_t parent, std::string name) {
   proto::LookupRequest request;
   request.set_parent(parent);
   request.set_name(std::move(name));
+  uint64_t epoch = local_changes_;
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LOOKUP, request));
+  // The kernel takes the size in the answer: this client's reads must reach as far.
+  refreshFileAttr(reply.attr(), epoch);
   overlayLocalState(reply.mutable_attr());
   notePermissions(reply.attr());
   co_return reply.attr();
@@ -430,9 +435,27 @@ void DfsClient::rememberDir(const proto::Attr& dir) {
   fresh_dirs_[dir.ino()] = {dir, std::chrono::steady_clock::now()};
 }
 
-void DfsClient::refreshFileAttr(const proto::Attr& attr) {
+void DfsClient::refreshFileAttr(const proto::Attr& attr, uint64_t epoch) {
   auto it = files_.find(attr.ino());
-  if (it != files_.end() && it->second->attr) it->second->learnAttr(attr);
+  if (it == files_.end()) return;
+  FileState& state = *it->second;
+  std::optional<int64_t> old_mtime;
+  if (state.attr) {
+    old_mtime = state.attr->mtime_ns();
+    state.learnAttr(attr);
+  } else {
+    state.attr_at = std::chrono::steady_clock::now();  // the size below is as fresh
+  }
+  if (!state.size_known || state.changingLocally() || local_changes_ != epoch) return;
+  if (attr.size() == state.size && (!old_mtime || *old_mtime == attr.mtime_ns())) return;
+  uint64_t old_size = std::exchange(state.size, attr.size());
+  // Holes cached past the old end may be chunks now (an append), chunks past the new end gone
+  // or made anew (a truncate). Earlier locations stay: a version that moved answers kStale, and
+  // the read asks again.
+  uint64_t from = std::min(old_size, state.size) / kChunkSize;
+  state.read_chunks.erase(state.read_chunks.lower_bound(from), state.read_chunks.end());
+  state.readahead = {};  // data, and the piece at the old end was cut short there
+  if (on_remote_change_) on_remote_change_(state.ino);
 }
 
 void DfsClient::forgetFreshFileAttrs() {
@@ -460,17 +483,20 @@ Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
   }
   proto::GetAttrRequest request;
   request.set_ino(ino);
+  uint64_t epoch = local_changes_;
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::GET_ATTR, request));
   if (held_dirs_.contains(ino)) rememberDir(reply.attr());
-  refreshFileAttr(reply.attr());
+  refreshFileAttr(reply.attr(), epoch);
   overlayLocalState(reply.mutable_attr());
   notePermissions(reply.attr());
   co_return reply.attr();
 }
 
 Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t mode,
-                                   uint64_t rdev, uint32_t uid, uint32_t gid) {
+                                   uint64_t rdev, uint32_t uid, uint32_t gid, uint32_t umask) {
+  if (knownWithoutXattrs(parent)) mode &= ~(umask & 0777), umask = 0;  // no default ACL
   proto::MknodRequest request;
+  request.set_umask(umask);
   request.set_parent(parent);
   request.set_name(std::move(name));
   request.set_mode(mode);
@@ -496,6 +522,7 @@ proto::Attr newInodeAttr(uint64_t ino, uint32_t mode, uint32_t uid, uint32_t gid
   attr.set_uid(uid);
   attr.set_gid(gid);
   attr.set_size(S_ISDIR(mode) ? 4096 : 0);
+  attr.set_blocks(S_ISDIR(mode) ? 8 : 0);  // as the master counts them
   attr.set_atime_ns(now_ns);
   attr.set_mtime_ns(now_ns);
   attr.set_ctime_ns(now_ns);
@@ -624,9 +651,16 @@ std::optional<proto::Attr> DfsClient::setAttrBehind(proto::SetAttrRequest reques
 }
 
 Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t mode,
-                                    uint32_t uid, uint32_t gid) {
-  if (auto attr = createBehind(parent, name, mode, uid, gid)) co_return std::move(*attr);
+                                    uint32_t uid, uint32_t gid, uint32_t umask) {
+  // Without a default ACL in the directory the umask decides, here; with one (or not knowing),
+  // the master does.
+  if (knownWithoutXattrs(parent)) {
+    mode &= ~(umask & 0777);
+    umask = 0;
+    if (auto attr = createBehind(parent, name, mode, uid, gid)) co_return std::move(*attr);
+  }
   proto::MknodRequest request;
+  request.set_umask(umask);
   request.set_parent(parent);
   request.set_name(std::move(name));
   request.set_mode(S_IFREG | (mode & 07777));
@@ -651,9 +685,14 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
 }
 
 Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t mode, uint32_t uid,
-                                   uint32_t gid) {
-  if (auto attr = mkdirBehind(parent, name, mode, uid, gid)) co_return std::move(*attr);
+                                   uint32_t gid, uint32_t umask) {
+  if (knownWithoutXattrs(parent)) {
+    mode &= ~(umask & 0777);
+    umask = 0;
+    if (auto attr = mkdirBehind(parent, name, mode, uid, gid)) co_return std::move(*attr);
+  }
   proto::MkdirRequest request;
+  request.set_umask(umask);
   request.set_parent(parent);
   request.set_name(std::move(name));
   request.set_mode(mode);
@@ -753,11 +792,12 @@ Task<proto::Attr> DfsClient::link(uint64_t ino, uint64_t new_parent, std::string
   request.set_new_parent(new_parent);
   request.set_new_name(std::move(new_name));
   noteNewName(new_parent, request.new_name());
+  uint64_t epoch = local_changes_;
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LINK, request));
   rememberDir(reply.parent());
   noteNameIs(new_parent, request.new_name(), reply.attr());
   notePermissions(reply.attr());
-  refreshFileAttr(reply.attr());
+  refreshFileAttr(reply.attr(), epoch);
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
 }
@@ -783,6 +823,55 @@ Task<std::string> DfsClient::readlink(uint64_t ino) {
   request.set_ino(ino);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::ReadlinkReply>(proto::READLINK, request));
   co_return reply.target();
+}
+
+// ---------------------------------------------------------------- extended attributes
+
+Task<std::string> DfsClient::getXattr(uint64_t ino, std::string name) {
+  if (knownWithoutXattrs(ino)) co_return makeError(Code::kNoData, name);
+  proto::GetXattrRequest request;
+  request.set_ino(ino);
+  request.set_name(std::move(name));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::GetXattrReply>(proto::GET_XATTR, request));
+  co_return std::move(*reply.mutable_value());
+}
+
+Task<std::vector<std::string>> DfsClient::listXattrs(uint64_t ino) {
+  if (knownWithoutXattrs(ino)) co_return std::vector<std::string>{};
+  proto::ListXattrsRequest request;
+  request.set_ino(ino);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::ListXattrsReply>(proto::LIST_XATTRS, request));
+  co_return std::vector<std::string>(reply.names().begin(), reply.names().end());
+}
+
+void DfsClient::noteXattrChange(const proto::Attr& attr) {
+  if (fresh_dirs_.contains(attr.ino())) rememberDir(attr);
+  known_permissions_.erase(attr.ino());
+  notePermissions(attr);
+  if (auto it = files_.find(attr.ino()); it != files_.end() && it->second->attr) {
+    it->second->learnAttr(attr);
+  }
+}
+
+Task<void> DfsClient::setXattr(uint64_t ino, std::string name, std::string value,
+                               uint32_t flags) {
+  proto::SetXattrRequest request;
+  request.set_ino(ino);
+  request.set_name(std::move(name));
+  request.set_value(std::move(value));
+  request.set_flags(flags);
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::SET_XATTR, request));
+  noteXattrChange(reply.attr());
+  co_return Result<void>{};
+}
+
+Task<void> DfsClient::removeXattr(uint64_t ino, std::string name) {
+  proto::RemoveXattrRequest request;
+  request.set_ino(ino);
+  request.set_name(std::move(name));
+  DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::REMOVE_XATTR, request));
+  noteXattrChange(reply.attr());
+  co_return Result<void>{};
 }
 
 Task<std::vector<proto::DirEntry>> DfsClient::readDir(uint64_t ino) {

@@ -120,13 +120,15 @@ class DfsClient {
   Task<proto::Attr> getAttr(uint64_t ino);
   // Size changes flush buffered writes and zero the cut-off tail of the last chunk first.
   Task<proto::Attr> setAttr(proto::SetAttrRequest request);
+  // umask: the creator's, applied unless the directory has a default ACL (whose entries then
+  // mask the mode, and which the new inode inherits).
   Task<proto::Attr> mknod(uint64_t parent, std::string name, uint32_t mode, uint64_t rdev,
-                          uint32_t uid, uint32_t gid);
+                          uint32_t uid, uint32_t gid, uint32_t umask = 0);
   // mknod of a regular file and open, in one master call.
   Task<proto::Attr> create(uint64_t parent, std::string name, uint32_t mode, uint32_t uid,
-                           uint32_t gid);
+                           uint32_t gid, uint32_t umask = 0);
   Task<proto::Attr> mkdir(uint64_t parent, std::string name, uint32_t mode, uint32_t uid,
-                          uint32_t gid);
+                          uint32_t gid, uint32_t umask = 0);
   Task<void> unlink(uint64_t parent, std::string name);
   Task<void> rmdir(uint64_t parent, std::string name);
   Task<void> rename(uint64_t parent, std::string name, uint64_t new_parent, std::string new_name,
@@ -135,6 +137,21 @@ class DfsClient {
   Task<proto::Attr> symlink(uint64_t parent, std::string name, std::string target, uint32_t uid,
                             uint32_t gid);
   Task<std::string> readlink(uint64_t ino);
+  // fallocate(2): mode 0 or FALLOC_FL_KEEP_SIZE. Succeeds when the cluster has length bytes
+  // free; without KEEP_SIZE the file grows to offset + length (the range reads as zeros).
+  // Chunks are not reserved ahead: a later write can still meet a full cluster.
+  Task<void> allocate(uint64_t ino, int mode, uint64_t offset, uint64_t length);
+  // lseek(2) SEEK_DATA (hole false) and SEEK_HOLE: data is every allocated chunk (64 MiB) up to
+  // the size, a hole every chunk never allocated. Past the end: kNoSuchOffset (ENXIO).
+  Task<uint64_t> seekData(uint64_t ino, uint64_t offset, bool hole);
+  // Extended attributes (user., trusted., security., system.posix_acl_*), names and values as
+  // bytes. An inode this client lately saw without any is answered "none" here (the kernel
+  // asks for security.capability before every cached write).
+  Task<std::string> getXattr(uint64_t ino, std::string name);
+  Task<std::vector<std::string>> listXattrs(uint64_t ino);
+  // flags: proto::XattrFlags.
+  Task<void> setXattr(uint64_t ino, std::string name, std::string value, uint32_t flags);
+  Task<void> removeXattr(uint64_t ino, std::string name);
   // The whole directory, attributes included.
   Task<std::vector<proto::DirEntry>> readDir(uint64_t ino);
   Task<proto::StatFsReply> statFs();
@@ -236,6 +253,11 @@ class DfsClient {
 
   uint64_t sessionId() const { return session_id_; }
   const std::string& clusterId() const { return cluster_id_; }
+  // Called on the client's thread (it must not block) when another mount's change of a file
+  // this client has open was noticed: the kernel's cached pages and size of it are stale.
+  void setRemoteChangeHandler(std::function<void(uint64_t ino)> handler) {
+    on_remote_change_ = std::move(handler);
+  }
   // Bytes of file data read straight from replica files on this machine (local_reads).
   uint64_t bytesReadLocally() const;
   boost::asio::any_io_executor executor() { return io_.get_executor(); }
@@ -268,8 +290,14 @@ class DfsClient {
     uint32_t mode = 0;
     uint32_t uid = 0;
     uint32_t gid = 0;
+    bool has_xattrs = true;
     std::chrono::steady_clock::time_point at;
   };
+  // Whether ino was lately (within fresh_attr_ttl, or held) seen without extended attributes:
+  // no ACL to inherit, nothing to list.
+  bool knownWithoutXattrs(uint64_t ino) const;
+  // What changing ino's extended attributes did to it (mode, ctime, has_xattrs).
+  void noteXattrChange(const proto::Attr& attr);
   static constexpr size_t kMaxKnownPermissions = 65536;
   std::unordered_map<uint64_t, KnownPermissions> known_permissions_;
   void notePermissions(const proto::Attr& attr);
@@ -382,7 +410,7 @@ class DfsClient {
   static proto::CommitWriteRequest commitRequest(const FileState& file, bool release_leases,
                                                  bool release);
   // What a commit that saw changes (FileState::changes) answered.
-  static void committed(FileState& file, const proto::AttrReply& reply, uint64_t changes);
+  void committed(FileState& file, const proto::AttrReply& reply, uint64_t changes);
   // The write-out and commit of a close that has returned already.
   boost::asio::awaitable<void> finishCloseBehind(std::shared_ptr<FileState> file, size_t bytes);
   // Small new files closed behind while other write-outs were under way go out together: one
@@ -412,7 +440,11 @@ class DfsClient {
   // Applies request locally if it may travel with the file's next commit (deferred_attrs.h).
   std::optional<proto::Attr> holdForCommit(const proto::SetAttrRequest& request);
   // What the master says of a file this client tracks attributes of.
-  void refreshFileAttr(const proto::Attr& attr);
+  // Attributes of ino from the master, asked for when local_changes_ was epoch. For a file this
+  // client tracks and changes nothing of (since epoch either), another mount's change (its
+  // size or mtime moved) is adopted: the size, and no cached data or hole locations past the
+  // lower of the old and new end; the mount is told (setRemoteChangeHandler).
+  void refreshFileAttr(const proto::Attr& attr, uint64_t epoch);
   // Makes the next getAttr of every open file ask the master (after a change to links).
   void forgetFreshFileAttrs();
   Task<void> truncateTail(FileState& file, uint64_t size);
@@ -444,6 +476,10 @@ class DfsClient {
   uint64_t session_id_ = 0;
   uint64_t master_instance_ = 0;
   std::string cluster_id_;  // the first session's; a master of another cluster is refused
+  // Counts this client's changes of file sizes and data (writes, commits, truncates): a master
+  // answer asked for before one of them must not undo it (refreshFileAttr).
+  uint64_t local_changes_ = 0;
+  std::function<void(uint64_t)> on_remote_change_;
   std::chrono::milliseconds keep_alive_interval_{5000};  // a third of the session lease
   uint64_t next_request_id_ = 1;
   bool stopping_ = false;

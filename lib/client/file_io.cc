@@ -1,6 +1,7 @@
 // The data half of DfsClient: write buffering, chunk writes through replica chains, reads with
 // replica fallback, truncation and fsync.
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -102,6 +103,7 @@ Task<proto::Attr> DfsClient::open(uint64_t ino, int flags) {
   state.opens++;
   if (!state.dirty && !state.hasUnsentData()) {
     // Close-to-open: what other clients committed before this open is visible now.
+    local_changes_++;
     state.size = reply.attr().size();
     state.size_known = true;
     state.learnAttr(reply.attr());
@@ -164,6 +166,7 @@ Task<size_t> DfsClient::write(uint64_t ino, uint64_t offset, std::string data) {
   state->size = std::max(state->size, offset + length);
   state->dirty = true;
   state->changes++;
+  local_changes_++;
   state->mtime_ns = wallNowNs();
   if (state->buffer.bytes() >= options_.write_batch_bytes) {
     state->queue.push_back(state->buffer.take());
@@ -425,6 +428,7 @@ Task<void> DfsClient::commit(FileState& state, bool release_leases, bool release
 }
 
 void DfsClient::committed(FileState& state, const proto::AttrReply& reply, uint64_t changes) {
+  local_changes_++;  // newer than any answer still on its way
   state.learnAttr(reply.attr());
   if (state.changes == changes) {
     state.dirty = false;
@@ -768,6 +772,42 @@ Task<void> DfsClient::syncMetadata() {
   co_return Result<void>{};
 }
 
+Task<void> DfsClient::allocate(uint64_t ino, int mode, uint64_t offset, uint64_t length) {
+  if (mode & ~FALLOC_FL_KEEP_SIZE) {
+    co_return makeError(Code::kNotSupported, fmt::format("fallocate mode {:#x}", mode));
+  }
+  if (offset + length > (kChunkSize << 20)) co_return makeError(Code::kFileTooBig, "fallocate");
+  DFS_CO_TRY(auto space, co_await statFs());
+  if (length > space.free_bytes()) {
+    co_return makeError(Code::kNoSpace, fmt::format("{} bytes asked, {} free", length,
+                                                    space.free_bytes()));
+  }
+  if (mode & FALLOC_FL_KEEP_SIZE) co_return Result<void>{};
+  DFS_CO_TRY(auto attr, co_await getAttr(ino));
+  if (offset + length <= attr.size()) co_return Result<void>{};
+  proto::SetAttrRequest grow;
+  grow.set_ino(ino);
+  grow.set_valid(proto::SET_SIZE);
+  grow.set_size(offset + length);
+  DFS_CO_RETURN_IF_ERROR(co_await setAttr(std::move(grow)));
+  co_return Result<void>{};
+}
+
+Task<uint64_t> DfsClient::seekData(uint64_t ino, uint64_t offset, bool hole) {
+  // What this client wrote counts: out to the chunkservers and committed first.
+  DFS_CO_RETURN_IF_ERROR(co_await flush(ino));
+  DFS_CO_TRY(auto all, co_await chunks(ino));
+  uint64_t size = all.size();
+  if (offset >= size) co_return makeError(Code::kNoSuchOffset, fmt::format("offset {}", offset));
+  std::set<uint64_t> allocated;
+  for (const auto& chunk : all.chunks()) allocated.insert(chunk.chunk_index());
+  for (uint64_t index = offset / kChunkSize; index * kChunkSize < size; ++index) {
+    if (allocated.contains(index) != hole) co_return std::max(offset, index * kChunkSize);
+  }
+  if (hole) co_return size;  // the end is a hole
+  co_return makeError(Code::kNoSuchOffset, fmt::format("no data after {}", offset));
+}
+
 Task<proto::Attr> DfsClient::setAttr(proto::SetAttrRequest request) {
   uint64_t ino = request.ino();
   known_permissions_.erase(ino);
@@ -790,6 +830,7 @@ Task<proto::Attr> DfsClient::changeAttr(proto::SetAttrRequest request) {
   bool resize = request.valid() & proto::SET_SIZE;
   std::shared_ptr<FileState> state;
   if (resize) {
+    local_changes_++;
     state = (file(ino), files_.at(ino));
     co_await awaitClosesBehind(*state);
     DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
@@ -810,6 +851,7 @@ Task<proto::Attr> DfsClient::changeAttr(proto::SetAttrRequest request) {
     state->readahead = {};
     state->size = reply.attr().size();
     state->size_known = true;
+    local_changes_++;
   }
   if (auto it = files_.find(ino); it != files_.end()) {
     // What the master now holds is newer than what waited for the commit.
@@ -1134,6 +1176,12 @@ Task<DfsClient::ReadExtent> DfsClient::readAround(uint64_t ino, uint64_t offset,
     DFS_CO_TRY(auto attr, co_await getAttr(ino));
     state->size = attr.size();
     state->size_known = true;
+  } else if (!state->changingLocally() &&
+             std::chrono::steady_clock::now() - state->attr_at >= options_.fresh_attr_ttl) {
+    // As NFS revalidates: a reader with the file open sees other mounts' closed writes and
+    // truncates within the attribute timeout (getAttr adopts them), whoever asks (the kernel
+    // asks for attributes itself only for reads through its page cache).
+    DFS_CO_RETURN_IF_ERROR(co_await getAttr(ino));
   }
   if (offset >= state->size) co_return ownedExtent(offset, {});
   uint64_t end = std::min<uint64_t>(offset + size, state->size);

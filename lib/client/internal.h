@@ -35,7 +35,9 @@ struct DfsClient::FileState {
 
   uint64_t ino;
   uint32_t opens = 0;
-  uint64_t size = 0;         // as the master said at open, grown by local writes
+  // As the master said (at open, and in any later answer while this client changes nothing of
+  // the file: another mount's closed appends and truncates), grown by local writes.
+  uint64_t size = 0;
   bool size_known = false;
   bool dirty = false;        // written since the last commit to the master
   int64_t mtime_ns = 0;
@@ -80,6 +82,10 @@ struct DfsClient::FileState {
   ReadAhead readahead;
 
   bool hasUnsentData() const { return !buffer.empty() || !queue.empty() || writer_running; }
+  // This client's own changes are under way: the master's size is not the file's yet.
+  bool changingLocally() const {
+    return dirty || hasUnsentData() || closes_behind > 0 || !pieces_in_flight.empty();
+  }
   void learnAttr(const proto::Attr& from_master) {
     attr = from_master;
     attr_at = std::chrono::steady_clock::now();

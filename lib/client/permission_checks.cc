@@ -13,7 +13,19 @@ void DfsClient::notePermissions(const proto::Attr& attr) {
   proto::Attr current = attr;
   overlayLocalState(&current);  // a mode change waiting for the file's commit
   known_permissions_[attr.ino()] = {current.mode(), current.uid(), current.gid(),
-                                    std::chrono::steady_clock::now()};
+                                    current.has_xattrs(), std::chrono::steady_clock::now()};
+}
+
+bool DfsClient::knownWithoutXattrs(uint64_t ino) const {
+  auto now = std::chrono::steady_clock::now();
+  if (auto fresh = fresh_dirs_.find(ino); fresh != fresh_dirs_.end()) {
+    if (held_dirs_.contains(ino) || now - fresh->second.second < options_.fresh_attr_ttl) {
+      return !fresh->second.first.has_xattrs();
+    }
+  }
+  auto known = known_permissions_.find(ino);
+  return known != known_permissions_.end() && now - known->second.at < options_.fresh_attr_ttl &&
+         !known->second.has_xattrs;
 }
 
 Task<proto::Attr> DfsClient::attrForCheck(uint64_t ino) {

@@ -68,6 +68,11 @@ std::string encodeCheckpoint(const Namespace& ns, const SessionTable& sessions, 
     record->set_symlink_target(inode.symlink_target);
     record->set_parent(inode.parent);
     record->set_goal(inode.goal);
+    for (const auto& [name, value] : inode.xattrs) {
+      auto* xattr = record->add_xattrs();
+      xattr->set_name(name);
+      xattr->set_value(value);
+    }
     for (uint64_t id : inode.chunks) {
       record->add_chunks(id);
       const ChunkMeta* meta = id ? ns.chunk(id) : nullptr;
@@ -156,6 +161,7 @@ Result<CheckpointState> decodeCheckpoint(std::string_view bytes, const std::stri
         inode->symlink_target = in.symlink_target();
         inode->parent = in.parent();
         inode->goal = in.goal();
+        for (const auto& xattr : in.xattrs()) inode->xattrs[xattr.name()] = xattr.value();
         inode->chunks.assign(in.chunks().begin(), in.chunks().end());
         std::vector<uint64_t> versions(in.chunk_versions().begin(), in.chunk_versions().end());
         if (auto restored = state.ns->restoreInode(std::move(inode), versions); !restored.isOk()) {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "lib/base/clock.h"
+#include "server/master/xattrs.h"
 
 namespace dfs::master {
 
@@ -74,10 +75,19 @@ void Namespace::fillAttr(const Inode& inode, proto::Attr* attr) const {
   if (inode.isDir()) size = 4096;
   if (S_ISLNK(inode.mode)) size = inode.symlink_target.size();
   attr->set_size(size);
+  uint64_t stored = size;
+  if (inode.isRegular()) {
+    stored = 0;
+    for (uint64_t index = 0; index < inode.chunks.size() && index * kChunkSize < size; ++index) {
+      if (inode.chunks[index] != 0) stored += std::min(kChunkSize, size - index * kChunkSize);
+    }
+  }
+  attr->set_blocks((stored + 511) / 512);
   attr->set_atime_ns(inode.atime_ns);
   attr->set_mtime_ns(inode.mtime_ns);
   attr->set_ctime_ns(inode.ctime_ns);
   attr->set_rdev(inode.rdev);
+  attr->set_has_xattrs(!inode.xattrs.empty());
 }
 
 Result<ApplyOutcome> Namespace::apply(const proto::MetaRecord& record) {
@@ -96,6 +106,7 @@ Result<ApplyOutcome> Namespace::apply(const proto::MetaRecord& record) {
     case proto::MetaRecord::kReserveInodes:
       return reserveInodes(record.reserve_inodes());
     case proto::MetaRecord::kInitCluster: return initCluster(record.init_cluster());
+    case proto::MetaRecord::kSetXattr: return setXattr(record.set_xattr(), now);
     case proto::MetaRecord::OP_NOT_SET: break;
   }
   return makeError(Code::kInvalid, "metadata record without an operation");
@@ -131,6 +142,15 @@ Result<ApplyOutcome> Namespace::createInode(const proto::CreateInodeOp& op, int6
   auto inode = std::make_unique<Inode>();
   inode->ino = op.ino();
   inode->mode = op.mode();
+  if (auto inherited = dir->xattrs.find(kAclDefault);
+      inherited != dir->xattrs.end() && !S_ISLNK(op.mode())) {
+    auto acl = inheritAcl(inherited->second, op.mode() & 07777);
+    inode->mode = (op.mode() & ~07777u) | acl.mode;
+    if (acl.access) inode->xattrs.emplace(kAclAccess, std::move(*acl.access));
+    if (S_ISDIR(op.mode())) inode->xattrs.emplace(kAclDefault, inherited->second);
+  } else if (!S_ISLNK(op.mode())) {
+    inode->mode = op.mode() & ~(op.umask() & 0777);
+  }
   inode->uid = op.uid();
   inode->gid = op.gid();
   inode->rdev = op.rdev();
@@ -290,7 +310,7 @@ Result<ApplyOutcome> Namespace::setAttr(const proto::SetAttrRequest& op, int64_t
     return makeError(inode.isDir() ? Code::kIsDir : Code::kInvalid, "size of a non-regular file");
   }
   ApplyOutcome outcome{.ino = inode.ino};
-  if (valid & proto::SET_MODE) inode.mode = (inode.mode & S_IFMT) | (op.mode() & 07777);
+  if (valid & proto::SET_MODE) changeMode(inode, op.mode());
   if (valid & proto::SET_UID) inode.uid = op.uid();
   if (valid & proto::SET_GID) inode.gid = op.gid();
   if (valid & proto::SET_SIZE) {
@@ -338,7 +358,7 @@ Result<ApplyOutcome> Namespace::commitWrite(const proto::CommitWriteOp& op, int6
   if (!inode.isRegular()) return makeError(Code::kInvalid, "write to a non-regular file");
   inode.size = std::max(inode.size, op.min_size());
   inode.mtime_ns = op.mtime_ns() ? op.mtime_ns() : now;
-  if (op.has_mode()) inode.mode = (inode.mode & S_IFMT) | (op.mode() & 07777);
+  if (op.has_mode()) changeMode(inode, op.mode());
   if (op.has_atime()) inode.atime_ns = op.atime_ns();
   inode.ctime_ns = now;
   return ApplyOutcome{.ino = inode.ino};
@@ -421,6 +441,40 @@ Status Namespace::restoreEntries(uint64_t dir,
   }
   for (const auto& [name, ino] : entries) it->second->entries.emplace(name, ino);
   return Status::ok();
+}
+
+void Namespace::changeMode(Inode& inode, uint32_t permission_bits) {
+  inode.mode = (inode.mode & S_IFMT) | (permission_bits & 07777);
+  if (auto acl = inode.xattrs.find(kAclAccess); acl != inode.xattrs.end()) {
+    acl->second = aclWithMode(acl->second, inode.mode);
+  }
+}
+
+Result<ApplyOutcome> Namespace::setXattr(const proto::SetXattrOp& op, int64_t now) {
+  auto it = inodes_.find(op.ino());
+  if (it == inodes_.end()) return makeError(Code::kNotFound, fmt::format("inode {}", op.ino()));
+  Inode& inode = *it->second;
+  if (op.remove()) {
+    if (auto checked = checkXattrName(op.name()); !checked.isOk()) return makeError(checked);
+    if (inode.xattrs.erase(op.name()) == 0) return makeError(Code::kNoData, op.name());
+  } else {
+    DFS_RETURN_IF_ERROR(
+        toResult(checkXattrSet(inode.xattrs, op.name(), op.value(), op.flags(), inode.isDir())));
+    if (op.name() == kAclAccess) {
+      // The ACL and the permission bits are one: the bits take the ACL's, and an ACL that says
+      // no more than they do is not kept.
+      inode.mode = *modeWithAcl(inode.mode, op.value());
+      if (aclIsMinimal(op.value())) {
+        inode.xattrs.erase(op.name());
+      } else {
+        inode.xattrs[op.name()] = op.value();
+      }
+    } else {
+      inode.xattrs[op.name()] = op.value();
+    }
+  }
+  inode.ctime_ns = now;
+  return ApplyOutcome{.ino = inode.ino};
 }
 
 Result<ApplyOutcome> Namespace::initCluster(const proto::InitClusterOp& op) {

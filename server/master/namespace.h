@@ -39,6 +39,7 @@ struct Inode {
   std::map<std::string, uint64_t> entries;    // directories: name -> inode, sorted bytewise
   std::vector<uint64_t> chunks;               // regular files: chunk id per index, 0 = hole
   uint32_t goal = 0;                          // replicas per chunk; 0: the cluster's default
+  std::map<std::string, std::string> xattrs;  // extended attributes and ACLs (xattrs.h)
 
   bool isDir() const;
   bool isRegular() const;
@@ -115,6 +116,9 @@ class Namespace {
   Result<ApplyOutcome> setGoal(const proto::SetGoalOp& op);
   Result<ApplyOutcome> reserveInodes(const proto::ReserveInodesOp& op);
   Result<ApplyOutcome> initCluster(const proto::InitClusterOp& op);
+  Result<ApplyOutcome> setXattr(const proto::SetXattrOp& op, int64_t now);
+  // A mode change of an inode: its access ACL, if any, follows.
+  static void changeMode(Inode& inode, uint32_t permission_bits);
 
   Result<Inode*> mutableDir(uint64_t ino);
   // True when dir is ancestor or the same as ino (walking parents up to the root).

@@ -13,6 +13,7 @@
 #include "lib/base/files.h"
 #include "server/master/checkpoint.h"
 #include "server/master/recovery.h"
+#include "server/master/xattrs.h"
 
 namespace dfs::master {
 
@@ -56,6 +57,10 @@ void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(RELEASE, ReleaseRequest, ReleaseReply, release);
   DFS_ROUTE(WATCH_RECALLS, WatchRecallsRequest, WatchRecallsReply, watchRecalls);
   DFS_ROUTE(RECALL_ANSWERED, RecallAnsweredRequest, RecallAnsweredReply, recallAnswered);
+  DFS_ROUTE(GET_XATTR, GetXattrRequest, GetXattrReply, getXattr);
+  DFS_ROUTE(SET_XATTR, SetXattrRequest, AttrReply, setXattr);
+  DFS_ROUTE(LIST_XATTRS, ListXattrsRequest, ListXattrsReply, listXattrs);
+  DFS_ROUTE(REMOVE_XATTR, RemoveXattrRequest, AttrReply, removeXattr);
   DFS_ROUTE(GET_CHUNKS, GetChunksRequest, GetChunksReply, getChunks);
   DFS_ROUTE(GET_WRITE_CHUNK, GetWriteChunkRequest, GetWriteChunkReply, getWriteChunk);
   DFS_ROUTE(COMMIT_WRITE, CommitWriteRequest, AttrReply, commitWrite);
@@ -562,6 +567,52 @@ awaitable<Result<proto::AttrReply>> MasterService::setAttr(Ctx& ctx,
   co_return attrReply(outcome.ino);
 }
 
+// ---------------------------------------------------------------- extended attributes
+
+awaitable<Result<proto::GetXattrReply>> MasterService::getXattr(Ctx& ctx,
+                                                                proto::GetXattrRequest& request) {
+  DFS_CO_TRY(const Inode* inode, ns_.get(request.ino()));
+  DFS_CO_RETURN_IF_ERROR(toResult(checkXattrName(request.name())));
+  auto it = inode->xattrs.find(request.name());
+  if (it == inode->xattrs.end()) co_return makeError(Code::kNoData, request.name());
+  proto::GetXattrReply reply;
+  reply.set_value(it->second);
+  co_return reply;
+}
+
+awaitable<Result<proto::ListXattrsReply>> MasterService::listXattrs(
+    Ctx& ctx, proto::ListXattrsRequest& request) {
+  DFS_CO_TRY(const Inode* inode, ns_.get(request.ino()));
+  proto::ListXattrsReply reply;
+  for (const auto& [name, value] : inode->xattrs) reply.add_names(name);
+  co_return reply;
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::setXattr(Ctx& ctx,
+                                                            proto::SetXattrRequest& request) {
+  co_await awaitDirectoryHolds(request.ino(), ctx);  // its holder answers for its attributes
+  proto::MetaRecord record;
+  auto* op = record.mutable_set_xattr();
+  op->set_ino(request.ino());
+  op->set_name(request.name());
+  op->set_value(request.value());
+  op->set_flags(request.flags());
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
+  co_return attrReply(outcome.ino);
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::removeXattr(
+    Ctx& ctx, proto::RemoveXattrRequest& request) {
+  co_await awaitDirectoryHolds(request.ino(), ctx);
+  proto::MetaRecord record;
+  auto* op = record.mutable_set_xattr();
+  op->set_ino(request.ino());
+  op->set_name(request.name());
+  op->set_remove(true);
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
+  co_return attrReply(outcome.ino);
+}
+
 awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodRequest& request) {
   switch (request.mode() & S_IFMT) {
     case S_IFREG: case S_IFIFO: case S_IFSOCK: case S_IFCHR: case S_IFBLK: break;
@@ -583,6 +634,7 @@ awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodR
   op->set_uid(request.uid());
   op->set_gid(request.gid());
   op->set_rdev(request.rdev());
+  op->set_umask(request.umask());
   op->set_goal(inheritedGoal(request.parent()));
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   if (opener) {
@@ -609,6 +661,7 @@ awaitable<Result<proto::AttrReply>> MasterService::mkdir(Ctx& ctx, proto::MkdirR
   op->set_mode(S_IFDIR | (request.mode() & 07777));
   op->set_uid(request.uid());
   op->set_gid(request.gid());
+  op->set_umask(request.umask());
   op->set_goal(inheritedGoal(request.parent()));
   // Held from the moment it exists: no other session may add a name unseen by the holder.
   uint64_t ino = op->ino();

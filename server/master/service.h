@@ -138,6 +138,10 @@ class MasterService {
   boost::asio::awaitable<void> awaitRecalls(RecallWaits waits);
   int64_t closeBehindWaitMs() const { return 2 * options_.session_lease_ms; }
   void closesLanded() { closes_landed_.notifyAll(); }
+  Reply<proto::GetXattrReply> getXattr(Ctx&, proto::GetXattrRequest&);
+  Reply<proto::ListXattrsReply> listXattrs(Ctx&, proto::ListXattrsRequest&);
+  Reply<proto::AttrReply> setXattr(Ctx&, proto::SetXattrRequest&);
+  Reply<proto::AttrReply> removeXattr(Ctx&, proto::RemoveXattrRequest&);
   Reply<proto::GetChunksReply> getChunks(Ctx&, proto::GetChunksRequest&);
   Reply<proto::GetWriteChunkReply> getWriteChunk(Ctx&, proto::GetWriteChunkRequest&);
   Reply<proto::AttrReply> commitWrite(Ctx&, proto::CommitWriteRequest&);

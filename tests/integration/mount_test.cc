@@ -713,5 +713,82 @@ TEST_F(MountTest, MountHelperDaemonizesAndUnmounts) {
   EXPECT_NE(refused.output.find("cannot reach master"), std::string::npos) << refused.output;
 }
 
+// As on NFS, a reader with the file open sees other mounts' closed writes within the attribute
+// timeout: tail -f on one mount follows appends made on another.
+TEST_F(MountTest, AnOpenReaderSeesAnotherMountsAppendWithinTheAttributeTimeout) {
+  std::string b = cluster_.mount("b");
+  run("printf 'line 1\\n' > " + a_ + "/log");
+  int fd = ::open((b + "/log").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  char buf[64];
+  ASSERT_EQ(::pread(fd, buf, sizeof buf, 0), 7);
+  run("echo 'line 2' >> " + a_ + "/log");  // closed on a: committed
+  std::string got;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        struct stat st {};
+        ::fstat(fd, &st);  // what tail -f does between reads
+        ssize_t n = ::pread(fd, buf, sizeof buf, 7);
+        got.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
+        return got == "line 2\n";
+      },
+      3s))
+      << "read past the old end gave '" << got << "'";
+  ::close(fd);
+  // tail -f itself, polling.
+  std::string out = cluster_.dir() + "/tail.out";
+  auto tail = std::async(std::launch::async, [&] {
+    return sh("timeout 4 tail -n +1 -f ---disable-inotify -s 0.2 " + b + "/log > " + out);
+  });
+  ASSERT_TRUE(waitFor([&] { return readFile(out) == "line 1\nline 2\n"; }, 3s)) << readFile(out);
+  run("echo 'line 3' >> " + a_ + "/log");
+  EXPECT_TRUE(waitFor([&] { return readFile(out) == "line 1\nline 2\nline 3\n"; }, 3s))
+      << readFile(out);
+  tail.wait();
+}
+
+// An append that crosses into a chunk the reader's mount knew as a hole, read by a sequential
+// reader whose read-ahead ended at the old end: the new bytes, not zeros.
+TEST_F(MountTest, AnOpenSequentialReaderGetsAnotherMountsAppendedBytesNotZeros) {
+  std::string b = cluster_.mount("b");
+  run("head -c 67108000 /dev/zero | tr '\\0' A > " + a_ + "/big");  // 864 bytes short of chunk 1
+  int fd = ::open((b + "/big").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::string piece(1 << 20, '\0');
+  while (::read(fd, piece.data(), piece.size()) > 0) {
+  }
+  run("head -c 200000 /dev/zero | tr '\\0' Z >> " + a_ + "/big");
+  std::string got(200000, '\0');
+  EXPECT_TRUE(waitFor(
+      [&] {
+        struct stat st {};
+        ::fstat(fd, &st);
+        return ::pread(fd, got.data(), got.size(), 67108000) == 200000 &&
+               got == std::string(200000, 'Z');
+      },
+      3s));
+  ::close(fd);
+}
+
+// A truncate on one mount reaches a descriptor open on another within the attribute timeout.
+TEST_F(MountTest, AnOpenReaderSeesAnotherMountsTruncateWithinTheAttributeTimeout) {
+  std::string b = cluster_.mount("b");
+  run("head -c 300000 /dev/urandom > " + a_ + "/t");
+  int fd = ::open((b + "/t").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::string data(300000, '\0');
+  ASSERT_EQ(::pread(fd, data.data(), data.size(), 0), 300000);
+  ASSERT_EQ(::truncate((a_ + "/t").c_str(), 1000), 0);
+  ssize_t n = -1;
+  EXPECT_TRUE(waitFor(
+      [&] {
+        n = ::pread(fd, data.data(), data.size(), 0);
+        return n == 1000;
+      },
+      1500ms))
+      << "still read " << n;
+  ::close(fd);
+}
+
 }  // namespace
 }  // namespace dfs::testing

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -145,6 +147,202 @@ TEST(RealProgramsTest, AChunkserverOfAnotherClusterIsRefused) {
   other.startChunkserver(0);
   std::string again = other.mount("again");
   EXPECT_EQ(readFile(again + "/theirs"), std::string(100000, 'T'));
+}
+
+// Extended attributes as ext4 has them: the namespaces, the errors, the limits; kept by the
+// master (journal and checkpoint) and seen from every mount.
+TEST(RealProgramsTest, ExtendedAttributesBehaveAsOnExt4) {
+  Cluster cluster;
+  std::string a = cluster.mount("a");
+  std::string b = cluster.mount("b");
+  std::string f = a + "/f";
+  writeFile(f, "data");
+  ASSERT_EQ(::setxattr(f.c_str(), "user.color", "blue", 4, 0), 0) << ::strerror(errno);
+  char value[16] = {};
+  EXPECT_EQ(::getxattr((b + "/f").c_str(), "user.color", value, sizeof value), 4);
+  EXPECT_EQ(std::string(value, 4), "blue");
+  EXPECT_EQ(::getxattr(f.c_str(), "user.color", nullptr, 0), 4);  // the size only
+  EXPECT_EQ(::getxattr(f.c_str(), "user.color", value, 2), -1);
+  EXPECT_EQ(errno, ERANGE);
+  EXPECT_EQ(::getxattr(f.c_str(), "user.none", value, sizeof value), -1);
+  EXPECT_EQ(errno, ENODATA);
+  EXPECT_EQ(::setxattr(f.c_str(), "user.color", "red", 3, XATTR_CREATE), -1);
+  EXPECT_EQ(errno, EEXIST);
+  EXPECT_EQ(::setxattr(f.c_str(), "user.size", "red", 3, XATTR_REPLACE), -1);
+  EXPECT_EQ(errno, ENODATA);
+  EXPECT_EQ(::setxattr(f.c_str(), "nonsense.name", "x", 1, 0), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  std::string big(65537, 'v');
+  EXPECT_EQ(::setxattr(f.c_str(), "user.big", big.data(), big.size(), 0), -1);
+  EXPECT_EQ(errno, E2BIG);
+  // ext4 keeps an inode's attributes in one block (ENOSPC past it); DFS allows 64 KiB in all.
+  std::string half(40000, 'h');
+  ASSERT_EQ(::setxattr(f.c_str(), "user.half1", half.data(), half.size(), 0), 0);
+  EXPECT_EQ(::setxattr(f.c_str(), "user.half2", half.data(), half.size(), 0), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  ASSERT_EQ(::setxattr(f.c_str(), "trusted.t", "1", 1, 0), 0);
+  ASSERT_EQ(::setxattr(f.c_str(), "security.s", "2", 1, 0), 0);
+  ASSERT_EQ(::setxattr(f.c_str(), "user.\xff\xfe", "\0\xff", 2, 0), 0);  // bytes, not text
+  char list[256] = {};
+  ssize_t listed = ::listxattr((b + "/f").c_str(), list, sizeof list);
+  ASSERT_GT(listed, 0);
+  std::vector<std::string> names;
+  for (ssize_t at = 0; at < listed; at += static_cast<ssize_t>(std::strlen(list + at)) + 1) {
+    names.emplace_back(list + at);
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"security.s", "trusted.t", "user.color", "user.half1",
+                                             "user.\xff\xfe"}));
+  // Another user may not write a root-owned 0644 file's user attributes, nor see trusted ones.
+  auto other = sh("su -s /bin/sh nobody -c 'setfattr -n user.x -v 1 " + f + "'");
+  EXPECT_NE(other.exit_code, 0) << other.output;
+  EXPECT_EQ(sh("su -s /bin/sh nobody -c 'getfattr --absolute-names -d -m - " + f + "' | grep -c trusted").output,
+            "0\n");
+  ASSERT_EQ(::removexattr(f.c_str(), "user.half1"), 0);
+  EXPECT_EQ(::removexattr(f.c_str(), "user.half1"), -1);
+  EXPECT_EQ(errno, ENODATA);
+
+  // Journaled, then in a checkpoint: both restarts bring them back.
+  cluster.restartMaster();
+  EXPECT_TRUE(waitFor([&] { return sh("getfattr --absolute-names --only-values -n user.color " + f).output == "blue"; },
+                      20s));
+  ASSERT_TRUE(cluster.terminateMaster());  // writes a checkpoint
+  cluster.restartMaster();
+  EXPECT_TRUE(waitFor(
+      [&] {
+        char bytes[4] = {};
+        return ::getxattr((b + "/f").c_str(), "user.\xff\xfe", bytes, sizeof bytes) == 2 &&
+               std::string(bytes, 2) == std::string("\0\xff", 2);
+      },
+      20s));
+}
+
+// POSIX ACLs, enforced by the kernel from the system.posix_acl_* attributes the master keeps:
+// access ACLs grant and take away, default ACLs are inherited, the mode and the ACL are one, and
+// rsync -aHAX and cp -a carry them (a second rsync finds nothing to do).
+TEST(RealProgramsTest, AclsAreEnforcedInheritedAndCopied) {
+  Cluster cluster;
+  std::string a = cluster.mount("a");
+  std::string b = cluster.mount("b");
+  auto run = [](const std::string& command) {
+    auto result = sh(command);
+    EXPECT_EQ(result.exit_code, 0) << command << "\n" << result.output;
+    return result.output;
+  };
+  auto as_nobody = [](const std::string& command) {
+    return sh("su -s /bin/sh nobody -c '" + command + "'").exit_code;
+  };
+  run("mkdir " + a + "/private && echo secret > " + a + "/private/s && chmod 700 " + a +
+      "/private");
+  EXPECT_NE(as_nobody("cat " + b + "/private/s"), 0);
+  run("setfacl -m u:nobody:rx " + a + "/private");
+  EXPECT_EQ(as_nobody("cat " + a + "/private/s"), 0);
+  EXPECT_TRUE(waitFor([&] { return as_nobody("cat " + b + "/private/s") == 0; }, 3s));
+  run("setfacl -x u:nobody " + a + "/private");
+  EXPECT_NE(as_nobody("cat " + a + "/private/s"), 0);  // at once on the mount that changed it
+  EXPECT_TRUE(waitFor([&] { return as_nobody("cat " + b + "/private/s") != 0; }, 3s));
+  EXPECT_EQ(run("stat -c %A " + a + "/private"), "drwx------\n");
+  run("chmod 750 " + a + "/private");
+  EXPECT_EQ(run("getfacl -cp " + a + "/private | grep -E '^(mask|group)'"), "group::---\nmask::r-x\n");
+
+  run("mkdir " + a + "/shared && setfacl -d -m u:nobody:rwx " + a + "/shared");
+  run("cd " + a + "/shared && umask 077 && touch f && mkdir d");
+  // The default ACL decides, not the umask; directories inherit it as their own default too.
+  EXPECT_EQ(run("getfacl -cp " + b + "/shared/f | grep nobody"), "user:nobody:rwx\t#effective:rw-\n");
+  EXPECT_EQ(run("getfacl -cpd " + b + "/shared/d | grep -c nobody"), "1\n");
+  EXPECT_EQ(as_nobody("echo mine > " + b + "/shared/f"), 0);
+  run("cd " + a + " && umask 077 && touch plain");
+  EXPECT_EQ(run("stat -c %a " + a + "/plain"), "600\n");
+
+  std::string source = cluster.dir() + "/src";
+  run("mkdir -p " + source + "/sub && echo x > " + source + "/sub/x && setfacl -m u:nobody:r " +
+      source + "/sub/x && setfattr -n user.tag -v t " + source + "/sub/x && ln " + source +
+      "/sub/x " + source + "/hard && ln -s sub/x " + source + "/link");
+  run("rsync -aHAX " + source + "/ " + a + "/copy/");
+  EXPECT_EQ(run("rsync -aHAXi " + source + "/ " + a + "/copy/"), "");
+  EXPECT_EQ(run("getfacl -cp " + b + "/copy/sub/x | grep nobody"), "user:nobody:r--\n");
+  EXPECT_EQ(run("getfattr --absolute-names --only-values -n user.tag " + b + "/copy/sub/x"), "t");
+  EXPECT_EQ(run("stat -c %h " + b + "/copy/hard"), "2\n");
+  run("cp -a " + source + " " + a + "/cpa");
+  EXPECT_EQ(run("getfacl -cp " + b + "/cpa/sub/x | grep nobody"), "user:nobody:r--\n");
+}
+
+// Every operation is checked on every path: names the kernel keeps, FIFOs and sockets too.
+TEST(RealProgramsTest, PermissionsHaveNoWindowAndCoverFifosAndSockets) {
+  Cluster cluster;
+  std::string a = cluster.mount("a");
+  auto as_nobody = [](const std::string& command) {
+    return sh("su -s /bin/sh nobody -c '" + command + "'");
+  };
+  ASSERT_EQ(sh("mkdir " + a + "/d && echo x > " + a + "/d/f && chmod 666 " + a + "/d/f").exit_code,
+            0);
+  ASSERT_EQ(as_nobody("cat " + a + "/d/f").exit_code, 0);  // the kernel keeps the names now
+  ASSERT_EQ(::chmod((a + "/d").c_str(), 0700), 0);
+  EXPECT_NE(as_nobody("cat " + a + "/d/f").exit_code, 0);
+  EXPECT_NE(as_nobody(": > " + a + "/d/f").exit_code, 0);
+  EXPECT_NE(as_nobody("ln " + a + "/d/f " + a + "/d/g").exit_code, 0);
+
+  ASSERT_EQ(::mkfifo((a + "/fifo").c_str(), 0600), 0);
+  auto fifo = as_nobody("exec 3<>" + a + "/fifo");
+  EXPECT_NE(fifo.exit_code, 0);
+  EXPECT_NE(fifo.output.find("Permission denied"), std::string::npos) << fifo.output;
+  // A 0600 socket of root's: another user's connect is refused.
+  std::string socket_path = a + "/sock";
+  std::string serve = cluster.dir() + "/serve.py", connect_to = cluster.dir() + "/connect.py";
+  writeFile(serve,
+            "import os, socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX)\n"
+            "s.bind(sys.argv[1])\n"
+            "os.chmod(sys.argv[1], 0o600)\n"
+            "s.listen(1)\n"
+            "s.settimeout(4)\n"
+            "try:\n"
+            "    s.accept()\n"
+            "except socket.timeout:\n"
+            "    pass\n");
+  writeFile(connect_to, "import socket, sys\nsocket.socket(socket.AF_UNIX).connect(sys.argv[1])\n");
+  auto server =
+      std::async(std::launch::async, [&] { return sh("python3 " + serve + " " + socket_path); });
+  ASSERT_TRUE(waitFor([&] { return sh("stat -c %a " + socket_path).output == "600\n"; }, 5s));
+  auto connect = as_nobody("python3 " + connect_to + " " + socket_path);
+  EXPECT_NE(connect.exit_code, 0);
+  EXPECT_NE(connect.output.find("PermissionError"), std::string::npos) << connect.output;
+  server.wait();
+}
+
+// Space as programs see it: fallocate grows a file (or only checks the space, KEEP_SIZE),
+// st_blocks counts what is stored (a hole counts nothing), SEEK_DATA and SEEK_HOLE find holes.
+TEST(RealProgramsTest, SpaceAsProgramsSeeIt) {
+  Cluster cluster;
+  std::string a = cluster.mount("a");
+  std::string b = cluster.mount("b");
+  ASSERT_EQ(sh("fallocate -l 100M " + a + "/reserved").exit_code, 0);
+  EXPECT_EQ(sh("stat -c %s " + b + "/reserved").output, "104857600\n");
+  ASSERT_EQ(sh("touch " + a + "/kept && fallocate -n -l 200M " + a + "/kept").exit_code, 0);
+  EXPECT_EQ(sh("stat -c %s " + a + "/kept").output, "0\n");
+  EXPECT_NE(sh("fallocate -p -o 0 -l 4096 " + a + "/reserved").exit_code, 0);  // no punching
+
+  ASSERT_EQ(sh("truncate -s 1G " + a + "/hole").exit_code, 0);
+  EXPECT_EQ(sh("stat -c %b " + b + "/hole").output, "0\n");
+  EXPECT_EQ(sh("du -k " + b + "/hole | cut -f1").output, "0\n");
+
+  // Data in chunks 0 and 2, a hole of one chunk (64 MiB) between them.
+  int fd = ::open((a + "/sparse").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  constexpr off_t kChunk = 64 << 20;
+  ASSERT_EQ(::pwrite(fd, "head", 4, 0), 4);
+  ASSERT_EQ(::pwrite(fd, "tail", 4, 2 * kChunk), 4);
+  EXPECT_EQ(::lseek(fd, 0, SEEK_DATA), 0);
+  EXPECT_EQ(::lseek(fd, 0, SEEK_HOLE), kChunk);
+  EXPECT_EQ(::lseek(fd, kChunk + 5, SEEK_DATA), 2 * kChunk);
+  EXPECT_EQ(::lseek(fd, 2 * kChunk, SEEK_HOLE), 2 * kChunk + 4);  // the end
+  EXPECT_EQ(::lseek(fd, 2 * kChunk + 4, SEEK_DATA), -1);
+  EXPECT_EQ(errno, ENXIO);
+  ::close(fd);
+  struct stat st {};
+  ASSERT_EQ(::stat((b + "/sparse").c_str(), &st), 0);
+  EXPECT_LT(st.st_blocks * 512, 2 * kChunk);  // less than the file's size: the hole is not counted
+  EXPECT_GT(st.st_blocks, 0);
 }
 
 }  // namespace
