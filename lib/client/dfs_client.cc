@@ -170,6 +170,7 @@ void DfsClient::overlayLocalState(proto::Attr* attr) {
   const FileState& state = *it->second;
   if (state.dirty || state.hasUnsentData()) {
     attr->set_size(state.size);
+    attr->set_ctime_ns(std::max(attr->ctime_ns(), state.ctime_ns));
     // What will be stored once written out, as far as this client can tell.
     attr->set_blocks(std::max<uint64_t>(attr->blocks(), (state.size + 511) / 512));
     attr->set_mtime_ns(state.mtime_ns);
@@ -416,13 +417,22 @@ awaitable<void> DfsClient::reserveInodes() {
   reserved_inodes_.push_back({reply->first(), reply->first() + reply->count()});
 }
 
-void DfsClient::touchFreshDir(uint64_t dir, int links) {
+int64_t DfsClient::stampFor(uint64_t ino) {
+  int64_t t = std::max(wallNowNs(), last_stamp_ns_);
+  if (auto fresh = fresh_dirs_.find(ino); fresh != fresh_dirs_.end()) {
+    t = std::max({t, fresh->second.first.ctime_ns(), fresh->second.first.mtime_ns()});
+  }
+  return last_stamp_ns_ = t;
+}
+
+void DfsClient::touchFreshDir(uint64_t dir, int64_t time_ns, int links) {
   auto fresh = fresh_dirs_.find(dir);
   if (fresh == fresh_dirs_.end()) return;
-  fresh->second.first.set_nlink(fresh->second.first.nlink() + links);
-  int64_t now_ns = wallNowNs();
-  fresh->second.first.set_mtime_ns(now_ns);
-  fresh->second.first.set_ctime_ns(now_ns);
+  proto::Attr& attr = fresh->second.first;
+  attr.set_nlink(attr.nlink() + links);
+  // As the master applies the change at the same time (Namespace: never back).
+  attr.set_mtime_ns(std::max(attr.mtime_ns(), time_ns));
+  attr.set_ctime_ns(std::max(attr.ctime_ns(), time_ns));
 }
 
 void DfsClient::rememberDir(const proto::Attr& dir) {
@@ -432,7 +442,14 @@ void DfsClient::rememberDir(const proto::Attr& dir) {
     std::erase_if(fresh_dirs_,
                   [&](const auto& entry) { return !held_dirs_.contains(entry.first); });
   }
-  fresh_dirs_[dir.ino()] = {dir, std::chrono::steady_clock::now()};
+  auto& slot = fresh_dirs_[dir.ino()];
+  // An answer older than what this client already answered (a reply that was on its way while
+  // a later change behind was made) does not take a directory's times back.
+  if (slot.first.ino() == dir.ino() && slot.first.ctime_ns() > dir.ctime_ns()) {
+    slot.second = std::chrono::steady_clock::now();
+    return;
+  }
+  slot = {dir, std::chrono::steady_clock::now()};
 }
 
 void DfsClient::refreshFileAttr(const proto::Attr& attr, uint64_t epoch) {
@@ -513,8 +530,8 @@ Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t m
 
 namespace {
 // The attributes the master gives a new inode.
-proto::Attr newInodeAttr(uint64_t ino, uint32_t mode, uint32_t uid, uint32_t gid) {
-  int64_t now_ns = wallNowNs();
+proto::Attr newInodeAttr(uint64_t ino, uint32_t mode, uint32_t uid, uint32_t gid,
+                         int64_t now_ns) {
   proto::Attr attr;
   attr.set_ino(ino);
   attr.set_mode(mode);
@@ -549,8 +566,10 @@ std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::s
                                                    uint32_t mode, uint32_t uid, uint32_t gid) {
   uint64_t ino = claimNameBehind(parent, name, S_IFREG);
   if (ino == 0) return std::nullopt;
-  proto::Attr attr = newInodeAttr(ino, S_IFREG | (mode & 07777), uid, gid);
+  int64_t t = stampFor(parent);
+  proto::Attr attr = newInodeAttr(ino, S_IFREG | (mode & 07777), uid, gid, t);
   proto::ChangeBehind change;
+  change.set_time_ns(t);
   auto* create = change.mutable_create();
   create->set_parent(parent);
   create->set_name(name);
@@ -561,7 +580,7 @@ std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::s
   create->set_close_behind(true);
   create->set_ino(ino);
   queueChangeBehind(std::move(change), parent, ino);
-  touchFreshDir(parent);
+  touchFreshDir(parent, t);
   FileState& state = file(ino);
   state.held = true;
   state.fresh = true;
@@ -577,8 +596,10 @@ std::optional<proto::Attr> DfsClient::mkdirBehind(uint64_t parent, const std::st
                                                   uint32_t mode, uint32_t uid, uint32_t gid) {
   uint64_t ino = claimNameBehind(parent, name, S_IFDIR);
   if (ino == 0) return std::nullopt;
-  proto::Attr attr = newInodeAttr(ino, S_IFDIR | (mode & 07777), uid, gid);
+  int64_t t = stampFor(parent);
+  proto::Attr attr = newInodeAttr(ino, S_IFDIR | (mode & 07777), uid, gid, t);
   proto::ChangeBehind change;
+  change.set_time_ns(t);
   auto* made = change.mutable_mkdir();
   made->set_parent(parent);
   made->set_name(name);
@@ -588,7 +609,7 @@ std::optional<proto::Attr> DfsClient::mkdirBehind(uint64_t parent, const std::st
   made->set_hold(true);  // held from the start, like a directory made at the master
   made->set_ino(ino);
   queueChangeBehind(std::move(change), parent, ino);
-  touchFreshDir(parent, 1);
+  touchFreshDir(parent, t, 1);
   held_dirs_.try_emplace(ino);
   rememberDir(attr);
   return attr;
@@ -609,10 +630,12 @@ bool DfsClient::rmdirBehind(uint64_t parent, const std::string& name) {
   held_dirs_.erase(removed);
   fresh_dirs_.erase(ino);
   proto::ChangeBehind change;
+  int64_t t = stampFor(parent);
+  change.set_time_ns(t);
   change.mutable_rmdir()->set_parent(parent);
   change.mutable_rmdir()->set_name(name);
   queueChangeBehind(std::move(change), parent, ino);
-  touchFreshDir(parent, -1);
+  touchFreshDir(parent, t, -1);
   return true;
 }
 
@@ -626,7 +649,7 @@ std::optional<proto::Attr> DfsClient::setAttrBehind(proto::SetAttrRequest reques
       valid == 0 || (valid & proto::SET_SIZE) != 0) {
     return std::nullopt;
   }
-  int64_t now_ns = wallNowNs();
+  int64_t now_ns = stampFor(ino);
   // The master keeps the times answered here, not its own later "now".
   if (valid & proto::SET_ATIME_NOW) {
     valid = (valid & ~proto::SET_ATIME_NOW) | proto::SET_ATIME;
@@ -643,8 +666,9 @@ std::optional<proto::Attr> DfsClient::setAttrBehind(proto::SetAttrRequest reques
   if (valid & proto::SET_GID) attr.set_gid(request.gid());
   if (valid & proto::SET_ATIME) attr.set_atime_ns(request.atime_ns());
   if (valid & proto::SET_MTIME) attr.set_mtime_ns(request.mtime_ns());
-  attr.set_ctime_ns(now_ns);
+  attr.set_ctime_ns(std::max(attr.ctime_ns(), now_ns));
   proto::ChangeBehind change;
+  change.set_time_ns(now_ns);
   *change.mutable_set_attr() = std::move(request);
   queueChangeBehind(std::move(change), ino, ino);
   return attr;
@@ -723,10 +747,12 @@ Task<void> DfsClient::unlink(uint64_t parent, std::string name) {
     uint64_t removed = entry->second.ino;
     held->second.erase(entry);
     proto::ChangeBehind change;
+    int64_t t = stampFor(parent);
+    change.set_time_ns(t);
     change.mutable_unlink()->set_parent(parent);
     change.mutable_unlink()->set_name(std::move(name));
     queueChangeBehind(std::move(change), parent, removed);
-    touchFreshDir(parent);
+    touchFreshDir(parent, t);
     forgetFreshFileAttrs();
     co_return Result<void>{};
   }
@@ -768,6 +794,14 @@ Task<void> DfsClient::rename(uint64_t parent, std::string name, uint64_t new_par
   fresh_dirs_.erase(new_parent);
   forgetFreshFileAttrs();  // a file renamed over loses a link
   DFS_CO_RETURN_IF_ERROR(renamed);
+  // The moved inode's ctime moved: a directory this client answers for takes the master's.
+  if (uint64_t moved = renamed->attr().ino(); moved != 0 && fresh_dirs_.contains(moved)) {
+    if (held_dirs_.contains(moved)) {
+      rememberDir(renamed->attr());
+    } else {
+      fresh_dirs_.erase(moved);
+    }
+  }
   constexpr uint32_t kRenameExchange = 2;  // RENAME_EXCHANGE: both names stay
   if ((flags & kRenameExchange) == 0) {
     // The new name is what the old one was, when this client knows.

@@ -331,7 +331,13 @@ class DfsClient {
   boost::asio::awaitable<void> reserveInodes();
   // The directory this client just changed (links: subdirectories added or removed), as the
   // master will have it.
-  void touchFreshDir(uint64_t dir, int links = 0);
+  // A change made at time_ns (stampFor) in a directory this client answers for.
+  void touchFreshDir(uint64_t dir, int64_t time_ns, int links = 0);
+  // The time of a change this client answers itself, of ino (a held directory) or in it: now,
+  // but never before a time ino already has, nor before the last one chosen. The master keeps
+  // it (ChangeBehind.time_ns), so both answer the same times.
+  int64_t stampFor(uint64_t ino);
+  int64_t last_stamp_ns_ = 0;
   // touched: the inodes the change touches besides its directory (0: one this client does not
   // know).
   void queueChangeBehind(proto::ChangeBehind change, uint64_t parent, uint64_t touched);
@@ -422,6 +428,8 @@ class DfsClient {
   // One WRITE_CHUNKS of these files to one of their replicas; failures go to each one's error.
   Task<void> writeTogether(std::string address, std::vector<SmallWriteOut*> ones);
   // The end of a close-behind: logs a failure, which the next write, flush or fsync reports.
+  // A write-out failed: what it carried is dropped, with the size it would have given the file.
+  void forgetUnstoredWrites(FileState& state);
   void landCloseBehind(const std::shared_ptr<FileState>& file, size_t bytes, Result<void> landed);
   // Whether an open for these flags tells the master this client may close the file behind
   // (server/master/closes_behind.h); starts watching for recalls on the first such open.

@@ -167,7 +167,7 @@ Task<size_t> DfsClient::write(uint64_t ino, uint64_t offset, std::string data) {
   state->dirty = true;
   state->changes++;
   local_changes_++;
-  state->mtime_ns = wallNowNs();
+  state->mtime_ns = state->ctime_ns = wallNowNs();
   if (state->buffer.bytes() >= options_.write_batch_bytes) {
     state->queue.push_back(state->buffer.take());
     if (!state->writer_running) {
@@ -404,6 +404,7 @@ proto::CommitWriteRequest DfsClient::commitRequest(const FileState& state, bool 
   request.set_ino(state.ino);
   request.set_min_size(state.size);
   request.set_mtime_ns(state.mtime_ns);
+  request.set_ctime_ns(state.ctime_ns);
   request.set_release_leases(release_leases);
   request.set_release(release);
   if (state.held_mode) {
@@ -652,12 +653,26 @@ Task<void> DfsClient::writeTogether(std::string address, std::vector<SmallWriteO
 
 awaitable<void> DfsClient::finishCloseBehind(std::shared_ptr<FileState> state, size_t bytes) {
   auto landed = co_await drain(*state);
+  if (!landed) forgetUnstoredWrites(*state);
   if (landed && state->dirty) {
     bool with_release = state->release_with_commit;
     landed = co_await commit(*state, false, with_release);
     if (landed && with_release) state->released_with_commit = true;
   }
   landCloseBehind(state, bytes, std::move(landed));
+}
+
+void DfsClient::forgetUnstoredWrites(FileState& state) {
+  // The bytes are gone: no later commit of this client may publish their size (the namespace
+  // never shows a size whose bytes were not stored), and its own answers show the file as the
+  // master has it.
+  if (!state.buffer.empty()) (void)state.buffer.take();
+  state.queue.clear();
+  state.dirty = false;
+  state.size = state.attr ? state.attr->size() : 0;
+  state.write_chunks.clear();
+  forgetCachedData(state);
+  local_changes_++;
 }
 
 void DfsClient::landCloseBehind(const std::shared_ptr<FileState>& state, size_t bytes,
@@ -883,6 +898,7 @@ std::optional<proto::Attr> DfsClient::holdForCommit(const proto::SetAttrRequest&
   if (valid & proto::SET_MODE) state.held_mode = next->mode() & 07777;
   if (valid & (proto::SET_ATIME | proto::SET_ATIME_NOW)) state.held_atime_ns = next->atime_ns();
   state.mtime_ns = next->mtime_ns();
+  state.ctime_ns = std::max(state.ctime_ns, next->ctime_ns());
   state.attr = *next;
   state.changes++;
   return next;

@@ -41,6 +41,7 @@ struct DfsClient::FileState {
   bool size_known = false;
   bool dirty = false;        // written since the last commit to the master
   int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;  // of this client's last change not yet committed (sent with the commit)
   uint64_t changes = 0;  // counts writes and held-back changes: a commit that saw them all
                          // may clear dirty, one that raced with more may not
   // The attributes as the master last said, with the changes held back for the next commit

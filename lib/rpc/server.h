@@ -27,6 +27,9 @@ struct CallContext {
   std::string payload;        // request payload
   std::string reply_payload;  // set by the handler
   std::shared_ptr<const FileRegion> reply_file;  // or this, sent straight from the file
+  // Not on the wire: a time the call's own request chose for the change it makes (a client's
+  // change behind), for the handler's records.
+  int64_t chosen_time_ns = 0;
   std::chrono::milliseconds deadline() const {
     return std::chrono::milliseconds(header->deadline_ms() ? header->deadline_ms() : 10000);
   }

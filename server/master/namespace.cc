@@ -8,6 +8,18 @@
 #include "server/master/xattrs.h"
 
 namespace dfs::master {
+namespace {
+
+// An inode changed at t: its ctime moves there, never back (a client's clock, or the master's
+// after a step back, may be behind a time the inode already has).
+void stamp(Inode& inode, int64_t t) { inode.ctime_ns = std::max(inode.ctime_ns, t); }
+// A directory's entries changed at t: its mtime too.
+void changed(Inode& dir, int64_t t) {
+  dir.mtime_ns = std::max(dir.mtime_ns, t);
+  stamp(dir, t);
+}
+
+}  // namespace
 
 bool Inode::isDir() const { return S_ISDIR(mode); }
 bool Inode::isRegular() const { return S_ISREG(mode); }
@@ -18,7 +30,9 @@ Namespace::Namespace() {
   root->mode = S_IFDIR | 0755;
   root->nlink = 2;
   root->parent = kRootIno;
-  root->atime_ns = root->mtime_ns = root->ctime_ns = wallNowNs();
+  // Times 0 until the cluster's first record (InitClusterOp) gives them: a replay of the
+  // journal builds the same root.
+  root->atime_ns = root->mtime_ns = root->ctime_ns = 0;
   inodes_.emplace(kRootIno, std::move(root));
 }
 
@@ -105,7 +119,7 @@ Result<ApplyOutcome> Namespace::apply(const proto::MetaRecord& record) {
     case proto::MetaRecord::kSetGoal: return setGoal(record.set_goal());
     case proto::MetaRecord::kReserveInodes:
       return reserveInodes(record.reserve_inodes());
-    case proto::MetaRecord::kInitCluster: return initCluster(record.init_cluster());
+    case proto::MetaRecord::kInitCluster: return initCluster(record.init_cluster(), now);
     case proto::MetaRecord::kSetXattr: return setXattr(record.set_xattr(), now);
     case proto::MetaRecord::OP_NOT_SET: break;
   }
@@ -167,7 +181,7 @@ Result<ApplyOutcome> Namespace::createInode(const proto::CreateInodeOp& op, int6
     files_++;
   }
   dir->entries.emplace(op.name(), op.ino());
-  dir->mtime_ns = dir->ctime_ns = now;
+  changed(*dir, now);
   next_ino_ = std::max(next_ino_, op.ino() + 1);
   inodes_.emplace(op.ino(), std::move(inode));
   return ApplyOutcome{.ino = op.ino()};
@@ -183,7 +197,7 @@ Result<ApplyOutcome> Namespace::reserveInodes(const proto::ReserveInodesOp& op) 
 }
 
 void Namespace::dropLink(Inode& inode, int64_t now, ApplyOutcome* outcome) {
-  inode.ctime_ns = now;
+  stamp(inode, now);
   if (inode.isDir()) {
     inode.nlink = 0;
   } else if (inode.nlink > 0) {
@@ -205,7 +219,7 @@ Result<ApplyOutcome> Namespace::unlink(const proto::UnlinkOp& op, int64_t now) {
   }
   ApplyOutcome outcome{.ino = target.ino};
   dir->entries.erase(entry);
-  dir->mtime_ns = dir->ctime_ns = now;
+  changed(*dir, now);
   if (target.isDir()) dir->nlink--;
   dropLink(target, now, &outcome);
   return outcome;
@@ -245,7 +259,8 @@ Result<ApplyOutcome> Namespace::rename(const proto::RenameOp& op, int64_t now) {
     }
     if (source.isDir()) source.parent = to_dir->ino;
     if (target->isDir()) target->parent = from_dir->ino;
-    source.ctime_ns = target->ctime_ns = now;
+    stamp(source, now);
+    stamp(*target, now);
   } else {
     if (target == &source) return outcome;  // two links to the same inode: nothing to do
     if (target) {
@@ -267,10 +282,10 @@ Result<ApplyOutcome> Namespace::rename(const proto::RenameOp& op, int64_t now) {
       to_dir->nlink++;
       source.parent = to_dir->ino;
     }
-    source.ctime_ns = now;
+    stamp(source, now);
   }
-  from_dir->mtime_ns = from_dir->ctime_ns = now;
-  to_dir->mtime_ns = to_dir->ctime_ns = now;
+  changed(*from_dir, now);
+  changed(*to_dir, now);
   return outcome;
 }
 
@@ -284,9 +299,9 @@ Result<ApplyOutcome> Namespace::link(const proto::LinkOp& op, int64_t now) {
   DFS_TRY(Inode * dir, mutableDir(op.new_parent()));
   if (dir->entries.contains(op.new_name())) return makeError(Code::kExists, op.new_name());
   dir->entries.emplace(op.new_name(), inode.ino);
-  dir->mtime_ns = dir->ctime_ns = now;
+  changed(*dir, now);
   inode.nlink++;
-  inode.ctime_ns = now;
+  stamp(inode, now);
   return ApplyOutcome{.ino = inode.ino};
 }
 
@@ -322,7 +337,7 @@ Result<ApplyOutcome> Namespace::setAttr(const proto::SetAttrRequest& op, int64_t
   if (valid & proto::SET_ATIME_NOW) inode.atime_ns = now;
   if (valid & proto::SET_MTIME) inode.mtime_ns = op.mtime_ns();
   if (valid & proto::SET_MTIME_NOW) inode.mtime_ns = now;
-  inode.ctime_ns = now;
+  stamp(inode, now);
   return outcome;
 }
 
@@ -360,7 +375,7 @@ Result<ApplyOutcome> Namespace::commitWrite(const proto::CommitWriteOp& op, int6
   inode.mtime_ns = op.mtime_ns() ? op.mtime_ns() : now;
   if (op.has_mode()) changeMode(inode, op.mode());
   if (op.has_atime()) inode.atime_ns = op.atime_ns();
-  inode.ctime_ns = now;
+  stamp(inode, op.ctime_ns() != 0 ? op.ctime_ns() : now);
   return ApplyOutcome{.ino = inode.ino};
 }
 
@@ -473,14 +488,16 @@ Result<ApplyOutcome> Namespace::setXattr(const proto::SetXattrOp& op, int64_t no
       inode.xattrs[op.name()] = op.value();
     }
   }
-  inode.ctime_ns = now;
+  stamp(inode, now);
   return ApplyOutcome{.ino = inode.ino};
 }
 
-Result<ApplyOutcome> Namespace::initCluster(const proto::InitClusterOp& op) {
+Result<ApplyOutcome> Namespace::initCluster(const proto::InitClusterOp& op, int64_t now) {
   if (!cluster_id_.empty()) return makeError(Code::kInvalid, "the cluster has an identity already");
   if (op.cluster_id().empty()) return makeError(Code::kInvalid, "empty cluster identity");
   cluster_id_ = op.cluster_id();
+  Inode& root = *inodes_.at(kRootIno);
+  if (root.ctime_ns == 0) root.atime_ns = root.mtime_ns = root.ctime_ns = now;  // made now
   return ApplyOutcome{};
 }
 

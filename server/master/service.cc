@@ -337,6 +337,7 @@ void MasterService::endSession(const Session& session) {
 }
 
 Result<ApplyOutcome> MasterService::applyRecord(const proto::MetaRecord& record) {
+  last_time_ns_ = std::max(last_time_ns_, record.time_ns());
   Result<ApplyOutcome> outcome;
   switch (record.op_case()) {
     case proto::MetaRecord::kOpenSession: {
@@ -383,6 +384,16 @@ bool MasterService::answered(const Ctx& ctx) const {
   return session != answered_.end() && session->second.contains(ctx.header->request_id());
 }
 
+int64_t MasterService::changeTime(int64_t chosen_ns) {
+  // Never back: a clock stepped back is waited out, not written into inodes.
+  int64_t now = last_time_ns_ = std::max(wallNowNs(), last_time_ns_);
+  if (chosen_ns == 0) return now;
+  // A client's time is its answer's: kept when it lies within a minute before now (the change
+  // waited in the client's queue) and not ahead (no client moves the cluster's clock).
+  constexpr int64_t kMaxBehindNs = 60'000'000'000;
+  return std::clamp(chosen_ns, now - kMaxBehindNs, now);
+}
+
 Result<ApplyOutcome> MasterService::commitNow(proto::MetaRecord record, const Ctx* ctx) {
   if (ctx && ctx->header->session_id() != 0 && ctx->header->request_id() != 0) {
     auto session = answered_.find(ctx->header->session_id());
@@ -393,7 +404,7 @@ Result<ApplyOutcome> MasterService::commitNow(proto::MetaRecord record, const Ct
     record.set_session_id(ctx->header->session_id());
     record.set_request_id(ctx->header->request_id());
   }
-  if (record.time_ns() == 0) record.set_time_ns(wallNowNs());
+  if (record.time_ns() == 0) record.set_time_ns(changeTime(ctx ? ctx->chosen_time_ns : 0));
   DFS_TRY(ApplyOutcome outcome, applyRecord(record));
   if (journal_) {
     auto appended = journal_->append(record);
@@ -709,6 +720,10 @@ awaitable<Result<proto::RenameReply>> MasterService::rename(Ctx& ctx,
                                                             proto::RenameRequest& request) {
   co_await awaitDirectoryHolds(request.parent(), ctx);
   co_await awaitDirectoryHolds(request.new_parent(), ctx);
+  if (auto moved = ns_.lookup(request.parent(), request.name()); moved && (*moved)->isDir()) {
+    // Its ctime moves: a session holding it answers for its attributes, and lets go.
+    co_await awaitDirectoryHolds((*moved)->ino, ctx);
+  }
   proto::MetaRecord record;
   auto* op = record.mutable_rename();
   op->set_parent(request.parent());
@@ -717,7 +732,11 @@ awaitable<Result<proto::RenameReply>> MasterService::rename(Ctx& ctx,
   op->set_new_name(request.new_name());
   op->set_flags(request.flags());
   DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
-  co_return proto::RenameReply{};
+  proto::RenameReply reply;
+  if (auto moved = ns_.lookup(request.new_parent(), request.new_name())) {
+    ns_.fillAttr(**moved, reply.mutable_attr());
+  }
+  co_return reply;
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::link(Ctx& ctx, proto::LinkRequest& request) {
@@ -1060,6 +1079,9 @@ awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
   record.mutable_commit_write()->set_ino(request.ino());
   record.mutable_commit_write()->set_min_size(request.min_size());
   record.mutable_commit_write()->set_mtime_ns(request.mtime_ns());
+  if (request.ctime_ns() != 0) {
+    record.mutable_commit_write()->set_ctime_ns(changeTime(request.ctime_ns()));
+  }
   if (request.has_attrs()) {
     // Held-back attribute changes go into the same record: one change, answered once.
     uint32_t valid = request.attrs().valid();
@@ -1161,6 +1183,7 @@ awaitable<Result<proto::ChangesBehindReply>> MasterService::changesBehind(
 
 awaitable<Result<proto::AttrReply>> MasterService::changeBehind(Ctx& ctx,
                                                                 proto::ChangeBehind& change) {
+  ctx.chosen_time_ns = change.time_ns();  // ctx is this entry's own
   switch (change.change_case()) {
     case proto::ChangeBehind::kCreate: {
       auto& create = *change.mutable_create();

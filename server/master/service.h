@@ -66,6 +66,9 @@ class MasterService {
   // Applies, journals and settles a record (or answers a retried call from the de-duplication
   // table); a journal that cannot be written stops the master.
   Result<ApplyOutcome> commitNow(proto::MetaRecord record, const Ctx* ctx = nullptr);
+  // The time a record is stamped with: the master's clock, never going back, or a time the
+  // call chose (bounded to the minute before now).
+  int64_t changeTime(int64_t chosen_ns);
   // Whether this call (its session and request id) was applied already: a retry.
   bool answered(const Ctx& ctx) const;
   // An inode number a client chose for its create must be one reserved to its session, unused.
@@ -190,6 +193,7 @@ class MasterService {
   bool checkpoint_running_ = false;
   std::thread checkpoint_thread_;
   int64_t started_ms_;
+  int64_t last_time_ns_ = 0;  // the latest record time: records never go back in time
   uint64_t instance_;               // random per start, so clients notice a restart
   bool orphans_checked_ = false;    // unlinked files left open before a restart, purged once
   bool reported_under_goal_ = false;

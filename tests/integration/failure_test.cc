@@ -144,6 +144,19 @@ TEST(FailureTest, AWriteOutThatFailsAfterACloseIsLoggedAndHoldsNoReaderUp) {
   EXPECT_EQ(sh("stat -c %s " + b + "/f").output, "0\n");
   EXPECT_EQ(readFile(cluster.dir() + "/master.log").find("did not answer a recall"),
             std::string::npos);
+  // The writer's mount shows what was stored too, and never publishes the lost bytes' size: an
+  // append once the chunkservers are back lands at 0.
+  EXPECT_EQ(sh("stat -c %s " + a + "/f").output, "0\n");
+  cluster.startChunkserver(0);
+  cluster.startChunkserver(1);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return sh(Cluster::binary("tools/dfs") + " --master " + cluster.masterAddress() + " status")
+                   .output.find("chunkservers: 3 up") != std::string::npos;
+      },
+      20s));
+  ASSERT_EQ(sh("echo again >> " + a + "/f").exit_code, 0);
+  EXPECT_EQ(readFile(b + "/f"), "again\n");
   ::close(kept);
 }
 

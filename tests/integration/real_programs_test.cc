@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/cluster.h"
@@ -343,6 +344,74 @@ TEST(RealProgramsTest, SpaceAsProgramsSeeIt) {
   ASSERT_EQ(::stat((b + "/sparse").c_str(), &st), 0);
   EXPECT_LT(st.st_blocks * 512, 2 * kChunk);  // less than the file's size: the hole is not counted
   EXPECT_GT(st.st_blocks, 0);
+}
+
+// tar c right after tar x: every inode's times are one value whoever answers (the mount that made
+// it, or the master), so tar sees nothing "changed as we read it"; the trees match.
+TEST(RealProgramsTest, TarCreateRightAfterExtractExitsZero) {
+  Cluster cluster;
+  std::string a = cluster.mount("a");
+  std::string source = cluster.dir() + "/src.tar";
+  ASSERT_EQ(sh("tar -C /usr/include -cf " + source + " linux asm-generic c++/12/bits").exit_code, 0);
+  for (int round = 0; round < 2; ++round) {
+    std::string into = a + "/x" + std::to_string(round);
+    auto extracted = sh("mkdir " + into + " && tar -C " + into + " -xf " + source + " && tar -C " +
+                        into + " -cf " + cluster.dir() + "/again.tar .");
+    EXPECT_EQ(extracted.exit_code, 0) << extracted.output.substr(0, 2000);
+    auto compared = sh("diff -r /usr/include/linux " + into + "/linux && diff -r /usr/include/c++/12/bits " +
+                       into + "/c++/12/bits");
+    EXPECT_EQ(compared.exit_code, 0) << compared.output.substr(0, 2000);
+  }
+}
+
+// A renamed directory's ctime moves (as ext4's), on the mount that renamed it and on others.
+TEST(RealProgramsTest, RenamingADirectoryMovesItsCtime) {
+  Cluster cluster;
+  std::string a = cluster.mount("a");
+  std::string b = cluster.mount("b");
+  ASSERT_EQ(::mkdir((a + "/d").c_str(), 0755), 0);
+  struct stat before {};
+  ASSERT_EQ(::stat((a + "/d").c_str(), &before), 0);
+  std::this_thread::sleep_for(20ms);  // a clock tick apart
+  ASSERT_EQ(::rename((a + "/d").c_str(), (a + "/e").c_str()), 0);
+  struct stat after {};
+  ASSERT_EQ(::stat((a + "/e").c_str(), &after), 0);
+  auto ns = [](const struct stat& st) { return st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec; };
+  EXPECT_GT(ns(after), ns(before));
+  struct stat elsewhere {};
+  ASSERT_EQ(::stat((b + "/e").c_str(), &elsewhere), 0);
+  EXPECT_EQ(ns(elsewhere), ns(after));
+}
+
+// git and SQLite on two mounts: a repository made on one is checked, cloned and committed to on
+// the other; a database written on one is read whole on the other.
+TEST(RealProgramsTest, GitAndSqliteAcrossTwoMounts) {
+  Cluster cluster;
+  std::string a = cluster.mount("a");
+  std::string b = cluster.mount("b");
+  auto run = [](const std::string& command) {
+    auto result = sh(command);
+    EXPECT_EQ(result.exit_code, 0) << command << "\n" << result.output.substr(0, 2000);
+    return result.output;
+  };
+  std::string git = "git -c user.name=t -c user.email=t@t -c init.defaultBranch=main "
+                    "-c safe.directory='*' ";
+  run(git + "init -q " + a + "/repo && cp -r /usr/include/linux " + a + "/repo/src && cd " + a +
+      "/repo && " + git + "add -A && " + git + "commit -qm first");
+  run("cd " + b + "/repo && " + git + "fsck --strict && " + git + "status --porcelain | wc -l");
+  run(git + "clone -q " + b + "/repo " + b + "/clone && cd " + b + "/clone && echo change >> " +
+      "src/types.h && " + git + "commit -qam second && " + git + "gc -q");
+  EXPECT_EQ(run("cd " + a + "/clone && " + git + "log --oneline | wc -l"), "2\n");
+  EXPECT_EQ(run("diff -r /usr/include/linux " + a + "/repo/src && echo same"), "same\n");
+
+  run("sqlite3 " + a + "/db 'CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT); "
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+      "INSERT INTO t SELECT i, hex(randomblob(20)) FROM n;'");
+  EXPECT_EQ(run("sqlite3 " + b + "/db 'PRAGMA integrity_check; SELECT count(*) FROM t;'"),
+            "ok\n20000\n");
+  run("sqlite3 " + b + "/db 'DELETE FROM t WHERE k % 2 = 0; VACUUM;'");
+  EXPECT_EQ(run("sqlite3 " + a + "/db 'PRAGMA integrity_check; SELECT count(*) FROM t;'"),
+            "ok\n10000\n");
 }
 
 }  // namespace

@@ -224,7 +224,7 @@ TEST_F(NamespaceTest, TruncateFreesChunksPastTheEnd) {
 TEST_F(NamespaceTest, ACommitSetsSizeTimesAndTheModeItCarries) {
   uint64_t file = create(kRootIno, "f", S_IFREG | 0600).value().ino;
   proto::MetaRecord record;
-  record.set_time_ns(1000);
+  record.set_time_ns(5000);
   auto* op = record.mutable_commit_write();
   op->set_ino(file);
   op->set_min_size(5000);
@@ -242,7 +242,16 @@ TEST_F(NamespaceTest, ACommitSetsSizeTimesAndTheModeItCarries) {
   EXPECT_EQ(inode->size, 5000u);
   EXPECT_EQ(inode->mtime_ns, 700);
   EXPECT_EQ(inode->atime_ns, 600);
-  EXPECT_EQ(inode->ctime_ns, 1000);
+  EXPECT_EQ(inode->ctime_ns, 5000);
+  // A change never takes the ctime back (a record stamped earlier, a clock stepped back).
+  record.set_time_ns(3000);
+  ASSERT_TRUE(ns_.apply(record));
+  EXPECT_EQ(ns_.find(file)->ctime_ns, 5000);
+  // The writer's own time of its last change is the ctime, when it says.
+  record.set_time_ns(9000);
+  op->set_ctime_ns(8000);
+  ASSERT_TRUE(ns_.apply(record));
+  EXPECT_EQ(ns_.find(file)->ctime_ns, 8000);
 }
 
 TEST_F(NamespaceTest, GoalsApplyRecursivelyAndChunksFollowTheirFile) {
