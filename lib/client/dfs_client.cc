@@ -83,6 +83,7 @@ Task<void> DfsClient::openSession() {
   DFS_CO_TRY(auto reply, co_await masterCall<proto::CreateSessionReply>(proto::CREATE_SESSION,
                                                                        request));
   if (!cluster_id_.empty() && reply.cluster_id() != cluster_id_) {
+    wrong_cluster_ = true;
     // Another cluster's master on the address this mount was given (a moved or reinstalled
     // master): its inode numbers name other files. Nothing is asked of it.
     spdlog::error("master {} serves cluster {}, this mount belongs to cluster {}: refused",
@@ -92,6 +93,7 @@ Task<void> DfsClient::openSession() {
                                     cluster_id_));
   }
   cluster_id_ = reply.cluster_id();
+  wrong_cluster_ = false;
   if (session_id_ != 0) {
     spdlog::warn("session {} was lost; now session {}", session_id_, reply.session_id());
     // The master released the locks of the lost session: they are not ours any more.
@@ -117,7 +119,15 @@ awaitable<void> DfsClient::keepAliveLoop() {
     if (stopping_) break;
     proto::KeepAliveRequest request;
     request.set_session_id(session_id_);
+    request.set_cluster_id(cluster_id_);
     auto reply = co_await masterCall<proto::KeepAliveReply>(proto::KEEP_ALIVE, request);
+    if (!reply && reply.error().code() == Code::kWrongCluster && !wrong_cluster_) {
+      // Nothing more is asked of it (masterCall): its inode numbers name other files.
+      spdlog::error("master {}: {}; this mount asks it nothing more",
+                    options_.master.toString(), reply.error().toString());
+      wrong_cluster_ = true;
+    }
+    if (reply) wrong_cluster_ = false;  // this cluster's master is back at the address
     if (!reply && reply.error().code() == Code::kNotFound) (void)co_await openSession();
     if (reply) co_await noticeMasterInstance(reply->master_instance());
   }
@@ -202,7 +212,7 @@ Task<proto::Attr> DfsClient::lookup(uint64_t parent, std::string name) {
   uint64_t epoch = local_changes_;
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LOOKUP, request));
   // The kernel takes the size in the answer: this client's reads must reach as far.
-  refreshFileAttr(reply.attr(), epoch);
+  refreshFileAttr(reply.attr(), epoch, /*by_file=*/false);
   overlayLocalState(reply.mutable_attr());
   notePermissions(reply.attr());
   co_return reply.attr();
@@ -420,7 +430,7 @@ awaitable<void> DfsClient::reserveInodes() {
 int64_t DfsClient::stampFor(uint64_t ino) {
   int64_t t = std::max(wallNowNs(), last_stamp_ns_);
   if (auto fresh = fresh_dirs_.find(ino); fresh != fresh_dirs_.end()) {
-    t = std::max({t, fresh->second.first.ctime_ns(), fresh->second.first.mtime_ns()});
+    t = std::max(t, fresh->second.first.ctime_ns());
   }
   return last_stamp_ns_ = t;
 }
@@ -430,8 +440,8 @@ void DfsClient::touchFreshDir(uint64_t dir, int64_t time_ns, int links) {
   if (fresh == fresh_dirs_.end()) return;
   proto::Attr& attr = fresh->second.first;
   attr.set_nlink(attr.nlink() + links);
-  // As the master applies the change at the same time (Namespace: never back).
-  attr.set_mtime_ns(std::max(attr.mtime_ns(), time_ns));
+  // As the master applies the change at the same time (Namespace: a ctime never goes back).
+  attr.set_mtime_ns(time_ns);
   attr.set_ctime_ns(std::max(attr.ctime_ns(), time_ns));
 }
 
@@ -444,18 +454,33 @@ void DfsClient::rememberDir(const proto::Attr& dir) {
   }
   auto& slot = fresh_dirs_[dir.ino()];
   // An answer older than what this client already answered (a reply that was on its way while
-  // a later change behind was made) does not take a directory's times back.
-  if (slot.first.ino() == dir.ino() && slot.first.ctime_ns() > dir.ctime_ns()) {
-    slot.second = std::chrono::steady_clock::now();
-    return;
-  }
+  // a later change behind was made) does not take a directory's times back; the rest of it is
+  // the master's word.
+  bool newer_here = slot.first.ino() == dir.ino() && slot.first.ctime_ns() > dir.ctime_ns();
+  proto::Attr kept = slot.first;
   slot = {dir, std::chrono::steady_clock::now()};
+  if (newer_here) {
+    slot.first.set_ctime_ns(kept.ctime_ns());
+    slot.first.set_mtime_ns(kept.mtime_ns());
+    slot.first.set_atime_ns(kept.atime_ns());
+  }
 }
 
-void DfsClient::refreshFileAttr(const proto::Attr& attr, uint64_t epoch) {
+void DfsClient::noteLocalChange(FileState& state) {
+  state.local_epoch++;
+  local_changes_++;
+}
+
+uint64_t DfsClient::epochOf(uint64_t ino) const {
+  auto it = files_.find(ino);
+  return it == files_.end() ? 0 : it->second->local_epoch;
+}
+
+void DfsClient::refreshFileAttr(const proto::Attr& attr, uint64_t epoch, bool by_file) {
   auto it = files_.find(attr.ino());
   if (it == files_.end()) return;
   FileState& state = *it->second;
+  if ((by_file ? state.local_epoch : local_changes_) != epoch) return;  // older than a change here
   std::optional<int64_t> old_mtime;
   if (state.attr) {
     old_mtime = state.attr->mtime_ns();
@@ -463,7 +488,8 @@ void DfsClient::refreshFileAttr(const proto::Attr& attr, uint64_t epoch) {
   } else {
     state.attr_at = std::chrono::steady_clock::now();  // the size below is as fresh
   }
-  if (!state.size_known || state.changingLocally() || local_changes_ != epoch) return;
+  if (!state.size_known || state.changingLocally()) return;
+  state.master_size = attr.size();
   if (attr.size() == state.size && (!old_mtime || *old_mtime == attr.mtime_ns())) return;
   uint64_t old_size = std::exchange(state.size, attr.size());
   // Holes cached past the old end may be chunks now (an append), chunks past the new end gone
@@ -500,10 +526,10 @@ Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
   }
   proto::GetAttrRequest request;
   request.set_ino(ino);
-  uint64_t epoch = local_changes_;
+  uint64_t epoch = epochOf(ino);
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::GET_ATTR, request));
   if (held_dirs_.contains(ino)) rememberDir(reply.attr());
-  refreshFileAttr(reply.attr(), epoch);
+  refreshFileAttr(reply.attr(), epoch, /*by_file=*/true);
   overlayLocalState(reply.mutable_attr());
   notePermissions(reply.attr());
   co_return reply.attr();
@@ -585,7 +611,7 @@ std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::s
   state.held = true;
   state.fresh = true;
   state.opens++;
-  state.size = 0;
+  state.size = state.master_size = 0;
   state.size_known = true;
   state.learnAttr(attr);
   notePermissions(attr);
@@ -701,7 +727,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
   state.held = state.held || request.close_behind();
   state.fresh = state.opens == 0 && state.write_chunks.empty() && !state.hasUnsentData();
   state.opens++;
-  state.size = 0;
+  state.size = state.master_size = 0;
   state.size_known = true;
   state.learnAttr(reply.attr());
   forgetCachedData(state);
@@ -826,12 +852,12 @@ Task<proto::Attr> DfsClient::link(uint64_t ino, uint64_t new_parent, std::string
   request.set_new_parent(new_parent);
   request.set_new_name(std::move(new_name));
   noteNewName(new_parent, request.new_name());
-  uint64_t epoch = local_changes_;
+  uint64_t epoch = epochOf(request.ino());
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::LINK, request));
   rememberDir(reply.parent());
   noteNameIs(new_parent, request.new_name(), reply.attr());
   notePermissions(reply.attr());
-  refreshFileAttr(reply.attr(), epoch);
+  refreshFileAttr(reply.attr(), epoch, /*by_file=*/true);
   overlayLocalState(reply.mutable_attr());
   co_return reply.attr();
 }
@@ -863,6 +889,12 @@ Task<std::string> DfsClient::readlink(uint64_t ino) {
 
 Task<std::string> DfsClient::getXattr(uint64_t ino, std::string name) {
   if (knownWithoutXattrs(ino)) co_return makeError(Code::kNoData, name);
+  // An open file's attributes stay as fresh as its reads keep them (readAround), and the kernel
+  // asks for security.capability before every write through its page cache.
+  if (auto it = files_.find(ino); it != files_.end() && it->second->attr &&
+                                  it->second->opens > 0 && !it->second->attr->has_xattrs()) {
+    co_return makeError(Code::kNoData, name);
+  }
   proto::GetXattrRequest request;
   request.set_ino(ino);
   request.set_name(std::move(name));

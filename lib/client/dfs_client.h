@@ -219,27 +219,6 @@ class DfsClient {
                               std::vector<std::pair<proto::LockKind, uint64_t>> owners);
   Task<proto::ListLocksReply> listLocks(uint64_t ino);
 
-  // ---- permission checks, for a mount that makes them itself (lib/client/permissions.h)
-  // Each checks against the attributes this client has of the inodes, at most fresh_attr_ttl
-  // old (as the kernel's attribute cache would be), or asks the master. The operations
-  // themselves check nothing: the dfs tool acts for the cluster's administrator.
-  Task<void> checkAccess(uint64_t ino, Caller caller, int mask);
-  // A new name in parent: write and search permission on it.
-  Task<void> checkCreate(uint64_t parent, Caller caller);
-  // Removal of name from parent: write and search permission on it, and its sticky bit.
-  Task<void> checkRemove(uint64_t parent, std::string name, Caller caller);
-  // Both directories as for a removal and a create, and a directory moved to another parent
-  // needs write permission on itself (its ".." changes).
-  Task<void> checkRename(uint64_t parent, std::string name, uint64_t new_parent,
-                         std::string new_name, Caller caller);
-  // Whether everyone may search dir, as far as this client knows now (false when it does not
-  // know): the kernel checks nothing when it walks a path through names it has cached, so a
-  // mount lets it cache names only in such directories.
-  bool searchableByAll(uint64_t dir) const;
-  // The request as it may be made (checkSetAttr in permissions.h).
-  Task<proto::SetAttrRequest> checkSetAttr(proto::SetAttrRequest request, Caller caller,
-                                           bool through_writable_handle);
-
   // ---- paths and administration
   // "/a/b" relative to the cluster root.
   Task<proto::Attr> resolve(std::string path);
@@ -284,8 +263,8 @@ class DfsClient {
 
   FileState& file(uint64_t ino);
   void rememberDir(const proto::Attr& dir);
-  // Mode and owners of inodes as the master (or this client's own change) gave them lately,
-  // for permission checks; held directories' come from fresh_dirs_.
+  // Mode, owners and whether they have extended attributes, of inodes as the master (or this
+  // client's own change) gave them lately; held directories' come from fresh_dirs_.
   struct KnownPermissions {
     uint32_t mode = 0;
     uint32_t uid = 0;
@@ -301,7 +280,6 @@ class DfsClient {
   static constexpr size_t kMaxKnownPermissions = 65536;
   std::unordered_map<uint64_t, KnownPermissions> known_permissions_;
   void notePermissions(const proto::Attr& attr);
-  Task<proto::Attr> attrForCheck(uint64_t ino);
   // A name this client is about to add to parent: if it holds parent, lookups of the name must
   // ask the master from now on.
   void noteNewName(uint64_t parent, const std::string& name);
@@ -452,7 +430,11 @@ class DfsClient {
   // client tracks and changes nothing of (since epoch either), another mount's change (its
   // size or mtime moved) is adopted: the size, and no cached data or hole locations past the
   // lower of the old and new end; the mount is told (setRemoteChangeHandler).
-  void refreshFileAttr(const proto::Attr& attr, uint64_t epoch);
+  // epoch: the file's local_epoch (by_file), or local_changes_, when the call was made.
+  void refreshFileAttr(const proto::Attr& attr, uint64_t epoch, bool by_file);
+  // A change of the file's size or data by this client (write, commit, truncate, open).
+  void noteLocalChange(FileState& state);
+  uint64_t epochOf(uint64_t ino) const;
   // Makes the next getAttr of every open file ask the master (after a change to links).
   void forgetFreshFileAttrs();
   Task<void> truncateTail(FileState& file, uint64_t size);
@@ -484,6 +466,7 @@ class DfsClient {
   uint64_t session_id_ = 0;
   uint64_t master_instance_ = 0;
   std::string cluster_id_;  // the first session's; a master of another cluster is refused
+  bool wrong_cluster_ = false;  // the master at the address serves another cluster now
   // Counts this client's changes of file sizes and data (writes, commits, truncates): a master
   // answer asked for before one of them must not undo it (refreshFileAttr).
   uint64_t local_changes_ = 0;

@@ -103,8 +103,8 @@ Task<proto::Attr> DfsClient::open(uint64_t ino, int flags) {
   state.opens++;
   if (!state.dirty && !state.hasUnsentData()) {
     // Close-to-open: what other clients committed before this open is visible now.
-    local_changes_++;
-    state.size = reply.attr().size();
+    noteLocalChange(state);
+    state.size = state.master_size = reply.attr().size();
     state.size_known = true;
     state.learnAttr(reply.attr());
     forgetCachedData(state);
@@ -166,7 +166,7 @@ Task<size_t> DfsClient::write(uint64_t ino, uint64_t offset, std::string data) {
   state->size = std::max(state->size, offset + length);
   state->dirty = true;
   state->changes++;
-  local_changes_++;
+  noteLocalChange(*state);
   state->mtime_ns = state->ctime_ns = wallNowNs();
   if (state->buffer.bytes() >= options_.write_batch_bytes) {
     state->queue.push_back(state->buffer.take());
@@ -429,8 +429,9 @@ Task<void> DfsClient::commit(FileState& state, bool release_leases, bool release
 }
 
 void DfsClient::committed(FileState& state, const proto::AttrReply& reply, uint64_t changes) {
-  local_changes_++;  // newer than any answer still on its way
+  noteLocalChange(state);  // newer than any answer still on its way
   state.learnAttr(reply.attr());
+  state.master_size = reply.attr().size();
   if (state.changes == changes) {
     state.dirty = false;
     state.held_mode.reset();
@@ -668,11 +669,12 @@ void DfsClient::forgetUnstoredWrites(FileState& state) {
   // master has it.
   if (!state.buffer.empty()) (void)state.buffer.take();
   state.queue.clear();
-  state.dirty = false;
-  state.size = state.attr ? state.attr->size() : 0;
+  // Attribute changes held for the commit (a chmod, times) still go with the next one.
+  state.dirty = state.held_mode.has_value() || state.held_atime_ns.has_value();
+  state.size = state.master_size;
   state.write_chunks.clear();
   forgetCachedData(state);
-  local_changes_++;
+  noteLocalChange(state);
 }
 
 void DfsClient::landCloseBehind(const std::shared_ptr<FileState>& state, size_t bytes,
@@ -845,8 +847,8 @@ Task<proto::Attr> DfsClient::changeAttr(proto::SetAttrRequest request) {
   bool resize = request.valid() & proto::SET_SIZE;
   std::shared_ptr<FileState> state;
   if (resize) {
-    local_changes_++;
     state = (file(ino), files_.at(ino));
+    noteLocalChange(*state);
     co_await awaitClosesBehind(*state);
     DFS_CO_RETURN_IF_ERROR(co_await drain(*state));
     DFS_CO_RETURN_IF_ERROR(co_await commit(*state));
@@ -864,9 +866,9 @@ Task<proto::Attr> DfsClient::changeAttr(proto::SetAttrRequest request) {
     std::erase_if(state->write_chunks, [&](const auto& entry) { return entry.first >= keep; });
     state->read_chunks.erase(state->read_chunks.lower_bound(keep), state->read_chunks.end());
     state->readahead = {};
-    state->size = reply.attr().size();
+    state->size = state->master_size = reply.attr().size();
     state->size_known = true;
-    local_changes_++;
+    noteLocalChange(*state);
   }
   if (auto it = files_.find(ino); it != files_.end()) {
     // What the master now holds is newer than what waited for the commit.
@@ -1196,8 +1198,10 @@ Task<DfsClient::ReadExtent> DfsClient::readAround(uint64_t ino, uint64_t offset,
              std::chrono::steady_clock::now() - state->attr_at >= options_.fresh_attr_ttl) {
     // As NFS revalidates: a reader with the file open sees other mounts' closed writes and
     // truncates within the attribute timeout (getAttr adopts them), whoever asks (the kernel
-    // asks for attributes itself only for reads through its page cache).
-    DFS_CO_RETURN_IF_ERROR(co_await getAttr(ino));
+    // asks for attributes itself only for reads through its page cache). In the background:
+    // this read is served as the file was, and a slow or absent master holds no read up.
+    state->attr_at = std::chrono::steady_clock::now();
+    asio::co_spawn(io_, getAttr(ino), asio::detached);
   }
   if (offset >= state->size) co_return ownedExtent(offset, {});
   uint64_t end = std::min<uint64_t>(offset + size, state->size);

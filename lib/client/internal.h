@@ -42,6 +42,10 @@ struct DfsClient::FileState {
   bool dirty = false;        // written since the last commit to the master
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;  // of this client's last change not yet committed (sent with the commit)
+  // Counts this client's changes of the file's size and data (DfsClient::noteLocalChange).
+  uint64_t local_epoch = 0;
+  // The size as the master last said (open, commit, truncate, another mount's change adopted).
+  uint64_t master_size = 0;
   uint64_t changes = 0;  // counts writes and held-back changes: a commit that saw them all
                          // may clear dirty, one that raced with more may not
   // The attributes as the master last said, with the changes held back for the next commit
@@ -105,6 +109,9 @@ bool isRetriable(Code code);
 
 template <class Reply>
 Task<Reply> DfsClient::masterCall(proto::Method method, const google::protobuf::Message& request) {
+  if (wrong_cluster_ && method != proto::KEEP_ALIVE && method != proto::CREATE_SESSION) {
+    co_return makeError(Code::kWrongCluster, "the master serves another cluster");
+  }
   if (changes_landed_ < changes_queued_ && followsChangesBehind(method)) {
     co_await settleChangesBehind();
   }

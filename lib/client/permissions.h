@@ -1,16 +1,7 @@
-// Permission checks of the mount, as the kernel makes them with default_permissions
-// (generic_permission, may_delete, setattr_prepare), done by the client library instead.
-//
-// Why not the kernel: with default_permissions the kernel checks a directory's mode before every
-// change in it, and forgets the directory's attributes after every change, so each unlink or
-// create costs a GETATTR round trip through FUSE on top of its own (26k of the 55k requests of
-// an rm -rf of /usr/include). The client knows the attributes already (it answers those
-// GETATTRs itself), so it checks against the same attributes without the round trip; ceph-fuse
-// and MooseFS check in the client or the master for the same reason.
-//
-// What the kernel no longer checks: search permission on the directories of a path whose names
-// it has cached (a lookup the client answers is checked; a cached one is not, for up to the
-// entry timeout), as with every FUSE file system that checks permissions itself.
+// The POSIX permission rules (generic_permission, may_delete, setattr_prepare) as pure functions
+// of an inode's attributes and a caller. A mount leaves them to the kernel (default_permissions,
+// with POSIX ACLs); they are kept, with their unit test, for the master's own enforcement of a
+// client's claimed identity.
 #pragma once
 
 #include <cstdint>

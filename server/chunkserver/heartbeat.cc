@@ -3,8 +3,12 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "lib/base/files.h"
@@ -55,10 +59,15 @@ void Heartbeat::capacity(uint64_t* capacity, uint64_t* used) const {
 
 std::string clusterIdPath(const std::string& data_dir) { return data_dir + "/cluster"; }
 
-std::string readClusterId(const std::string& data_dir) {
+Result<std::string> readClusterId(const std::string& data_dir) {
+  // Only a data dir that never registered has none; one that cannot be read is not new.
+  std::error_code error;
+  if (!std::filesystem::exists(clusterIdPath(data_dir), error) && !error) return std::string();
   std::ifstream in(clusterIdPath(data_dir));
+  if (!in) return makeError(Code::kIo, "cannot read " + clusterIdPath(data_dir));
   std::string id;
   in >> id;
+  if (id.empty()) return makeError(Code::kCorrupt, clusterIdPath(data_dir) + " is empty");
   return id;
 }
 
@@ -95,6 +104,7 @@ awaitable<Result<void>> Heartbeat::registerOnce() {
 awaitable<Result<void>> Heartbeat::beatOnce() {
   proto::ChunkserverHeartbeatRequest request;
   request.set_chunkserver_id(id_);
+  request.set_cluster_id(options_.cluster_id);
   uint64_t total, used;
   capacity(&total, &used);
   request.set_capacity_bytes(total);

@@ -35,7 +35,7 @@ struct HeartbeatOptions {
 
 // The data dir's cluster identity file, and what it holds ("" when there is none).
 std::string clusterIdPath(const std::string& data_dir);
-std::string readClusterId(const std::string& data_dir);
+Result<std::string> readClusterId(const std::string& data_dir);
 
 class Heartbeat {
  public:

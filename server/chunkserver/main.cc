@@ -133,7 +133,12 @@ int main(int argc, char** argv) {
   heartbeat_options.master = *master_address;
   heartbeat_options.advertised_address = bound->toString();
   heartbeat_options.data_dir_id = dataDirId(data_dir);
-  heartbeat_options.cluster_id = dfs::chunkserver::readClusterId(data_dir);
+  auto cluster_id = dfs::chunkserver::readClusterId(data_dir);
+  if (!cluster_id) {
+    spdlog::error("{}", cluster_id.error().toString());
+    return 1;
+  }
+  heartbeat_options.cluster_id = *cluster_id;
   int exit_code = 0;
   std::function<void()> shut_down;
   heartbeat_options.on_refused = [&](const dfs::Status&) {

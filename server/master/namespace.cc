@@ -13,9 +13,10 @@ namespace {
 // An inode changed at t: its ctime moves there, never back (a client's clock, or the master's
 // after a step back, may be behind a time the inode already has).
 void stamp(Inode& inode, int64_t t) { inode.ctime_ns = std::max(inode.ctime_ns, t); }
-// A directory's entries changed at t: its mtime too.
+// A directory's entries changed at t: its mtime is t (as ext4's, even after a utime set it
+// ahead), its ctime moves there.
 void changed(Inode& dir, int64_t t) {
-  dir.mtime_ns = std::max(dir.mtime_ns, t);
+  dir.mtime_ns = t;
   stamp(dir, t);
 }
 

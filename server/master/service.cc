@@ -246,6 +246,9 @@ Result<void> MasterService::recover() {
                     random() & 0xffff, random() & 0xffff, random() & 0xffff, random()));
     DFS_TRY(ApplyOutcome applied, commitNow(std::move(record)));
     (void)applied;
+    // Durable before anything is served: chunkservers keep it (fsynced) from their first
+    // registration, and a master that forgot it would refuse them all.
+    DFS_RETURN_IF_ERROR(journal_->rotate());
     spdlog::info("new cluster {}", ns_.clusterId());
   }
   // Only a master that restarted can hold unlinked files whose openers it has forgotten.
@@ -529,6 +532,10 @@ awaitable<Result<proto::CreateSessionReply>> MasterService::createSession(
 
 awaitable<Result<proto::KeepAliveReply>> MasterService::keepAlive(Ctx& ctx,
                                                                   proto::KeepAliveRequest& request) {
+  if (!request.cluster_id().empty() && request.cluster_id() != ns_.clusterId()) {
+    co_return makeError(Code::kWrongCluster, fmt::format("this master serves cluster {}, not {}",
+                                                         ns_.clusterId(), request.cluster_id()));
+  }
   DFS_CO_RETURN_IF_ERROR(toResult(sessions_.renew(request.session_id(), monoNowMs())));
   proto::KeepAliveReply reply;
   reply.set_master_instance(instance_);
@@ -1009,21 +1016,17 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
   }
 
   const ChunkMeta* meta = ns_.chunk(chunk_id);
-  if (chunks_.holdsLease(chunk_id, session_id, now)) {
-    chunks_.acquireLease(chunk_id, session_id, now, options_.write_lease_ms);  // extend
-    chunks_.fillLocation(chunk_id, request.chunk_index(), meta->version, reply.mutable_chunk());
-    reply.set_created(meta->version == 1);
-    co_return reply;
-  }
-  if (!chunks_.acquireLease(chunk_id, session_id, now, options_.write_lease_ms)) {
+  bool held = chunks_.holdsLease(chunk_id, session_id, now);
+  if (!chunks_.acquireLease(chunk_id, session_id, now, options_.write_lease_ms)) {  // or extend
     co_return makeError(Code::kBusy, fmt::format("chunk {:#x} is being written by another client",
                                                  chunk_id));
   }
   uint64_t version = meta->version;
-  if (version == 1 && chunks_.liveReplicas(chunk_id).empty() &&
-      inode->size <= request.chunk_index() * kChunkSize && !inStartupGrace()) {
-    // Allocated, but no replica ever reported it and the file holds no committed byte in it:
-    // its first write never arrived (a master killed in between). Place it anew.
+  size_t live_count = chunks_.liveReplicas(chunk_id).size();
+  if (live_count < minWriteReplicas(goal) && !ns_.holdsCommittedData(chunk_id) &&
+      !inStartupGrace()) {
+    // No committed byte lies in it (a first write that never arrived, or failed on too many
+    // replicas), and too few replicas are left to write it: placed anew, at its version.
     auto servers = chunks_.place(goal, {});
     if (servers.size() < minWriteReplicas(goal) || servers.empty()) {
       chunks_.releaseLeases(session_id, {chunk_id});
@@ -1031,11 +1034,16 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
                                                       servers.size(), minWriteReplicas(goal)));
     }
     chunks_.setReplicas(chunk_id, servers);
-    chunks_.fillLocation(chunk_id, request.chunk_index(), 1, reply.mutable_chunk());
+    chunks_.fillLocation(chunk_id, request.chunk_index(), version, reply.mutable_chunk());
     reply.set_created(true);
     co_return reply;
   }
-  if (chunks_.liveReplicas(chunk_id).size() < minWriteReplicas(goal)) {
+  if (held && live_count >= minWriteReplicas(goal)) {
+    chunks_.fillLocation(chunk_id, request.chunk_index(), version, reply.mutable_chunk());
+    reply.set_created(version == 1);
+    co_return reply;
+  }
+  if (live_count < minWriteReplicas(goal)) {
     // No version is spent on a write that cannot go ahead.
     chunks_.releaseLeases(session_id, {chunk_id});
     if (inStartupGrace()) {
@@ -1367,6 +1375,10 @@ awaitable<Result<proto::RegisterChunkserverReply>> MasterService::registerChunks
 
 awaitable<Result<proto::ChunkserverHeartbeatReply>> MasterService::chunkserverHeartbeat(
     Ctx& ctx, proto::ChunkserverHeartbeatRequest& request) {
+  if (!request.cluster_id().empty() && request.cluster_id() != ns_.clusterId()) {
+    co_return makeError(Code::kWrongCluster, fmt::format("this master serves cluster {}, not {}",
+                                                         ns_.clusterId(), request.cluster_id()));
+  }
   proto::ChunkserverHeartbeatReply reply;
   auto deletes = chunks_.heartbeat(request, monoNowMs());
   if (!deletes) {

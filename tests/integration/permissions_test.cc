@@ -1,6 +1,6 @@
-// The mount checks permissions itself (no default_permissions): programs of other users get
-// EACCES and EPERM where a local file system gives them, also for names the kernel has cached
-// and in directories the mount answers for itself (held ones).
+// The kernel checks permissions (default_permissions, always set by mount.dfs): programs of other
+// users get EACCES and EPERM where a local file system gives them, also for names the kernel has
+// cached and in directories the mount answers for itself (held ones).
 #include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
@@ -175,7 +175,7 @@ TEST_F(PermissionsTest, OwnersStickyDirectoriesAndAttributeChanges) {
   EXPECT_EQ(st.st_gid, kSharedGroup);
 }
 
-TEST_F(PermissionsTest, DirectoriesThisMountHoldsAreCheckedByItToo) {
+TEST_F(PermissionsTest, DirectoriesThisMountHoldsAreCheckedToo) {
   // Made by this mount: creates and removals in it are answered by the mount itself.
   ASSERT_EQ(::mkdir(path("held").c_str(), 0755), 0);
   writeFile(path("held/roots"), "r");

@@ -136,7 +136,8 @@ TEST(RealProgramsTest, AChunkserverOfAnotherClusterIsRefused) {
   auto started = sh("timeout 30 " + Cluster::binary("server/chunkserver/dfs-chunkserver") +
                     " --listen 127.0.0.1:0 --spare-files 0 --data-dir " + other.chunkserverDir(0) +
                     " --master " + ours.masterAddress());
-  EXPECT_EQ(started.exit_code, 1) << started.output;
+  EXPECT_NE(started.exit_code, 0) << started.output;
+  EXPECT_NE(started.exit_code, 124) << "it went on serving: " << started.output;
   EXPECT_NE(started.output.find("refused this chunkserver"), std::string::npos) << started.output;
   EXPECT_NE(readFile(ours.dir() + "/master.log").find("refused chunkserver"), std::string::npos);
   auto status = sh(Cluster::binary("tools/dfs") + " --master " + ours.masterAddress() + " status");
@@ -352,14 +353,14 @@ TEST(RealProgramsTest, TarCreateRightAfterExtractExitsZero) {
   Cluster cluster;
   std::string a = cluster.mount("a");
   std::string source = cluster.dir() + "/src.tar";
-  ASSERT_EQ(sh("tar -C /usr/include -cf " + source + " linux asm-generic c++/12/bits").exit_code, 0);
+  ASSERT_EQ(sh("tar -C /usr/include -cf " + source + " linux asm-generic").exit_code, 0);
   for (int round = 0; round < 2; ++round) {
     std::string into = a + "/x" + std::to_string(round);
     auto extracted = sh("mkdir " + into + " && tar -C " + into + " -xf " + source + " && tar -C " +
                         into + " -cf " + cluster.dir() + "/again.tar .");
     EXPECT_EQ(extracted.exit_code, 0) << extracted.output.substr(0, 2000);
-    auto compared = sh("diff -r /usr/include/linux " + into + "/linux && diff -r /usr/include/c++/12/bits " +
-                       into + "/c++/12/bits");
+    auto compared = sh("diff -r /usr/include/linux " + into + "/linux && diff -r " +
+                       "/usr/include/asm-generic " + into + "/asm-generic");
     EXPECT_EQ(compared.exit_code, 0) << compared.output.substr(0, 2000);
   }
 }

@@ -135,7 +135,7 @@ TEST(RepairTest, DeletedDataLeavesEveryChunkserverAfterTheGracePeriod) {
 TEST(RepairTest, AChunkPlacedButNeverWrittenIsAHoleNotARepair) {
   ClusterOptions options;
   options.chunkservers = 4;
-  options.chunkserver_dead_ms = 1500;
+  options.chunkserver_dead_ms = 3000;
   options.master_flags = {"--session-lease-ms", "2000"};
   Cluster cluster(options);
   std::string m = cluster.mount("m");
