@@ -472,7 +472,12 @@ Result<ApplyOutcome> Namespace::setXattr(const proto::SetXattrOp& op, int64_t no
   Inode& inode = *it->second;
   if (op.remove()) {
     if (auto checked = checkXattrName(op.name()); !checked.isOk()) return makeError(checked);
-    if (inode.xattrs.erase(op.name()) == 0) return makeError(Code::kNoData, op.name());
+    if (inode.xattrs.erase(op.name()) == 0) {
+      // Removing an ACL an inode does not have leaves it as it is, as ext4 answers (setfacl -b,
+      // -k of a plain file).
+      if (op.name() == kAclAccess || op.name() == kAclDefault) return ApplyOutcome{.ino = inode.ino};
+      return makeError(Code::kNoData, op.name());
+    }
   } else {
     DFS_RETURN_IF_ERROR(
         toResult(checkXattrSet(inode.xattrs, op.name(), op.value(), op.flags(), inode.isDir())));

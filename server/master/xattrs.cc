@@ -84,7 +84,9 @@ Status checkXattrName(const std::string& name) {
   }
   for (const char* prefix : {"user.", "trusted.", "security."}) {
     size_t length = std::strlen(prefix);
-    if (name.size() > length && name.compare(0, length, prefix) == 0) return Status::ok();
+    if (name.compare(0, length, prefix) != 0) continue;
+    if (name.size() == length) return Status(Code::kInvalid, "attribute name " + name);  // as the VFS
+    return Status::ok();
   }
   if (name == kAclAccess || name == kAclDefault) return Status::ok();
   return Status(Code::kNotSupported, "attribute namespace of " + name);

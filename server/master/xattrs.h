@@ -29,7 +29,8 @@ inline constexpr const char* kAclDefault = "system.posix_acl_default";
 using Xattrs = std::map<std::string, std::string>;
 
 // A name a mount may set: "user.", "trusted.", "security." with something after, or one of the
-// two ACL names. Others: kNotSupported; empty or longer than 255 bytes: kOutOfRange (ERANGE).
+// two ACL names. Others: kNotSupported; a known prefix alone: kInvalid; empty or longer than
+// 255 bytes: kOutOfRange (ERANGE).
 Status checkXattrName(const std::string& name);
 // The whole change, as ext4 answers it: flags are proto::XattrFlags.
 Status checkXattrSet(const Xattrs& current, const std::string& name, const std::string& value,

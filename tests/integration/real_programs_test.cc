@@ -174,6 +174,10 @@ TEST(RealProgramsTest, ExtendedAttributesBehaveAsOnExt4) {
   EXPECT_EQ(errno, ENODATA);
   EXPECT_EQ(::setxattr(f.c_str(), "nonsense.name", "x", 1, 0), -1);
   EXPECT_EQ(errno, EOPNOTSUPP);
+  EXPECT_EQ(::setxattr(f.c_str(), "user.", "x", 1, 0), -1);
+  EXPECT_EQ(errno, EINVAL);
+  // Removing an ACL a file does not have: nothing to do, as on ext4.
+  EXPECT_EQ(::removexattr(f.c_str(), "system.posix_acl_access"), 0) << ::strerror(errno);
   std::string big(65537, 'v');
   EXPECT_EQ(::setxattr(f.c_str(), "user.big", big.data(), big.size(), 0), -1);
   EXPECT_EQ(errno, E2BIG);

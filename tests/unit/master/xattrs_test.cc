@@ -33,7 +33,7 @@ TEST(XattrsTest, NamesAreCheckedAsExt4Does) {
   EXPECT_TRUE(checkXattrName("trusted.a").isOk());
   EXPECT_TRUE(checkXattrName("security.selinux").isOk());
   EXPECT_TRUE(checkXattrName(kAclAccess).isOk());
-  EXPECT_EQ(checkXattrName("user.").code(), Code::kNotSupported);
+  EXPECT_EQ(checkXattrName("user.").code(), Code::kInvalid);
   EXPECT_EQ(checkXattrName("system.other").code(), Code::kNotSupported);
   EXPECT_EQ(checkXattrName("").code(), Code::kOutOfRange);
   EXPECT_EQ(checkXattrName("user." + std::string(251, 'n')).code(), Code::kOutOfRange);
