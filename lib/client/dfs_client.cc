@@ -537,7 +537,7 @@ Task<proto::Attr> DfsClient::getAttr(uint64_t ino) {
 
 Task<proto::Attr> DfsClient::mknod(uint64_t parent, std::string name, uint32_t mode,
                                    uint64_t rdev, uint32_t uid, uint32_t gid, uint32_t umask) {
-  if (knownWithoutXattrs(parent)) mode &= ~(umask & 0777), umask = 0;  // no default ACL
+  maskHereWithoutDefaultAcl(parent, &mode, &umask);
   proto::MknodRequest request;
   request.set_umask(umask);
   request.set_parent(parent);
@@ -702,11 +702,7 @@ std::optional<proto::Attr> DfsClient::setAttrBehind(proto::SetAttrRequest reques
 
 Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t mode,
                                     uint32_t uid, uint32_t gid, uint32_t umask) {
-  // Without a default ACL in the directory the umask decides, here; with one (or not knowing),
-  // the master does.
-  if (knownWithoutXattrs(parent)) {
-    mode &= ~(umask & 0777);
-    umask = 0;
+  if (maskHereWithoutDefaultAcl(parent, &mode, &umask)) {
     if (auto attr = createBehind(parent, name, mode, uid, gid)) co_return std::move(*attr);
   }
   proto::MknodRequest request;
@@ -736,9 +732,7 @@ Task<proto::Attr> DfsClient::create(uint64_t parent, std::string name, uint32_t 
 
 Task<proto::Attr> DfsClient::mkdir(uint64_t parent, std::string name, uint32_t mode, uint32_t uid,
                                    uint32_t gid, uint32_t umask) {
-  if (knownWithoutXattrs(parent)) {
-    mode &= ~(umask & 0777);
-    umask = 0;
+  if (maskHereWithoutDefaultAcl(parent, &mode, &umask)) {
     if (auto attr = mkdirBehind(parent, name, mode, uid, gid)) co_return std::move(*attr);
   }
   proto::MkdirRequest request;
@@ -889,12 +883,6 @@ Task<std::string> DfsClient::readlink(uint64_t ino) {
 
 Task<std::string> DfsClient::getXattr(uint64_t ino, std::string name) {
   if (knownWithoutXattrs(ino)) co_return makeError(Code::kNoData, name);
-  // An open file's attributes stay as fresh as its reads keep them (readAround), and the kernel
-  // asks for security.capability before every write through its page cache.
-  if (auto it = files_.find(ino); it != files_.end() && it->second->attr &&
-                                  it->second->opens > 0 && !it->second->attr->has_xattrs()) {
-    co_return makeError(Code::kNoData, name);
-  }
   proto::GetXattrRequest request;
   request.set_ino(ino);
   request.set_name(std::move(name));
@@ -912,7 +900,6 @@ Task<std::vector<std::string>> DfsClient::listXattrs(uint64_t ino) {
 
 void DfsClient::noteXattrChange(const proto::Attr& attr) {
   if (fresh_dirs_.contains(attr.ino())) rememberDir(attr);
-  known_permissions_.erase(attr.ino());
   notePermissions(attr);
   if (auto it = files_.find(attr.ino()); it != files_.end() && it->second->attr) {
     it->second->learnAttr(attr);

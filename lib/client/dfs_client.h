@@ -275,6 +275,9 @@ class DfsClient {
   // Whether ino was lately (within fresh_attr_ttl, or held) seen without extended attributes:
   // no ACL to inherit, nothing to list.
   bool knownWithoutXattrs(uint64_t ino) const;
+  // A create's umask applied to mode here, when dir is known to have no default ACL (then true,
+  // and umask is 0); else both are left for the master.
+  bool maskHereWithoutDefaultAcl(uint64_t dir, uint32_t* mode, uint32_t* umask) const;
   // What changing ino's extended attributes did to it (mode, ctime, has_xattrs).
   void noteXattrChange(const proto::Attr& attr);
   static constexpr size_t kMaxKnownPermissions = 65536;

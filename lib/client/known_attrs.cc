@@ -23,9 +23,23 @@ bool DfsClient::knownWithoutXattrs(uint64_t ino) const {
       return !fresh->second.first.has_xattrs();
     }
   }
+  // An open file's attributes stay as fresh as its reads keep them (readAround); the kernel
+  // asks for security.capability before every write through its page cache.
+  if (auto file = files_.find(ino);
+      file != files_.end() && file->second->opens > 0 && file->second->attr) {
+    return !file->second->attr->has_xattrs();
+  }
   auto known = known_permissions_.find(ino);
   return known != known_permissions_.end() && now - known->second.at < options_.fresh_attr_ttl &&
          !known->second.has_xattrs;
+}
+
+bool DfsClient::maskHereWithoutDefaultAcl(uint64_t dir, uint32_t* mode, uint32_t* umask) const {
+  // With a default ACL in dir (or not knowing), the master decides: its entries mask the mode.
+  if (!knownWithoutXattrs(dir)) return false;
+  *mode &= ~(*umask & 0777);
+  *umask = 0;
+  return true;
 }
 
 }  // namespace dfs::client

@@ -608,27 +608,29 @@ awaitable<Result<proto::ListXattrsReply>> MasterService::listXattrs(
 
 awaitable<Result<proto::AttrReply>> MasterService::setXattr(Ctx& ctx,
                                                             proto::SetXattrRequest& request) {
-  co_await awaitDirectoryHolds(request.ino(), ctx);  // its holder answers for its attributes
+  proto::SetXattrOp op;
+  op.set_ino(request.ino());
+  op.set_name(request.name());
+  op.set_value(request.value());
+  op.set_flags(request.flags());
+  co_return co_await changeXattr(ctx, std::move(op));
+}
+
+awaitable<Result<proto::AttrReply>> MasterService::changeXattr(Ctx& ctx, proto::SetXattrOp op) {
+  co_await awaitDirectoryHolds(op.ino(), ctx);  // its holder answers for its attributes
   proto::MetaRecord record;
-  auto* op = record.mutable_set_xattr();
-  op->set_ino(request.ino());
-  op->set_name(request.name());
-  op->set_value(request.value());
-  op->set_flags(request.flags());
+  *record.mutable_set_xattr() = std::move(op);
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   co_return attrReply(outcome.ino);
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::removeXattr(
     Ctx& ctx, proto::RemoveXattrRequest& request) {
-  co_await awaitDirectoryHolds(request.ino(), ctx);
-  proto::MetaRecord record;
-  auto* op = record.mutable_set_xattr();
-  op->set_ino(request.ino());
-  op->set_name(request.name());
-  op->set_remove(true);
-  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
-  co_return attrReply(outcome.ino);
+  proto::SetXattrOp op;
+  op.set_ino(request.ino());
+  op.set_name(request.name());
+  op.set_remove(true);
+  co_return co_await changeXattr(ctx, std::move(op));
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::mknod(Ctx& ctx, proto::MknodRequest& request) {
@@ -1060,15 +1062,7 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
   if (!meta || meta->version != version) {
     co_return makeError(Code::kBusy, "chunk changed while its version moved; try again");
   }
-  // Recorded however many moved (as in reportWriteFailure): replicas left at the old version
-  // are stale, and readers must ask for the one the others have.
-  if (!live.empty()) {
-    proto::MetaRecord record;
-    record.mutable_set_chunk_version()->set_chunk_id(chunk_id);
-    record.mutable_set_chunk_version()->set_version(version + 1);
-    DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
-    chunks_.setReplicas(chunk_id, live);
-  }
+  DFS_CO_RETURN_IF_ERROR(co_await recordVersionMove(ctx, chunk_id, version + 1, live));
   if (live.size() < minWriteReplicas(goal) || live.empty()) {
     chunks_.releaseLeases(session_id, {chunk_id});
     if (inStartupGrace()) {
@@ -1079,6 +1073,18 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::getWriteChunk(
   }
   chunks_.fillLocation(chunk_id, request.chunk_index(), version + 1, reply.mutable_chunk());
   co_return reply;
+}
+
+awaitable<Result<void>> MasterService::recordVersionMove(Ctx& ctx, uint64_t chunk_id,
+                                                        uint64_t version,
+                                                        std::vector<uint32_t> moved) {
+  if (moved.empty()) co_return Result<void>{};
+  proto::MetaRecord record;
+  record.mutable_set_chunk_version()->set_chunk_id(chunk_id);
+  record.mutable_set_chunk_version()->set_version(version);
+  DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
+  chunks_.setReplicas(chunk_id, std::move(moved));
+  co_return Result<void>{};
 }
 
 awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
@@ -1288,16 +1294,7 @@ awaitable<Result<proto::GetWriteChunkReply>> MasterService::reportWriteFailure(
   auto live = co_await bumpVersion(request.chunk_id(), version, version + 1, remaining);
   meta = ns_.chunk(request.chunk_id());
   if (!meta || meta->version != version) co_return makeError(Code::kBusy, "chunk changed");
-  // The replicas that moved to the new version hold every committed byte; the others are stale
-  // now. Recorded also when too few are left to go on writing: readers and repairs then ask for
-  // the version those replicas have.
-  if (!live.empty()) {
-    proto::MetaRecord record;
-    record.mutable_set_chunk_version()->set_chunk_id(request.chunk_id());
-    record.mutable_set_chunk_version()->set_version(version + 1);
-    DFS_CO_RETURN_IF_ERROR(co_await commit(std::move(record), &ctx));
-    chunks_.setReplicas(request.chunk_id(), live);
-  }
+  DFS_CO_RETURN_IF_ERROR(co_await recordVersionMove(ctx, request.chunk_id(), version + 1, live));
   if (live.size() < minWriteReplicas(goal) || live.empty()) {
     co_return makeError(Code::kIo, fmt::format("chunk {:#x}: {} replicas left, {} needed",
                                                request.chunk_id(), live.size(), minWriteReplicas(goal)));

@@ -145,6 +145,8 @@ class MasterService {
   Reply<proto::ListXattrsReply> listXattrs(Ctx&, proto::ListXattrsRequest&);
   Reply<proto::AttrReply> setXattr(Ctx&, proto::SetXattrRequest&);
   Reply<proto::AttrReply> removeXattr(Ctx&, proto::RemoveXattrRequest&);
+  // Both: one SetXattrOp, after the directory's holders (if it is one) have answered.
+  Reply<proto::AttrReply> changeXattr(Ctx&, proto::SetXattrOp op);
   Reply<proto::GetChunksReply> getChunks(Ctx&, proto::GetChunksRequest&);
   Reply<proto::GetWriteChunkReply> getWriteChunk(Ctx&, proto::GetWriteChunkRequest&);
   Reply<proto::AttrReply> commitWrite(Ctx&, proto::CommitWriteRequest&);
@@ -159,6 +161,12 @@ class MasterService {
   Reply<BatchReply> eachEntry(Ctx& ctx, google::protobuf::RepeatedPtrField<Entry>& entries,
                               Reply<EntryReply> (MasterService::*call)(Ctx&, Entry&));
   Reply<proto::GetWriteChunkReply> reportWriteFailure(Ctx&, proto::ReportWriteFailureRequest&);
+  // The replicas in moved reached version (a bump); the others are stale now. Recorded however
+  // few moved (also too few to go on writing): readers and repairs then ask for the version
+  // those replicas have. Nothing when none moved.
+  boost::asio::awaitable<Result<void>> recordVersionMove(Ctx& ctx, uint64_t chunk_id,
+                                                         uint64_t version,
+                                                         std::vector<uint32_t> moved);
   Reply<proto::ClusterStatusReply> clusterStatus(Ctx&, proto::ClusterStatusRequest&);
   Reply<proto::ReportBadReplicaReply> reportBadReplica(Ctx&, proto::ReportBadReplicaRequest&);
   // Stops serving a damaged replica and queues its rebuild; the only live replica is kept (its

@@ -151,6 +151,38 @@ TEST(RealProgramsTest, AChunkserverOfAnotherClusterIsRefused) {
   EXPECT_EQ(readFile(again + "/theirs"), std::string(100000, 'T'));
 }
 
+// A master of another cluster where the mount's master was (a reinstalled machine, a moved
+// address): the mount asks it nothing, and what it would have asked fails instead of acting on
+// the other cluster's inodes of the same numbers.
+TEST(RealProgramsTest, AMountAsksAMasterOfAnotherClusterNothing) {
+  ClusterOptions options;
+  options.master_flags = {"--session-lease-ms", "3000"};
+  Cluster ours(options);
+  std::string m = ours.mount("m");
+  writeFile(m + "/f", "ours");
+  std::string address = ours.masterAddress();
+  ours.killMaster();
+  std::string other_dir = ours.dir() + "/other-master";
+  auto other = std::async(std::launch::async, [&] {
+    return sh("timeout 60 " + Cluster::binary("server/master/dfs-master") + " --listen " + address +
+              " --data-dir " + other_dir);
+  });
+  ASSERT_TRUE(waitFor([&] { return fs::exists(other_dir + "/master.addr"); }, 10s));
+  EXPECT_TRUE(waitFor(
+      [&] {
+        std::string log = readFile(ours.dir() + "/mount-m.log");
+        return log.find("asks it nothing more") != std::string::npos ||
+               log.find("refused") != std::string::npos;
+      },
+      20s))
+      << readFile(ours.dir() + "/mount-m.log");
+  int fd = ::open((m + "/new").c_str(), O_CREAT | O_WRONLY, 0644);
+  EXPECT_EQ(fd, -1);
+  EXPECT_EQ(errno, EIO);
+  sh("pkill -f 'dfs-master --listen " + address + " --data-dir " + other_dir + "'");
+  other.wait();
+}
+
 // Extended attributes as ext4 has them: the namespaces, the errors, the limits; kept by the
 // master (journal and checkpoint) and seen from every mount.
 TEST(RealProgramsTest, ExtendedAttributesBehaveAsOnExt4) {
