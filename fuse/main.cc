@@ -37,8 +37,10 @@ constexpr const char* kUsage =
     "                     50: cheaper than a wake-up on virtual machines; 0 turns it off)\n"
     "  -o nice=N          CPU priority of the mount's threads (default: as started; its poll\n"
     "                     after work yields the CPU only to programs of at least its priority)\n"
-    "  -o close_behind=0|1  a small file's close returns before its data is written and\n"
-    "                     committed; other mounts' opens wait for it (default 1)\n"
+    "  -o close_behind=0|1  a small file's close returns once its data is stored, before its\n"
+    "                     commit; other mounts' opens wait for the commit (default 1)\n"
+    "  -o commit_linger_ms=N  how long such a commit waits for others to go with it, unless\n"
+    "                     someone waits for the file (default 5)\n"
     "  -o direct_writes=0|1  write-only opens bypass the kernel's page cache (default 1)\n"
     "  other -o options are passed to FUSE (e.g. ro; allow_other and default_permissions\n"
     "                     are always set)\n";
@@ -61,6 +63,7 @@ struct MountArgs {
   int fuse_threads = 0;
   int idle_spin_us = -1;  // the client library's default
   bool close_behind = true;
+  int commit_linger_ms = -1;  // the client library's default
   bool direct_writes = true;
   std::optional<int> nice;
   std::vector<std::string> fuse_options;
@@ -90,6 +93,8 @@ bool parseArgs(int argc, char** argv, MountArgs* args) {
           args->nice = std::atoi(option.c_str() + 5);
         } else if (option.starts_with("close_behind=")) {
           args->close_behind = std::atoi(option.c_str() + 13) != 0;
+        } else if (option.starts_with("commit_linger_ms=")) {
+          args->commit_linger_ms = std::clamp(std::atoi(option.c_str() + 17), 0, 3'600'000);
         } else if (option.starts_with("direct_writes=")) {
           args->direct_writes = std::atoi(option.c_str() + 14) != 0;
         } else if (!option.empty() && option != "rw" && option != "defaults" &&
@@ -158,18 +163,23 @@ int main(int argc, char** argv) {
   client_options.mount_point = mount_point;
   if (args.idle_spin_us >= 0) client_options.idle_spin = std::chrono::microseconds(args.idle_spin_us);
   client_options.close_behind = args.close_behind;
+  if (args.commit_linger_ms >= 0) {
+    client_options.commit_behind_linger = std::chrono::milliseconds(args.commit_linger_ms);
+  }
   client_options.changes_behind = args.close_behind;
   {
     // Fail the mount command itself when the cluster is unreachable, before going background.
-    client_options.retry_window = std::chrono::milliseconds(3000);
-    auto probe = dfs::client::DfsClient::connect(client_options);
+    dfs::client::ClientOptions probe_options = client_options;
+    probe_options.retry_window = std::chrono::milliseconds(3000);
+    probe_options.close_behind = probe_options.changes_behind = false;  // reserves nothing
+    auto probe = dfs::client::DfsClient::connect(probe_options);
     if (!probe) {
       std::fprintf(stderr, "mount.dfs: cannot reach master %s: %s\n", args.master.c_str(),
                    probe.error().toString().c_str());
       return 1;
     }
-    client_options.retry_window = std::chrono::milliseconds(60000);
   }
+  client_options.retry_window = std::chrono::milliseconds(60000);
 
   // The kernel checks every permission (with POSIX ACLs, fuse/operations.cc onInit), on every
   // path, against the attributes it keeps for attr_timeout: as close to a local file system as

@@ -26,7 +26,7 @@ DfsClient::DfsClient(ClientOptions options)
       keep_alive_timer_(io_),
       chunkservers_(io_.get_executor()),
       close_landed_(io_.get_executor()),
-      writeout_linger_(io_),
+      commit_linger_(io_),
       changes_landed_event_(io_.get_executor()),
       changes_linger_(io_),
       owners_unlocked_(io_.get_executor()),
@@ -46,6 +46,19 @@ Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
   auto opened = client->run(client->openSession());
   if (!opened) return std::unexpected(opened.error());
   asio::co_spawn(client->io_, client->keepAliveLoop(), asio::detached);
+  if (client->options_.changes_behind && client->options_.close_behind) {
+    // The first creates and small files' closes find inode numbers and chunks reserved already.
+    asio::post(client->io_, [raw = client.get()] {
+      raw->reserving_inodes_ = raw->reserving_chunks_ = true;
+      asio::co_spawn(
+          raw->io_,
+          [raw]() -> asio::awaitable<void> {
+            co_await raw->reserveInodes();
+            co_await raw->reserveChunks();
+          },
+          asio::detached);
+    });
+  }
   return client;
 }
 
@@ -103,7 +116,8 @@ Task<void> DfsClient::openSession() {
     // Nor does the master know of the files it held back: closes wait until they are reopened.
     for (auto& [ino, state] : files_) state->held = false;
     held_dirs_.clear();  // the master dropped the lost session's directory holds too
-    reserved_inodes_.clear();  // and its reserved inode numbers
+    reserved_inodes_.clear();  // and its reserved inode numbers and chunks
+    reserved_chunks_.clear();
   }
   session_id_ = reply.session_id();
   master_instance_ = reply.master_instance();
@@ -573,6 +587,12 @@ proto::Attr newInodeAttr(uint64_t ino, uint32_t mode, uint32_t uid, uint32_t gid
 }
 }  // namespace
 
+uint32_t DfsClient::knownGoal(uint64_t dir) const {
+  // What is made in a directory inherits its goal (0: not known here).
+  auto fresh = fresh_dirs_.find(dir);
+  return fresh == fresh_dirs_.end() ? 0 : fresh->second.first.goal();
+}
+
 uint64_t DfsClient::claimNameBehind(uint64_t parent, const std::string& name, uint32_t type) {
   auto held = held_dirs_.find(parent);
   if (!options_.changes_behind || held == held_dirs_.end() || name.size() > kMaxHeldName ||
@@ -594,6 +614,7 @@ std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::s
   if (ino == 0) return std::nullopt;
   int64_t t = stampFor(parent);
   proto::Attr attr = newInodeAttr(ino, S_IFREG | (mode & 07777), uid, gid, t);
+  attr.set_goal(knownGoal(parent));
   proto::ChangeBehind change;
   change.set_time_ns(t);
   auto* create = change.mutable_create();
@@ -624,6 +645,7 @@ std::optional<proto::Attr> DfsClient::mkdirBehind(uint64_t parent, const std::st
   if (ino == 0) return std::nullopt;
   int64_t t = stampFor(parent);
   proto::Attr attr = newInodeAttr(ino, S_IFDIR | (mode & 07777), uid, gid, t);
+  attr.set_goal(knownGoal(parent));
   proto::ChangeBehind change;
   change.set_time_ns(t);
   auto* made = change.mutable_mkdir();

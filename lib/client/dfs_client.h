@@ -62,16 +62,16 @@ struct ClientOptions {
   // kernel's own attribute cache, it hides other mounts' changes that long.
   std::chrono::milliseconds fresh_attr_ttl{1000};
   // Close-behind (flushOnClose): a close of a file with at most close_behind_file_bytes left to
-  // write returns at once; the write-out and commit finish in the background, and other mounts'
-  // opens and stats of the file are recalled from this client and wait for them
-  // (server/master/closes_behind.h). At most close_behind_bytes are left behind at a time; past
-  // that a close waits, as without it. Off unless asked for: only the mount closes files.
+  // write returns once its data is stored on its replicas; the commit to the master finishes in
+  // the background, and other mounts' opens and stats of the file are recalled from this
+  // client and wait for it (server/master/closes_behind.h). Off unless asked for: only the
+  // mount closes files.
   bool close_behind = false;
   size_t close_behind_file_bytes = 1 << 20;
-  // How long a small new file closed behind waits for others to go out with it (one call to
-  // the master and one to each chunkserver for all of them). Cut short by a full batch, and by
-  // anyone waiting for the file (another mount's open, fsync, unmount).
-  std::chrono::microseconds small_writeout_linger{5000};
+  // How long a commit behind waits for others to go out with it (one call to the master, one
+  // journal sync, for all of them). Cut short by a full batch, and by anyone waiting for the
+  // file (another mount's open, fsync, unmount).
+  std::chrono::microseconds commit_behind_linger{5000};
   // Creates of regular files in, and removals of names from, directories this client made and
   // holds are answered at once and sent to the master behind, in order and in batches (like a
   // local file system's, they are durable after an fsync of the directory). A create takes its
@@ -81,7 +81,6 @@ struct ClientOptions {
   // How long a change answered here waits for more to go out with it. Cut short by a full
   // batch and by anything that must come after it.
   std::chrono::microseconds changes_behind_linger{5000};
-  size_t close_behind_bytes = 64 << 20;
   // Replicas on chunkservers of this machine are read straight from their files
   // (local_replicas.h) when the chunkserver allows it.
   bool local_reads = true;
@@ -298,6 +297,7 @@ class DfsClient {
                                          uint32_t uid, uint32_t gid);
   // A new name of the given type in a directory this client holds, answered here: the inode
   // number it gets, or 0 when the change must go to the master.
+  uint32_t knownGoal(uint64_t dir) const;
   uint64_t claimNameBehind(uint64_t parent, const std::string& name, uint32_t type);
   // An rmdir answered here; false when it must go to the master.
   bool rmdirBehind(uint64_t parent, const std::string& name);
@@ -397,21 +397,27 @@ class DfsClient {
   static proto::CommitWriteRequest commitRequest(const FileState& file, bool release_leases,
                                                  bool release);
   // What a commit that saw changes (FileState::changes) answered.
-  void committed(FileState& file, const proto::AttrReply& reply, uint64_t changes);
-  // The write-out and commit of a close that has returned already.
-  boost::asio::awaitable<void> finishCloseBehind(std::shared_ptr<FileState> file, size_t bytes);
-  // Small new files closed behind while other write-outs were under way go out together: one
-  // GET_WRITE_CHUNKS, one WRITE_CHUNKS per chunkserver, one COMMIT_WRITES for all of them.
-  struct SmallWriteOut;
-  bool mayWriteOutTogether(const FileState& file) const;
-  boost::asio::awaitable<void> writeOutSmallFiles();
-  boost::asio::awaitable<void> writeOutTogether(std::vector<SmallWriteOut> batch);
-  // One WRITE_CHUNKS of these files to one of their replicas; failures go to each one's error.
-  Task<void> writeTogether(std::string address, std::vector<SmallWriteOut*> ones);
+  // reserved_chunk: the reserved chunk the commit named (FileState::reserved_chunk), or 0.
+  void committed(FileState& file, const proto::AttrReply& reply, uint64_t changes,
+                 uint64_t reserved_chunk = 0);
+  // A close's data goes to its replicas before the close returns (storeForClose); its commit
+  // goes behind, batched with other files' (commitBehindLoop). A small new file's data goes to
+  // a chunk the master reserved and placed ahead (RESERVE_CHUNKS): the close makes no master
+  // call, and the commit names the chunk.
+  Task<void> storeForClose(std::shared_ptr<FileState> file);
+  bool mayStoreInReservedChunk(const FileState& file) const;
+  // False when a replica failed: the data is back in the file's buffer.
+  boost::asio::awaitable<bool> storeInReservedChunk(FileState& file, proto::ChunkLocation chunk);
+  std::optional<proto::ChunkLocation> takeReservedChunk();
+  boost::asio::awaitable<void> reserveChunks();
+  boost::asio::awaitable<void> commitBehindLoop();
+  boost::asio::awaitable<void> commitTogether(std::vector<std::shared_ptr<FileState>> batch);
+  // The commit of a close that has returned, the usual way (written again since).
+  boost::asio::awaitable<void> finishCloseBehind(std::shared_ptr<FileState> file);
   // The end of a close-behind: logs a failure, which the next write, flush or fsync reports.
   // A write-out failed: what it carried is dropped, with the size it would have given the file.
   void forgetUnstoredWrites(FileState& state);
-  void landCloseBehind(const std::shared_ptr<FileState>& file, size_t bytes, Result<void> landed);
+  void landCloseBehind(const std::shared_ptr<FileState>& file, Result<void> landed);
   // Whether an open for these flags tells the master this client may close the file behind
   // (server/master/closes_behind.h); starts watching for recalls on the first such open.
   bool mayCloseBehind(int flags);
@@ -501,15 +507,20 @@ class DfsClient {
   std::atomic<uint64_t> next_wait_id_{1};
   size_t closes_behind_ = 0;  // under way, over all files
   bool watching_recalls_ = false;
-  size_t bytes_behind_ = 0;   // left to write by them
-  static constexpr size_t kMaxWriteOutBatch = 64;
-  std::deque<SmallWriteOut> small_writeouts_;  // waiting to go out together
-  bool writing_out_small_ = false;
-  bool hurry_writeouts_ = false;  // someone waits for a close-behind: no lingering now
-  // Ends the write-outs' linger (someone waits for a close-behind to land).
-  void hurryWriteOuts();
+  static constexpr size_t kMaxCommitBatch = 64;
+  std::deque<std::shared_ptr<FileState>> commits_behind_;  // waiting to go out together
+  bool committing_behind_ = false;
+  bool hurry_commits_ = false;  // someone waits for a close-behind: no lingering now
+  // Ends the commits' linger (someone waits for a close-behind to land).
+  void hurryCommits();
   rpc::AsyncEvent close_landed_;
-  boost::asio::steady_timer writeout_linger_;
+  boost::asio::steady_timer commit_linger_;
+  // Chunks the master placed ahead for this session (RESERVE_CHUNKS), in the order it reserved
+  // them (the order they are used in), each for reserved_chunks_goal_ replicas.
+  static constexpr uint32_t kReservedChunks = 256;  // asked for at a time
+  std::deque<proto::ChunkLocation> reserved_chunks_;
+  uint32_t reserved_chunks_goal_ = 0;
+  bool reserving_chunks_ = false;
   // Creates and removals in held directories answered here and not yet sent, in order.
   static constexpr size_t kMaxChangesBatch = 256;  // the master's limit
   std::deque<proto::ChangeBehind> changes_behind_;

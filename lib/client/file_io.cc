@@ -158,8 +158,11 @@ Task<size_t> DfsClient::write(uint64_t ino, uint64_t offset, std::string data) {
   if (!state->readahead.pieces.empty()) state->readahead = {};
   // Ask for the chunk's write location now; by the time the data goes out it is there.
   uint64_t chunk_index = offset / kChunkSize;
-  bool may_go_together = state->fresh && offset + length <= options_.close_behind_file_bytes;
-  if (!may_go_together && !state->write_chunks.contains(chunk_index) &&
+  // A small new file's close may store it in a reserved chunk, placed already.
+  bool may_store_reserved = state->fresh && offset + length <= options_.close_behind_file_bytes &&
+                            state->attr && state->attr->goal() == reserved_chunks_goal_ &&
+                            !reserved_chunks_.empty();
+  if (!may_store_reserved && !state->write_chunks.contains(chunk_index) &&
       !state->locating.contains(chunk_index)) {
     asio::co_spawn(io_, locateAhead(state, chunk_index), asio::detached);
   }
@@ -275,6 +278,10 @@ Task<proto::ChunkLocation> DfsClient::writeLocation(FileState& state, uint64_t c
   if (cached != state.write_chunks.end() &&
       std::chrono::steady_clock::now() - cached->second.leased_at < std::chrono::seconds(20)) {
     co_return cached->second.location;
+  }
+  if (chunk_index == 0 && state.reserved_chunk.chunk_id() != 0) {
+    // The master knows the chunk as the file's once a commit names it.
+    DFS_CO_RETURN_IF_ERROR(co_await commit(state));
   }
   proto::GetWriteChunkRequest request;
   request.set_ino(state.ino);
@@ -407,6 +414,10 @@ proto::CommitWriteRequest DfsClient::commitRequest(const FileState& state, bool 
   request.set_ctime_ns(state.ctime_ns);
   request.set_release_leases(release_leases);
   request.set_release(release);
+  if (state.reserved_chunk.chunk_id() != 0) {
+    request.set_reserved_chunk_id(state.reserved_chunk.chunk_id());
+    *request.mutable_reserved_chunk_replicas() = state.reserved_chunk.replicas();
+  }
   if (state.held_mode) {
     request.mutable_attrs()->set_valid(request.attrs().valid() | proto::SET_MODE);
     request.mutable_attrs()->set_mode(*state.held_mode);
@@ -424,14 +435,19 @@ Task<void> DfsClient::commit(FileState& state, bool release_leases, bool release
   uint64_t changes = state.changes;
   DFS_CO_TRY(auto reply, co_await masterCall<proto::AttrReply>(proto::COMMIT_WRITE, request));
   if (release_leases) state.write_chunks.clear();
-  committed(state, reply, changes);
+  committed(state, reply, changes, request.reserved_chunk_id());
   co_return Result<void>{};
 }
 
-void DfsClient::committed(FileState& state, const proto::AttrReply& reply, uint64_t changes) {
+void DfsClient::committed(FileState& state, const proto::AttrReply& reply, uint64_t changes,
+                          uint64_t reserved_chunk) {
   noteLocalChange(state);  // newer than any answer still on its way
+  if (reserved_chunk != 0 && state.reserved_chunk.chunk_id() == reserved_chunk) {
+    state.reserved_chunk.Clear();
+  }
   state.learnAttr(reply.attr());
   state.master_size = reply.attr().size();
+  state.stored_size = 0;  // the master's size has it now
   if (state.changes == changes) {
     state.dirty = false;
     state.held_mode.reset();
@@ -462,197 +478,178 @@ Task<void> DfsClient::flushOnClose(uint64_t ino) {
     // forked child's copy) has nothing of its own to wait for.
     co_return Result<void>{};
   }
-  size_t bytes = state->buffer.bytes();
-  // Large files close the slow way: their close is a small part of their writing anyway, and
-  // what is left behind stays small.
-  bool small =
-      !state->writer_running && state->queue.empty() && bytes <= options_.close_behind_file_bytes;
+  // Large files close the slow way: their close is a small part of their writing anyway.
+  bool small = !state->writer_running && state->queue.empty() &&
+               state->buffer.bytes() <= options_.close_behind_file_bytes;
   // Only a file the master knows this client holds back: another mount's open of it is then
-  // recalled from here and waits for this close to land.
-  if (!options_.close_behind || !state->held || !state->dirty || !small ||
-      bytes_behind_ + bytes > options_.close_behind_bytes) {
+  // recalled from here and waits for this close's commit to land.
+  if (!options_.close_behind || !state->held || !state->dirty || !small) {
     co_return co_await flush(ino);
   }
+  // A close returns once its data is on every replica, as NFS's does: a program that checks
+  // close learns of data that could not be stored. Only the commit goes behind.
+  DFS_CO_RETURN_IF_ERROR(co_await storeForClose(state));
+  if (!state->dirty || !state->held) co_return co_await flush(ino);
   state->changes_behind = state->changes;
   state->closes_behind++;
   closes_behind_++;
-  bytes_behind_ += bytes;
-  if (mayWriteOutTogether(*state)) {
-    small_writeouts_.push_back(SmallWriteOut{state, bytes});
-    if (small_writeouts_.size() >= kMaxWriteOutBatch) writeout_linger_.cancel();
-    if (!writing_out_small_) {
-      writing_out_small_ = true;
-      asio::co_spawn(io_, writeOutSmallFiles(), asio::detached);
-    }
-    co_return Result<void>{};
+  commits_behind_.push_back(state);
+  if (commits_behind_.size() >= kMaxCommitBatch) commit_linger_.cancel();
+  if (!committing_behind_) {
+    committing_behind_ = true;
+    asio::co_spawn(io_, commitBehindLoop(), asio::detached);
   }
-  asio::co_spawn(io_, finishCloseBehind(state, bytes), asio::detached);
   co_return Result<void>{};
 }
 
-bool DfsClient::mayWriteOutTogether(const FileState& state) const {
-  return state.fresh && state.closes_behind == 1 && state.write_chunks.empty() &&
+bool DfsClient::mayStoreInReservedChunk(const FileState& state) const {
+  return state.fresh && state.closes_behind == 0 && state.write_chunks.empty() &&
          state.locating.empty() && !state.writer_running && state.queue.empty() &&
          state.buffer.extents().size() == 1 && state.buffer.extents().begin()->first == 0 &&
-         state.buffer.bytes() <= options_.close_behind_file_bytes;
+         state.buffer.bytes() <= options_.close_behind_file_bytes && state.attr &&
+         state.attr->goal() != 0 && state.attr->goal() == reserved_chunks_goal_;
 }
 
-awaitable<void> DfsClient::writeOutSmallFiles() {
-  // A batch waits a little for more files (options_.small_writeout_linger), and files closed
-  // while one is under way wait for the next: under a stream of small files batches grow, and a
-  // lone file goes out soon. Every call saved is a few wake-ups of three processes.
-  while (!small_writeouts_.empty()) {
-    if (small_writeouts_.size() < kMaxWriteOutBatch && !hurry_writeouts_ && !stopping_ &&
-        options_.small_writeout_linger.count() > 0) {
-      writeout_linger_.expires_after(options_.small_writeout_linger);
-      co_await writeout_linger_.async_wait(asio::as_tuple(asio::use_awaitable));
+Task<void> DfsClient::storeForClose(std::shared_ptr<FileState> state) {
+  if (mayStoreInReservedChunk(*state)) {
+    if (auto chunk = takeReservedChunk()) {
+      if (co_await storeInReservedChunk(*state, std::move(*chunk))) {
+        state->stored_size = std::max(state->stored_size, state->size);
+        co_return Result<void>{};
+      }
     }
-    std::vector<SmallWriteOut> batch;
-    while (!small_writeouts_.empty() && batch.size() < kMaxWriteOutBatch) {
-      batch.push_back(std::move(small_writeouts_.front()));
-      small_writeouts_.pop_front();
-    }
-    co_await writeOutTogether(std::move(batch));
   }
-  writing_out_small_ = false;
-  hurry_writeouts_ = false;
+  // The way every write goes: a location from the master, retries, failed replicas reported.
+  auto stored = co_await drain(*state);
+  if (!stored) {
+    forgetUnstoredWrites(*state);
+    co_return stored;
+  }
+  state->stored_size = std::max(state->stored_size, state->size);
+  co_return Result<void>{};
 }
 
-awaitable<void> DfsClient::writeOutTogether(std::vector<SmallWriteOut> batch) {
-  // Whatever fails here goes the usual way, one file at a time, with its retries and reports.
-  auto alone = [&](SmallWriteOut& one) {
-    if (!one.data.empty()) one.file->buffer.insert(0, std::move(one.data));
-    one.file->writer_running = false;
-    one.file->changed.notifyAll();
-    asio::co_spawn(io_, finishCloseBehind(one.file, one.bytes), asio::detached);
+awaitable<bool> DfsClient::storeInReservedChunk(FileState& state, proto::ChunkLocation chunk) {
+  // Reads and drains of the file wait until its bytes are out.
+  state.fresh = false;
+  state.writer_running = true;
+  auto data = std::make_shared<const std::string>(std::move(state.buffer.take().begin()->second));
+  proto::WriteChunkRequest request;
+  request.set_chunk_id(chunk.chunk_id());
+  request.set_version(chunk.version());
+  request.set_offset(0);
+  request.set_create(true);
+  auto written = co_await writeReplicas(chunk, std::move(request), data);
+  state.writer_running = false;
+  state.changed.notifyAll();
+  if (!written) {
+    // Placed a while ago: a replica may have gone since. The usual way takes over (the id is
+    // passed over; the master releases it with the next one used).
+    spdlog::info("inode {}: reserved chunk {:#x}: {}; asking the master", state.ino,
+                 chunk.chunk_id(), written.error().toString());
+    auto newer = state.buffer.take();  // written meanwhile through another descriptor
+    state.buffer.insert(0, std::string(*data));
+    for (auto& [offset, bytes] : newer) state.buffer.insert(offset, std::move(bytes));
+    co_return false;
+  }
+  state.reserved_chunk = chunk;
+  state.unsynced_chunks.insert(0);
+  state.write_chunks[0] = WriteChunk{chunk, true};
+  state.read_chunks[0] = std::move(chunk);
+  co_return true;
+}
+
+std::optional<proto::ChunkLocation> DfsClient::takeReservedChunk() {
+  if (reserved_chunks_.size() < kReservedChunks / 4 && !reserving_chunks_) {
+    reserving_chunks_ = true;
+    asio::co_spawn(io_, reserveChunks(), asio::detached);
+  }
+  if (reserved_chunks_.empty()) return std::nullopt;
+  auto chunk = std::move(reserved_chunks_.front());
+  reserved_chunks_.pop_front();
+  return chunk;
+}
+
+awaitable<void> DfsClient::reserveChunks() {
+  proto::ReserveChunksRequest request;
+  request.set_count(kReservedChunks);
+  auto reply = co_await masterCall<proto::ReserveChunksReply>(proto::RESERVE_CHUNKS, request);
+  reserving_chunks_ = false;
+  if (!reply) {
+    spdlog::warn("reserving chunks: {}", reply.error().toString());
+    co_return;
+  }
+  if (reply->goal() != reserved_chunks_goal_) reserved_chunks_.clear();
+  reserved_chunks_goal_ = reply->goal();
+  for (auto& chunk : *reply->mutable_chunks()) reserved_chunks_.push_back(std::move(chunk));
+  spdlog::info("{} chunks reserved for small files (goal {}), {} in hand",
+               reply->chunks_size(), reply->goal(), reserved_chunks_.size());
+}
+
+awaitable<void> DfsClient::commitBehindLoop() {
+  // A batch waits a little for more files (options_.commit_behind_linger), and files closed
+  // while one is under way wait for the next: under a stream of small files batches grow, and a
+  // lone file goes out soon. Every call saved is a few wake-ups of two processes and, on the
+  // master, a journal sync.
+  while (!commits_behind_.empty()) {
+    if (commits_behind_.size() < kMaxCommitBatch && !hurry_commits_ && !stopping_ &&
+        options_.commit_behind_linger.count() > 0) {
+      commit_linger_.expires_after(options_.commit_behind_linger);
+      co_await commit_linger_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    std::vector<std::shared_ptr<FileState>> batch;
+    while (!commits_behind_.empty() && batch.size() < kMaxCommitBatch) {
+      batch.push_back(std::move(commits_behind_.front()));
+      commits_behind_.pop_front();
+    }
+    co_await commitTogether(std::move(batch));
+  }
+  committing_behind_ = false;
+  hurry_commits_ = false;
+}
+
+awaitable<void> DfsClient::commitTogether(std::vector<std::shared_ptr<FileState>> batch) {
+  proto::CommitWritesRequest commits;
+  std::vector<std::shared_ptr<FileState>> going;
+  struct Sent {
+    uint64_t changes;
+    bool with_release;
+    uint64_t chunk;
   };
-  std::vector<SmallWriteOut*> going;
-  for (auto& one : batch) {
-    if (!mayWriteOutTogether(*one.file)) {
-      asio::co_spawn(io_, finishCloseBehind(one.file, one.bytes), asio::detached);
+  std::vector<Sent> sent;
+  for (auto& file : batch) {
+    if (file->hasUnsentData() || !file->dirty) {
+      // Written again since its close (opened anew), or committed meanwhile: the usual way.
+      asio::co_spawn(io_, finishCloseBehind(file), asio::detached);
       continue;
     }
-    // Reads and drains of the file wait until its bytes are out.
-    one.file->fresh = false;
-    one.file->writer_running = true;
-    one.data = std::move(one.file->buffer.take().begin()->second);
-    going.push_back(&one);
+    bool with_release = file->release_with_commit;
+    auto* commit = commits.add_commits();
+    *commit = commitRequest(*file, false, with_release);
+    commit->set_request_id(next_request_id_++);
+    sent.push_back({file->changes, with_release, file->reserved_chunk.chunk_id()});
+    going.push_back(std::move(file));
   }
   if (going.empty()) co_return;
-
-  proto::GetWriteChunksRequest locate;
-  for (auto* one : going) {
-    auto* chunk = locate.add_chunks();
-    chunk->set_ino(one->file->ino);
-    chunk->set_chunk_index(0);
-  }
-  auto located = co_await masterCall<proto::GetWriteChunksReply>(proto::GET_WRITE_CHUNKS, locate);
-  std::map<std::string, std::vector<SmallWriteOut*>> by_replica;
-  std::vector<SmallWriteOut*> located_ones;
-  for (size_t i = 0; i < going.size(); ++i) {
-    SmallWriteOut& one = *going[i];
-    if (!located || located->results_size() != static_cast<int>(going.size()) ||
-        located->results(static_cast<int>(i)).status() != 0 ||
-        located->results(static_cast<int>(i)).reply().chunk().replicas_size() == 0) {
-      alone(one);
-      continue;
-    }
-    const auto& reply = located->results(static_cast<int>(i)).reply();
-    one.chunk = WriteChunk{reply.chunk(), reply.created()};
-    one.file->write_chunks[0] = one.chunk;
-    one.file->read_chunks[0] = reply.chunk();
-    for (const auto& address : reply.chunk().replicas()) by_replica[address].push_back(&one);
-    located_ones.push_back(&one);
-  }
-
-  std::vector<awaitable<Result<void>>> writes;
-  for (auto& [address, ones] : by_replica) writes.push_back(writeTogether(address, ones));
-  (void)co_await runAll(io_.get_executor(), std::move(writes));
-
-  proto::CommitWritesRequest commits;
-  std::vector<SmallWriteOut*> written;
-  std::vector<std::pair<uint64_t, bool>> seen;  // changes, with release
-  for (auto* one : located_ones) {
-    if (!one->error.isOk()) {
-      alone(*one);
-      continue;
-    }
-    FileState& file = *one->file;
-    file.unsynced_chunks.insert(0);
-    if (!file.buffer.empty() || !file.queue.empty()) {
-      // Written again since its close (opened anew): the commit waits for those bytes too.
-      file.writer_running = false;
-      file.changed.notifyAll();
-      asio::co_spawn(io_, finishCloseBehind(one->file, one->bytes), asio::detached);
-      continue;
-    }
-    bool with_release = file.release_with_commit;
-    auto* commit = commits.add_commits();
-    *commit = commitRequest(file, false, with_release);
-    commit->set_request_id(next_request_id_++);
-    seen.emplace_back(file.changes, with_release);
-    written.push_back(one);
-    file.writer_running = false;  // written: reads may go to the chunkservers again
-    file.changed.notifyAll();
-  }
-  if (written.empty()) co_return;
   auto landed = co_await masterCall<proto::CommitWritesReply>(proto::COMMIT_WRITES, commits);
-  for (size_t i = 0; i < written.size(); ++i) {
-    SmallWriteOut& one = *written[i];
+  for (size_t i = 0; i < going.size(); ++i) {
+    auto& file = going[i];
     Result<void> outcome;
     if (!landed) {
       outcome = std::unexpected(landed.error());
-    } else if (landed->results_size() != static_cast<int>(written.size())) {
+    } else if (landed->results_size() != static_cast<int>(going.size())) {
       outcome = makeError(Code::kProtocol, "commit answers do not match the commits");
     } else if (const auto& result = landed->results(static_cast<int>(i)); result.status() != 0) {
       outcome = makeError(static_cast<Code>(result.status()), result.message());
     } else {
-      committed(*one.file, result.reply(), seen[i].first);
-      if (seen[i].second) one.file->released_with_commit = true;
+      committed(*file, result.reply(), sent[i].changes, sent[i].chunk);
+      if (sent[i].with_release) file->released_with_commit = true;
     }
-    landCloseBehind(one.file, one.bytes, std::move(outcome));
+    landCloseBehind(file, std::move(outcome));
   }
 }
 
-Task<void> DfsClient::writeTogether(std::string address, std::vector<SmallWriteOut*> ones) {
-  proto::WriteChunksRequest request;
-  size_t total = 0;
-  for (auto* one : ones) total += one->data.size();
-  std::string payload;
-  payload.reserve(total);
-  for (auto* one : ones) {
-    auto* write = request.add_writes();
-    write->set_chunk_id(one->chunk.location.chunk_id());
-    write->set_version(one->chunk.location.version());
-    write->set_create(one->chunk.created);
-    request.add_lengths(static_cast<uint32_t>(one->data.size()));
-    payload += one->data;
-  }
-  auto target = chunkservers_.get(address);
-  Result<proto::WriteChunksReply> reply =
-      makeError(Code::kInternal, "bad replica address " + address);
-  if (target) {
-    rpc::CallOptions call_options;
-    call_options.timeout = options_.call_timeout;
-    reply = co_await target->call<proto::WriteChunksReply>(proto::WRITE_CHUNKS, request,
-                                                           call_options, std::move(payload));
-  }
-  for (size_t i = 0; i < ones.size(); ++i) {
-    Status failed;
-    if (!reply) {
-      failed = reply.error();
-    } else if (reply->status_size() != static_cast<int>(ones.size())) {
-      failed = Status(Code::kProtocol, "write answers do not match the writes");
-    } else if (reply->status(static_cast<int>(i)) != 0) {
-      failed = Status(static_cast<Code>(reply->status(static_cast<int>(i))),
-                      reply->message(static_cast<int>(i)));
-    }
-    if (!failed.isOk() && ones[i]->error.isOk()) ones[i]->error = failed;
-  }
-  co_return Result<void>{};
-}
-
-awaitable<void> DfsClient::finishCloseBehind(std::shared_ptr<FileState> state, size_t bytes) {
+awaitable<void> DfsClient::finishCloseBehind(std::shared_ptr<FileState> state) {
   auto landed = co_await drain(*state);
   if (!landed) forgetUnstoredWrites(*state);
   if (landed && state->dirty) {
@@ -660,7 +657,7 @@ awaitable<void> DfsClient::finishCloseBehind(std::shared_ptr<FileState> state, s
     landed = co_await commit(*state, false, with_release);
     if (landed && with_release) state->released_with_commit = true;
   }
-  landCloseBehind(state, bytes, std::move(landed));
+  landCloseBehind(state, std::move(landed));
 }
 
 void DfsClient::forgetUnstoredWrites(FileState& state) {
@@ -671,38 +668,36 @@ void DfsClient::forgetUnstoredWrites(FileState& state) {
   state.queue.clear();
   // Attribute changes held for the commit (a chmod, times) still go with the next one.
   state.dirty = state.held_mode.has_value() || state.held_atime_ns.has_value();
-  state.size = state.master_size;
+  state.size = std::max(state.master_size, state.stored_size);
   state.write_chunks.clear();
   forgetCachedData(state);
   noteLocalChange(state);
 }
 
-void DfsClient::landCloseBehind(const std::shared_ptr<FileState>& state, size_t bytes,
-                                Result<void> landed) {
+void DfsClient::landCloseBehind(const std::shared_ptr<FileState>& state, Result<void> landed) {
   if (!landed) {
-    spdlog::error("inode {}: writing out after close failed: {}", state->ino,
+    spdlog::error("inode {}: committing after close failed: {}", state->ino,
                   landed.error().toString());
     if (state->opens > 0 && state->error.isOk()) state->error = landed.error();
   }
   state->closes_behind--;
   closes_behind_--;
-  bytes_behind_ -= bytes;
   state->changed.notifyAll();
   close_landed_.notifyAll();
 }
 
-void DfsClient::hurryWriteOuts() {
-  hurry_writeouts_ = true;
-  writeout_linger_.cancel();
+void DfsClient::hurryCommits() {
+  hurry_commits_ = true;
+  commit_linger_.cancel();
 }
 
 awaitable<void> DfsClient::awaitClosesBehind(FileState& state, bool hurry) {
-  if (hurry && state.closes_behind > 0) hurryWriteOuts();
+  if (hurry && state.closes_behind > 0) hurryCommits();
   while (state.closes_behind > 0) co_await state.changed.wait();
 }
 
 awaitable<void> DfsClient::awaitAllClosesBehind() {
-  if (closes_behind_ > 0) hurryWriteOuts();
+  if (closes_behind_ > 0) hurryCommits();
   while (closes_behind_ > 0) co_await close_landed_.wait();
 }
 
@@ -867,6 +862,7 @@ Task<proto::Attr> DfsClient::changeAttr(proto::SetAttrRequest request) {
     state->read_chunks.erase(state->read_chunks.lower_bound(keep), state->read_chunks.end());
     state->readahead = {};
     state->size = state->master_size = reply.attr().size();
+    state->stored_size = 0;
     state->size_known = true;
     noteLocalChange(*state);
   }

@@ -67,9 +67,15 @@ struct DfsClient::FileState {
   uint64_t changes_behind = 0;    // changes when the last close-behind began
   bool release_with_commit = false;   // a release waits: the close-behind's commit may carry it
   bool released_with_commit = false;  // ... and did
-  // Created here, and nothing of it written out or located yet: its first write-out may go out
-  // batched with other small files' (DfsClient::writeOutTogether).
+  // Created here, and nothing of it written out or located yet: its close may store it in a
+  // reserved chunk (DfsClient::storeInReservedChunk).
   bool fresh = false;
+  // The reserved chunk its data went to at a close, until a commit names it (it is the file's
+  // chunk 0 from then on).
+  proto::ChunkLocation reserved_chunk;  // chunk_id 0: none
+  // The size its stored data reaches (a close stored it; its commit may still be on its way):
+  // what a later failed write falls back to, with the master's size.
+  uint64_t stored_size = 0;
 
   std::unordered_map<uint64_t, WriteChunk> write_chunks;                   // leases held
   std::set<uint64_t> locating;  // chunk indexes whose write location is being asked for
@@ -97,13 +103,6 @@ struct DfsClient::FileState {
   }
 };
 
-struct DfsClient::SmallWriteOut {
-  std::shared_ptr<FileState> file;
-  size_t bytes = 0;  // counted in bytes_behind_
-  std::string data;  // the whole file, from offset 0
-  WriteChunk chunk;
-  Status error;
-};
 
 bool isRetriable(Code code);
 

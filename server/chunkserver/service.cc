@@ -13,7 +13,6 @@ using namespace asio::experimental::awaitable_operators;
 void ChunkService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(READ_CHUNK, ReadChunkRequest, ReadChunkReply, readChunk);
   DFS_ROUTE(WRITE_CHUNK, WriteChunkRequest, WriteChunkReply, writeChunk);
-  DFS_ROUTE(WRITE_CHUNKS, WriteChunksRequest, WriteChunksReply, writeChunks);
   DFS_ROUTE(SET_CHUNK_VERSION, SetChunkVersionRequest, SetChunkVersionReply, setChunkVersion);
   DFS_ROUTE(TRUNCATE_CHUNK, TruncateChunkRequest, TruncateChunkReply, truncateChunk);
   DFS_ROUTE(DELETE_CHUNK, DeleteChunkRequest, DeleteChunkReply, deleteChunk);
@@ -91,33 +90,6 @@ awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunk(
   }
   if (!forwarded) co_return std::unexpected(forwarded.error());
   co_return proto::WriteChunkReply{};
-}
-
-awaitable<Result<proto::WriteChunksReply>> ChunkService::writeChunks(
-    Ctx& ctx, proto::WriteChunksRequest& request) {
-  if (request.writes_size() != request.lengths_size() || request.writes_size() > 256) {
-    co_return makeError(Code::kInvalid, fmt::format("{} writes with {} lengths (at most 256)",
-                                                    request.writes_size(), request.lengths_size()));
-  }
-  uint64_t total = 0;
-  for (uint32_t length : request.lengths()) total += length;
-  if (total != ctx.payload.size()) {
-    co_return makeError(Code::kInvalid, "payload does not hold the writes' bytes");
-  }
-  proto::WriteChunksReply reply;
-  std::string_view bytes(ctx.payload);
-  for (int i = 0; i < request.writes_size(); ++i) {
-    const auto& write = request.writes(i);
-    std::string_view data = bytes.substr(0, request.lengths(i));
-    bytes.remove_prefix(data.size());
-    Result<void> written = write.chain_size() > 0
-                               ? makeError(Code::kInvalid, "a batched write is not forwarded")
-                               : store_.write(write.chunk_id(), write.version(), write.offset(),
-                                              data, write.create(), write.sync());
-    reply.add_status(written ? 0 : static_cast<int>(written.error().code()));
-    reply.add_message(written ? "" : written.error().message());
-  }
-  co_return reply;
 }
 
 awaitable<Result<void>> ChunkService::writeLocal(const proto::WriteChunkRequest& request,

@@ -53,7 +53,6 @@ class ChunkService {
   boost::asio::awaitable<void> paceReplication(uint64_t bytes);
   Reply<proto::ReadChunkReply> readChunk(Ctx&, proto::ReadChunkRequest&);
   Reply<proto::WriteChunkReply> writeChunk(Ctx&, proto::WriteChunkRequest&);
-  Reply<proto::WriteChunksReply> writeChunks(Ctx&, proto::WriteChunksRequest&);
   Reply<proto::SetChunkVersionReply> setChunkVersion(Ctx&, proto::SetChunkVersionRequest&);
   Reply<proto::TruncateChunkReply> truncateChunk(Ctx&, proto::TruncateChunkRequest&);
   Reply<proto::DeleteChunkReply> deleteChunk(Ctx&, proto::DeleteChunkRequest&);

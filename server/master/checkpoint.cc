@@ -106,6 +106,11 @@ std::string encodeCheckpoint(const Namespace& ns, const SessionTable& sessions, 
       reserved->set_next(range.next);
       reserved->set_end(range.end);
     }
+    for (const auto& range : session.reserved_chunks) {
+      auto* reserved = record->add_reserved_chunks();
+      reserved->set_next(range.next);
+      reserved->set_end(range.end);
+    }
     add(entry, writer, &out);
   });
   entry.Clear();

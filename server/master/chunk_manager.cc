@@ -40,6 +40,13 @@ uint32_t ChunkManager::registerChunkserver(const proto::RegisterChunkserverReque
   size_t stale = 0;
   for (const auto& report : request.chunks()) {
     const ChunkMeta* meta = ns.chunk(report.chunk_id());
+    if (!meta && isReserved(report.chunk_id())) {
+      auto& placed = reserved_[report.chunk_id()];  // a file's commit names it soon
+      if (std::find(placed.begin(), placed.end(), info->id) == placed.end()) {
+        placed.push_back(info->id);
+      }
+      continue;
+    }
     if (!meta) {
       // Not referenced: deleted while this chunkserver was away, or a leftover. It goes once
       // the grace period has passed without a file claiming it.
@@ -101,7 +108,7 @@ int ChunkManager::expireDead(int64_t now_ms) {
 size_t ChunkManager::collectUnreferenced(const Namespace& ns, int64_t now_ms, int64_t grace_ms) {
   size_t queued = 0;
   for (auto it = unreferenced_.begin(); it != unreferenced_.end();) {
-    if (ns.chunk(it->first)) {
+    if (ns.chunk(it->first) || isReserved(it->first)) {
       it = unreferenced_.erase(it);
       continue;
     }
@@ -155,6 +162,38 @@ std::vector<uint32_t> ChunkManager::place(uint32_t count,
     chosen.push_back(candidates[i]->id);
   }
   return chosen;
+}
+
+std::vector<std::vector<uint32_t>> ChunkManager::placeReserved(
+    uint32_t goal, const std::vector<uint64_t>& ids) {
+  // Least loaded first, each chunk starting one further along: spread evenly, as a stream of
+  // single placements would be once each weighed on the load.
+  auto candidates = place(static_cast<uint32_t>(servers_.size()), {});
+  std::vector<std::vector<uint32_t>> placed;
+  if (candidates.empty()) return placed;
+  size_t width = std::min<size_t>(goal, candidates.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::vector<uint32_t> servers;
+    for (size_t k = 0; k < width; ++k) servers.push_back(candidates[(i + k) % candidates.size()]);
+    reserved_[ids[i]] = servers;
+    placed.push_back(std::move(servers));
+  }
+  return placed;
+}
+
+const std::vector<uint32_t>& ChunkManager::reservedPlacement(uint64_t chunk_id) const {
+  static const std::vector<uint32_t> kNone;
+  auto it = reserved_.find(chunk_id);
+  return it == reserved_.end() ? kNone : it->second;
+}
+
+void ChunkManager::bindReserved(uint64_t chunk_id, const std::vector<uint32_t>& written_to) {
+  auto& replicas = replicas_[chunk_id];
+  if (auto it = reserved_.find(chunk_id); it != reserved_.end()) {
+    for (uint32_t server : it->second) linkReplica(replicas, server);
+    reserved_.erase(it);
+  }
+  for (uint32_t server : written_to) linkReplica(replicas, server);
 }
 
 void ChunkManager::setReplicas(uint64_t chunk_id, std::vector<uint32_t> servers) {
@@ -335,6 +374,12 @@ void ChunkManager::planRebalance(const Namespace& ns, uint32_t default_goal,
 }
 
 void ChunkManager::release(uint64_t chunk_id, int64_t now_ms) {
+  if (auto reserved = reserved_.find(chunk_id); reserved != reserved_.end()) {
+    for (uint32_t id : reserved->second) {
+      delayed_deletes_.push_back({now_ms + deleted_grace_ms_, id, chunk_id});
+    }
+    reserved_.erase(reserved);
+  }
   auto it = replicas_.find(chunk_id);
   if (it != replicas_.end()) {
     for (uint32_t id : std::vector<uint32_t>(it->second)) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -48,6 +49,12 @@ class ChunkManager {
   explicit ChunkManager(int64_t dead_after_ms, int64_t deleted_grace_ms = 0)
       : dead_after_ms_(dead_after_ms), deleted_grace_ms_(deleted_grace_ms) {}
 
+  // Chunk ids a session holds reserved (sessions.h): not in the namespace yet, and perhaps
+  // written already, so a block report's replica of one is linked, not a leftover.
+  void setReservedCheck(std::function<bool(uint64_t)> is_reserved) {
+    is_reserved_ = std::move(is_reserved);
+  }
+
   // A chunkserver (re)joins with its block report; replicas at the version the namespace knows
   // count, older ones are queued for deletion.
   uint32_t registerChunkserver(const proto::RegisterChunkserverRequest& request,
@@ -65,6 +72,17 @@ class ChunkManager {
 
   // Distinct live chunkservers with room for a chunk, least loaded first.
   std::vector<uint32_t> place(uint32_t count, const std::vector<uint32_t>& exclude) const;
+
+  // Chunks reserved ahead for a session's small files (sessions.h): placed now, written by the
+  // client before any commit names them. Their placements are not replicas yet (they weigh on
+  // no load) until bindReserved; a released one is deleted where it was placed.
+  // Places count chunks of `goal` replicas each, spread over the chunkservers (fewer replicas
+  // each when fewer can take one).
+  std::vector<std::vector<uint32_t>> placeReserved(uint32_t goal, const std::vector<uint64_t>& ids);
+  const std::vector<uint32_t>& reservedPlacement(uint64_t chunk_id) const;
+  // A commit named it: where it was placed (and block reports found it), and where the writer
+  // says it wrote it, are its replicas.
+  void bindReserved(uint64_t chunk_id, const std::vector<uint32_t>& written_to);
 
   void setReplicas(uint64_t chunk_id, std::vector<uint32_t> servers);
   void addReplica(uint64_t chunk_id, uint32_t server);
@@ -141,10 +159,14 @@ class ChunkManager {
                      const std::unordered_set<uint64_t>& busy, int64_t now_ms,
                      RepairPlan& plan) const;
 
+  bool isReserved(uint64_t chunk_id) const { return is_reserved_ && is_reserved_(chunk_id); }
+
+  std::function<bool(uint64_t)> is_reserved_;
   uint32_t next_id_ = 1;
   std::unordered_map<uint64_t, std::vector<uint32_t>> damaged_;  // chunk -> servers
   std::map<uint32_t, ChunkserverInfo> servers_;
   std::unordered_map<uint64_t, std::vector<uint32_t>> replicas_;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> reserved_;  // placements, not replicas
   std::unordered_map<uint64_t, WriteLease> leases_;
   struct Unreferenced {
     int64_t first_seen_ms = 0;

@@ -120,6 +120,8 @@ Result<ApplyOutcome> Namespace::apply(const proto::MetaRecord& record) {
     case proto::MetaRecord::kSetGoal: return setGoal(record.set_goal());
     case proto::MetaRecord::kReserveInodes:
       return reserveInodes(record.reserve_inodes());
+    case proto::MetaRecord::kReserveChunks:
+      return reserveChunks(record.reserve_chunks());
     case proto::MetaRecord::kInitCluster: return initCluster(record.init_cluster(), now);
     case proto::MetaRecord::kSetXattr: return setXattr(record.set_xattr(), now);
     case proto::MetaRecord::OP_NOT_SET: break;
@@ -194,6 +196,14 @@ Result<ApplyOutcome> Namespace::reserveInodes(const proto::ReserveInodesOp& op) 
                      fmt::format("inode numbers from {} reserved twice", op.first()));
   }
   next_ino_ = op.first() + op.count();
+  return ApplyOutcome{.ino = op.first()};
+}
+
+Result<ApplyOutcome> Namespace::reserveChunks(const proto::ReserveChunksOp& op) {
+  if (op.first() < next_chunk_id_ || op.count() == 0) {
+    return makeError(Code::kInternal, fmt::format("chunk ids from {} reserved twice", op.first()));
+  }
+  next_chunk_id_ = op.first() + op.count();
   return ApplyOutcome{.ino = op.first()};
 }
 
@@ -372,6 +382,18 @@ Result<ApplyOutcome> Namespace::commitWrite(const proto::CommitWriteOp& op, int6
   if (it == inodes_.end()) return makeError(Code::kNotFound, fmt::format("inode {}", op.ino()));
   Inode& inode = *it->second;
   if (!inode.isRegular()) return makeError(Code::kInvalid, "write to a non-regular file");
+  if (uint64_t id = op.reserved_chunk_id(); id != 0) {
+    // Reserved (so below next_chunk_id_) and written before this commit: chunk 0 from now on.
+    if (id >= next_chunk_id_ || chunks_.contains(id)) {
+      return makeError(Code::kInternal, fmt::format("chunk id {} is not a reserved one", id));
+    }
+    if (!inode.chunks.empty() && inode.chunks[0] != 0) {
+      return makeError(Code::kExists, fmt::format("chunk 0 of inode {}", op.ino()));
+    }
+    if (inode.chunks.empty()) inode.chunks.resize(1, 0);
+    inode.chunks[0] = id;
+    chunks_.emplace(id, ChunkMeta{op.ino(), 0, 1});
+  }
   inode.size = std::max(inode.size, op.min_size());
   inode.mtime_ns = op.mtime_ns() ? op.mtime_ns() : now;
   if (op.has_mode()) changeMode(inode, op.mode());

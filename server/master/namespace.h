@@ -115,6 +115,7 @@ class Namespace {
   Result<ApplyOutcome> purgeInode(const proto::PurgeInodeOp& op);
   Result<ApplyOutcome> setGoal(const proto::SetGoalOp& op);
   Result<ApplyOutcome> reserveInodes(const proto::ReserveInodesOp& op);
+  Result<ApplyOutcome> reserveChunks(const proto::ReserveChunksOp& op);
   Result<ApplyOutcome> initCluster(const proto::InitClusterOp& op, int64_t now);
   Result<ApplyOutcome> setXattr(const proto::SetXattrOp& op, int64_t now);
   // A mode change of an inode: its access ACL, if any, follows.

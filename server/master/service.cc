@@ -31,7 +31,9 @@ MasterService::MasterService(asio::io_context& io, MasterOptions options)
       chunkservers_(io.get_executor()),
       tick_(io),
       started_ms_(monoNowMs()),
-      instance_((uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {}
+      instance_((uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
+  chunks_.setReservedCheck([this](uint64_t id) { return sessions_.isReservedChunk(id); });
+}
 
 void MasterService::registerRoutes(rpc::Server& server) {
   locks_.registerRoutes(server);
@@ -47,6 +49,7 @@ void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(RMDIR, UnlinkRequest, UnlinkReply, rmdir);
   DFS_ROUTE(CHANGES_BEHIND, ChangesBehindRequest, ChangesBehindReply, changesBehind);
   DFS_ROUTE(RESERVE_INODES, ReserveInodesRequest, ReserveInodesReply, reserveInodes);
+  DFS_ROUTE(RESERVE_CHUNKS, ReserveChunksRequest, ReserveChunksReply, reserveChunks);
   DFS_ROUTE(RENAME, RenameRequest, RenameReply, rename);
   DFS_ROUTE(LINK, LinkRequest, AttrReply, link);
   DFS_ROUTE(SYMLINK, SymlinkRequest, AttrReply, symlink);
@@ -64,7 +67,6 @@ void MasterService::registerRoutes(rpc::Server& server) {
   DFS_ROUTE(GET_CHUNKS, GetChunksRequest, GetChunksReply, getChunks);
   DFS_ROUTE(GET_WRITE_CHUNK, GetWriteChunkRequest, GetWriteChunkReply, getWriteChunk);
   DFS_ROUTE(COMMIT_WRITE, CommitWriteRequest, AttrReply, commitWrite);
-  DFS_ROUTE(GET_WRITE_CHUNKS, GetWriteChunksRequest, GetWriteChunksReply, getWriteChunks);
   DFS_ROUTE(COMMIT_WRITES, CommitWritesRequest, CommitWritesReply, commitWrites);
   DFS_ROUTE(REPORT_WRITE_FAILURE, ReportWriteFailureRequest, GetWriteChunkReply,
             reportWriteFailure);
@@ -223,6 +225,9 @@ Result<void> MasterService::recover() {
     for (const auto& range : session.reserved_inodes()) {
       sessions_.reserveInodes(session.id(), range.next(), range.end());
     }
+    for (const auto& range : session.reserved_chunks()) {
+      (void)sessions_.reserveChunks(session.id(), range.next(), range.end());
+    }
   }
   for (const auto& record : recovered.records) {
     auto applied = applyRecord(record);
@@ -326,6 +331,8 @@ MasterService::~MasterService() {
 
 void MasterService::endSession(const Session& session) {
   chunks_.releaseAllLeases(session.id);
+  // Its reserved chunks no commit named: whatever was written to them goes.
+  for (uint64_t id : idsOf(session.reserved_chunks)) chunks_.release(id, monoNowMs());
   locks_.endSession(session.id);
   if (closes_behind_.dropSession(session.id)) closesLanded();
   recalls_posted_.notifyAll();  // its watch, if any, ends
@@ -360,6 +367,17 @@ Result<ApplyOutcome> MasterService::applyRecord(const proto::MetaRecord& record)
       if (record.has_reserve_inodes()) {
         const auto& op = record.reserve_inodes();
         sessions_.reserveInodes(op.session_id(), op.first(), op.first() + op.count());
+      } else if (record.has_reserve_chunks()) {
+        const auto& op = record.reserve_chunks();
+        for (uint64_t id : sessions_.reserveChunks(op.session_id(), op.first(),
+                                                   op.first() + op.count())) {
+          outcome->freed_chunks.push_back(id);
+        }
+      } else if (record.has_commit_write() && record.commit_write().reserved_chunk_id() != 0) {
+        for (uint64_t id : sessions_.useReservedChunk(record.session_id(),
+                                                      record.commit_write().reserved_chunk_id())) {
+          outcome->freed_chunks.push_back(id);
+        }
       } else if (record.has_create_inode() && record.create_inode().reserved()) {
         sessions_.useReserved(record.session_id(), record.create_inode().ino());
       }
@@ -1090,6 +1108,18 @@ awaitable<Result<void>> MasterService::recordVersionMove(Ctx& ctx, uint64_t chun
 awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
                                                                proto::CommitWriteRequest& request) {
   proto::MetaRecord record;
+  if (uint64_t id = request.reserved_chunk_id(); id != 0 && !answered(ctx)) {
+    if (!sessions_.mayUseReservedChunk(ctx.header->session_id(), id)) {
+      co_return makeError(Code::kInvalid,
+                          fmt::format("chunk id {} is not reserved to this session", id));
+    }
+    DFS_CO_TRY(const Inode* inode, ns_.get(request.ino()));
+    if (!inode->isRegular()) co_return makeError(Code::kInvalid, "write to a non-regular file");
+    if (!inode->chunks.empty() && inode->chunks[0] != 0) {
+      co_return makeError(Code::kExists, fmt::format("inode {} has a chunk 0", request.ino()));
+    }
+    record.mutable_commit_write()->set_reserved_chunk_id(id);
+  }
   record.mutable_commit_write()->set_ino(request.ino());
   record.mutable_commit_write()->set_min_size(request.min_size());
   record.mutable_commit_write()->set_mtime_ns(request.mtime_ns());
@@ -1115,6 +1145,24 @@ awaitable<Result<proto::AttrReply>> MasterService::commitWrite(Ctx& ctx,
   DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
   // Taken before a release below can purge an unlinked file: the commit itself succeeded.
   auto reply = attrReply(outcome.ino);
+  if (request.reserved_chunk_id() != 0 && !outcome.repeated) {
+    // Placed by this master at the reservation, or by one before a restart: also where the
+    // writer says it wrote it, of the chunkservers registered (a replica that is not there is
+    // found missing and forgotten by the first copy from it).
+    std::vector<uint32_t> written_to;
+    for (const auto& address : request.reserved_chunk_replicas()) {
+      if (const ChunkserverInfo* server = chunks_.serverByAddress(address)) {
+        written_to.push_back(server->id);
+      }
+    }
+    chunks_.bindReserved(request.reserved_chunk_id(), written_to);
+  }
+  if (request.reserved_chunk_id() != 0 && !request.release_leases()) {
+    // The writer may go on writing the chunk at version 1, as after GET_WRITE_CHUNK: it holds
+    // the lease, so no repair copies the chunk under it.
+    chunks_.acquireLease(request.reserved_chunk_id(), ctx.header->session_id(), monoNowMs(),
+                         options_.write_lease_ms);
+  }
   if (request.release_leases()) {
     if (const Inode* inode = ns_.find(request.ino())) {
       chunks_.releaseLeases(ctx.header->session_id(), inode->chunks);
@@ -1163,18 +1211,6 @@ void answerEntry(Answer* answer, Result<Reply> got) {
 }
 
 }  // namespace
-
-awaitable<Result<proto::GetWriteChunksReply>> MasterService::getWriteChunks(
-    Ctx& ctx, proto::GetWriteChunksRequest& request) {
-  DFS_CO_RETURN_IF_ERROR(toResult(checkBatchSize(request.chunks_size())));
-  // A repeated entry finds its chunk allocated and leased to this session already.
-  EntryCall entry(ctx, 0);
-  proto::GetWriteChunksReply reply;
-  for (auto& one : *request.mutable_chunks()) {
-    answerEntry(reply.add_results(), co_await getWriteChunk(entry.context, one));
-  }
-  co_return reply;
-}
 
 template <class BatchReply, class Entry, class EntryReply>
 awaitable<Result<BatchReply>> MasterService::eachEntry(
@@ -1257,6 +1293,62 @@ awaitable<Result<proto::ReserveInodesReply>> MasterService::reserveInodes(
   proto::ReserveInodesReply reply;
   reply.set_first(outcome.ino);  // a retried call gets the first call's numbers
   reply.set_count(request.count());
+  co_return reply;
+}
+
+awaitable<Result<proto::ReserveChunksReply>> MasterService::reserveChunks(
+    Ctx& ctx, proto::ReserveChunksRequest& request) {
+  constexpr uint32_t kMaxReserved = 1024;
+  if (request.count() == 0 || request.count() > kMaxReserved) {
+    co_return makeError(Code::kInvalid, fmt::format("{} chunk ids asked, 1 to {} allowed",
+                                                    request.count(), kMaxReserved));
+  }
+  DFS_CO_TRY(Session * holder, session(ctx));
+  uint64_t session_id = holder->id;
+  uint32_t goal = options_.goal;
+  if (!answered(ctx)) {
+    // Placed now (and again by a retry that finds its placements forgotten), so that a close
+    // only writes; the placements are soft state, as every replica list is.
+    auto servers = chunks_.place(goal, {});
+    if (servers.size() < minWriteReplicas(goal) || servers.empty()) {
+      co_return makeError(inStartupGrace() ? Code::kUnavailable : Code::kNoSpace,
+                          fmt::format("{} chunkservers can take a new chunk, {} needed",
+                                      servers.size(), minWriteReplicas(goal)));
+    }
+  }
+  uint64_t first = ns_.nextChunkId();
+  for (uint64_t id = first; id < first + request.count(); ++id) {
+    if (chunks_.isLeftover(id)) first = id + 1;  // never reuse an id some chunkserver holds
+  }
+  proto::MetaRecord record;
+  auto* op = record.mutable_reserve_chunks();
+  op->set_session_id(session_id);
+  op->set_first(first);
+  op->set_count(request.count());
+  DFS_CO_TRY(ApplyOutcome outcome, co_await commit(std::move(record), &ctx));
+  first = outcome.ino;  // a retried call gets the first call's ids
+  std::vector<uint64_t> unplaced;
+  for (uint64_t id = first; id < first + request.count(); ++id) {
+    // Not used or passed over meanwhile, and not placed already (by the call a retry repeats).
+    if (sessions_.mayUseReservedChunk(session_id, id) && chunks_.reservedPlacement(id).empty()) {
+      unplaced.push_back(id);
+    }
+  }
+  (void)chunks_.placeReserved(goal, unplaced);
+  proto::ReserveChunksReply reply;
+  reply.set_goal(goal);
+  for (uint64_t id = first; id < first + request.count(); ++id) {
+    const auto& placed = chunks_.reservedPlacement(id);
+    if (!sessions_.mayUseReservedChunk(session_id, id) || placed.size() < minWriteReplicas(goal)) {
+      continue;
+    }
+    auto* chunk = reply.add_chunks();
+    chunk->set_chunk_id(id);
+    chunk->set_version(1);
+    for (uint32_t server : placed) {
+      if (const ChunkserverInfo* info = chunks_.server(server)) chunk->add_replicas(info->address);
+    }
+  }
   co_return reply;
 }
 

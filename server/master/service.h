@@ -150,11 +150,11 @@ class MasterService {
   Reply<proto::GetChunksReply> getChunks(Ctx&, proto::GetChunksRequest&);
   Reply<proto::GetWriteChunkReply> getWriteChunk(Ctx&, proto::GetWriteChunkRequest&);
   Reply<proto::AttrReply> commitWrite(Ctx&, proto::CommitWriteRequest&);
-  Reply<proto::GetWriteChunksReply> getWriteChunks(Ctx&, proto::GetWriteChunksRequest&);
   Reply<proto::CommitWritesReply> commitWrites(Ctx&, proto::CommitWritesRequest&);
   Reply<proto::ChangesBehindReply> changesBehind(Ctx&, proto::ChangesBehindRequest&);
   Reply<proto::AttrReply> changeBehind(Ctx&, proto::ChangeBehind&);
   Reply<proto::ReserveInodesReply> reserveInodes(Ctx&, proto::ReserveInodesRequest&);
+  Reply<proto::ReserveChunksReply> reserveChunks(Ctx&, proto::ReserveChunksRequest&);
   // A batch whose entries each run as a call of their own (with the entry's request id) and
   // are answered one by one.
   template <class BatchReply, class Entry, class EntryReply>

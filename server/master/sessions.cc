@@ -16,7 +16,7 @@ uint64_t SessionTable::allocateId() {
 void SessionTable::add(uint64_t id, std::string host, uint32_t pid, std::string mount_point,
                        int64_t now_ms) {
   sessions_[id] =
-      Session{id, std::move(host), pid, std::move(mount_point), now_ms + lease_ms_, {}, {}};
+      Session{id, std::move(host), pid, std::move(mount_point), now_ms + lease_ms_, {}, {}, {}};
   next_id_ = std::max(next_id_, id + 1);
 }
 
@@ -65,12 +65,70 @@ void SessionTable::reserveInodes(uint64_t id, uint64_t next, uint64_t end) {
   ranges.push_back({next, end});
 }
 
+namespace {
+
+bool inRanges(const std::vector<IdRange>& ranges, uint64_t id) {
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [id](const IdRange& range) { return id >= range.next && id < range.end; });
+}
+
+}  // namespace
+
+std::vector<uint64_t> idsOf(const std::vector<IdRange>& ranges) {
+  std::vector<uint64_t> ids;
+  for (const auto& range : ranges) {
+    for (uint64_t id = range.next; id < range.end; ++id) ids.push_back(id);
+  }
+  return ids;
+}
+
+std::vector<uint64_t> SessionTable::reserveChunks(uint64_t id, uint64_t next, uint64_t end) {
+  constexpr size_t kMaxRanges = 4;
+  Session* session = find(id);
+  if (!session || next >= end) return {};
+  auto& ranges = session->reserved_chunks;
+  std::vector<uint64_t> dropped;
+  if (ranges.size() >= kMaxRanges) {
+    dropped = idsOf({ranges.front()});
+    ranges.erase(ranges.begin());
+  }
+  ranges.push_back({next, end});
+  return dropped;
+}
+
+bool SessionTable::mayUseReservedChunk(uint64_t id, uint64_t chunk_id) const {
+  auto it = sessions_.find(id);
+  return it != sessions_.end() && inRanges(it->second.reserved_chunks, chunk_id);
+}
+
+std::vector<uint64_t> SessionTable::useReservedChunk(uint64_t id, uint64_t chunk_id) {
+  Session* session = find(id);
+  if (!session) return {};
+  auto& ranges = session->reserved_chunks;
+  std::vector<uint64_t> passed;
+  for (auto it = ranges.begin(); it != ranges.end(); ++it) {
+    if (chunk_id < it->next || chunk_id >= it->end) continue;
+    // Ranges are used oldest first too: older ranges' ids left are passed over as well.
+    passed = idsOf(std::vector<IdRange>(ranges.begin(), it));
+    for (uint64_t skipped = it->next; skipped < chunk_id; ++skipped) passed.push_back(skipped);
+    it->next = chunk_id + 1;
+    auto keep_from = it->next == it->end ? std::next(it) : it;
+    ranges.erase(ranges.begin(), keep_from);
+    break;
+  }
+  return passed;
+}
+
+bool SessionTable::isReservedChunk(uint64_t chunk_id) const {
+  return std::any_of(sessions_.begin(), sessions_.end(), [chunk_id](const auto& entry) {
+    return inRanges(entry.second.reserved_chunks, chunk_id);
+  });
+}
+
 bool SessionTable::mayUseReserved(uint64_t id, uint64_t ino) const {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return false;
-  return std::any_of(
-      it->second.reserved_inodes.begin(), it->second.reserved_inodes.end(),
-      [ino](const InodeRange& range) { return ino >= range.next && ino < range.end; });
+  return inRanges(it->second.reserved_inodes, ino);
 }
 
 void SessionTable::useReserved(uint64_t id, uint64_t ino) {

@@ -14,8 +14,9 @@
 
 namespace dfs::master {
 
-// Inode numbers [next, end) reserved to a session, for the creates its client answers itself.
-struct InodeRange {
+// Numbers [next, end) reserved to a session: inode numbers for the creates its client answers
+// itself, chunk ids for its small files' first chunks.
+struct IdRange {
   uint64_t next = 0;
   uint64_t end = 0;
 };
@@ -27,8 +28,12 @@ struct Session {
   std::string mount_point;
   int64_t expiry_ms = 0;
   std::unordered_map<uint64_t, uint32_t> open_inodes;  // inode -> open count
-  std::vector<InodeRange> reserved_inodes;             // oldest first
+  std::vector<IdRange> reserved_inodes;                // oldest first
+  std::vector<IdRange> reserved_chunks;                // chunk ids, oldest first
 };
+
+// Every id of the ranges.
+std::vector<uint64_t> idsOf(const std::vector<IdRange>& ranges);
 
 class SessionTable {
  public:
@@ -63,6 +68,16 @@ class SessionTable {
   // ino, reserved to the session, is used: it and the lower numbers of its range are no longer
   // the session's (a client uses its numbers in order).
   void useReserved(uint64_t id, uint64_t ino);
+
+  // [next, end) become the session's reserved chunk ids. Returns the ids of an old range it no
+  // longer keeps (the session keeps its last few), to be released.
+  std::vector<uint64_t> reserveChunks(uint64_t id, uint64_t next, uint64_t end);
+  bool mayUseReservedChunk(uint64_t id, uint64_t chunk_id) const;
+  // chunk_id, reserved to the session, is used. The client uses its ids in order: the lower ids
+  // of the range were passed over (their write failed) and are returned, to be released.
+  std::vector<uint64_t> useReservedChunk(uint64_t id, uint64_t chunk_id);
+  // Whether some session holds chunk_id reserved (written, perhaps, and not committed yet).
+  bool isReservedChunk(uint64_t chunk_id) const;
 
   void open(Session& session, uint64_t ino);
   // Returns true when this was the last open of ino in any session.

@@ -80,8 +80,8 @@ TEST_F(CliTest, FsckFindsCorruptReplicasWithVerify) {
   EXPECT_EQ(clean.exit_code, 0) << clean.output;
   EXPECT_NE(clean.output.find("2 files, 2 chunks verified: 0 problems"), std::string::npos)
       << clean.output;
-  // Flip a byte of one replica's data on disk.
-  auto replica = sh("ls " + cluster_.chunkserverDir(0) + "/chunks/*/*.chunk | head -1").output;
+  // Flip a byte of one replica's data on disk (f's, the largest).
+  auto replica = sh("ls -S " + cluster_.chunkserverDir(0) + "/chunks/*/*.chunk | head -1").output;
   replica.pop_back();
   flipByte(replica, 9000);
   auto damaged = dfs("fsck " + m_ + " --verify");

@@ -15,7 +15,8 @@ using namespace std::chrono_literals;
 using client::DfsClient;
 
 std::unique_ptr<DfsClient> connect(const Cluster& cluster,
-                                   std::chrono::microseconds changes_behind_linger = 5ms) {
+                                   std::chrono::microseconds changes_behind_linger = 5ms,
+                                   std::chrono::microseconds commit_behind_linger = 5ms) {
   auto master = parseHostPort(cluster.masterAddress());
   EXPECT_TRUE(master.has_value());
   client::ClientOptions options;
@@ -23,6 +24,7 @@ std::unique_ptr<DfsClient> connect(const Cluster& cluster,
   options.close_behind = true;  // as the mount
   options.changes_behind = true;
   options.changes_behind_linger = changes_behind_linger;
+  options.commit_behind_linger = commit_behind_linger;
   auto connected = DfsClient::connect(options);
   EXPECT_TRUE(connected.has_value()) << connected.error().toString();
   return connected ? std::move(*connected) : nullptr;
@@ -43,7 +45,7 @@ DfsClient::LockSpec flock(uint64_t ino, uint64_t owner) {
 // under flock once lost a line to it).
 TEST(ClientTest, ALockTakenUnderTheIdOfAnOwnerStillReleasingIsNotDroppedByThatRelease) {
   Cluster cluster;
-  auto client = connect(cluster);
+  auto client = connect(cluster, 5ms, 3s);  // a close's commit waits 3 s for company
   auto other = connect(cluster);
   ASSERT_TRUE(client && other);
   auto created = client->run(client->create(client::kRootIno, "f", 0644, 0, 0));
@@ -53,9 +55,8 @@ TEST(ClientTest, ALockTakenUnderTheIdOfAnOwnerStillReleasingIsNotDroppedByThatRe
   ASSERT_TRUE(client->run(client->setLock(flock(ino, kOwner), false, 0)).has_value());
   ASSERT_TRUE(client->run(client->write(ino, 0, "under the lock")).has_value());
 
-  // The close returns at once; its release waits for the write-out, which waits for the
-  // stopped chunkservers. Meanwhile the same owner id locks again.
-  cluster.pauseChunkservers();
+  // The close returns once the data is stored; its release waits for the commit, which waits
+  // for company. Meanwhile the same owner id locks again.
   ASSERT_TRUE(client->run(client->flushOnClose(ino)).has_value());
   std::promise<Result<void>> released, relocked;
   client->spawn<void>(client->releaseAndUnlock(ino, {{proto::LOCK_FLOCK, kOwner}}),
@@ -65,7 +66,6 @@ TEST(ClientTest, ALockTakenUnderTheIdOfAnOwnerStillReleasingIsNotDroppedByThatRe
   auto relock = relocked.get_future();
   // Later only makes the check weaker.
   bool waited = relock.wait_for(1s) == std::future_status::timeout;
-  cluster.resumeChunkservers();
   EXPECT_TRUE(waited) << "the lock was taken before the release of the same owner ended";
   EXPECT_TRUE(released.get_future().get().has_value());
   ASSERT_EQ(relock.wait_for(30s), std::future_status::ready);

@@ -85,14 +85,12 @@ TEST(FailureTest, AMountKilledWithACloseBehindHoldsNoReaderUpForLong) {
   options.master_flags = {"--session-lease-ms", "3000"};
   Cluster cluster(options);
   std::string b = cluster.mount("b");
-  std::string c = cluster.mount("c");
+  std::string c = cluster.mount("c", "commit_linger_ms=60000");  // its commit waits
   int fd = ::open((c + "/f").c_str(), O_WRONLY | O_CREAT, 0644);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::write(fd, "lost", 4), 4);
-  cluster.pauseChunkservers();
   EXPECT_EQ(::close(fd), 0);
   cluster.killMount(c);
-  cluster.resumeChunkservers();
   auto seen = std::async(std::launch::async, [&] { return sh("stat -c %s " + b + "/f").output; });
   // Released by the end of c's session (3 s lease), before the master's limit (twice the lease);
   // not by b's own call timing out (10 s) and trying again.
@@ -105,14 +103,12 @@ TEST(FailureTest, ASlowHolderIsWaitedForAsLongAsItsSessionLives) {
   // Another mount's read must wait for a's close rather than read what the master had before
   // it (the master once gave up after 5 s): close-to-open, and appends under a lock, rely on it.
   Cluster cluster;
-  std::string a = cluster.mount("a");
+  std::string a = cluster.mount("a", "commit_linger_ms=60000");  // its commits wait for a recall
   std::string b = cluster.mount("b");
   writeFile(a + "/f", "old");
   EXPECT_EQ(readFile(b + "/f"), "old");
-  cluster.pauseChunkservers();
   writeFile(a + "/f", "new, longer");
   cluster.pauseMount(a);
-  cluster.resumeChunkservers();
   auto seen = std::async(std::launch::async, [&] { return readFile(b + "/f"); });
   bool waited = seen.wait_for(8s) == std::future_status::timeout;
   cluster.resumeMount(a);
@@ -124,29 +120,43 @@ TEST(FailureTest, ASlowHolderIsWaitedForAsLongAsItsSessionLives) {
   EXPECT_EQ(seen.get(), "new, longer");
 }
 
-TEST(FailureTest, AWriteOutThatFailsAfterACloseIsLoggedAndHoldsNoReaderUp) {
-  Cluster cluster;
+TEST(FailureTest, ACloseWhoseDataCannotBeStoredFailsAndPublishesNoSize) {
+  Cluster cluster;  // goal 3: a write needs 2 of the 3 replicas
   std::string a = cluster.mount("a");
   std::string b = cluster.mount("b");
+  ASSERT_EQ(sh("mkdir " + a + "/d && echo first > " + a + "/d/first").exit_code, 0);
+  // The chunks the mount reserved ahead were placed on all three.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return readFile(cluster.dir() + "/mount-a.log").find("chunks reserved for small files") !=
+               std::string::npos;
+      },
+      20s));
   // Kept open, so that no release ends what the close left pending: only its landing does.
-  int kept = ::open((a + "/f").c_str(), O_RDONLY | O_CREAT, 0644);
+  int kept = ::open((a + "/d/f").c_str(), O_RDONLY | O_CREAT, 0644);
   ASSERT_GE(kept, 0);
   cluster.killChunkserver(0);
   cluster.killChunkserver(1);
-  writeFile(a + "/f", "never written");  // goal 3 needs 2 replicas for a write; 1 is left
-  EXPECT_TRUE(waitFor(
-      [&] {
-        return readFile(cluster.dir() + "/mount-a.log").find("writing out after close failed") !=
-               std::string::npos;
-      },
-      60s))
-      << readFile(cluster.dir() + "/mount-a.log");
-  EXPECT_EQ(sh("stat -c %s " + b + "/f").output, "0\n");
+  // cp checks close, as most programs that write files do: a close whose data could not be
+  // stored fails, for a new file and for one another descriptor keeps open.
+  auto copied = sh("cp /etc/services " + a + "/d/svc 2>&1");
+  EXPECT_NE(copied.exit_code, 0) << copied.output;
+  auto rewritten = sh("cp /etc/services " + a + "/d/f 2>&1");
+  EXPECT_NE(rewritten.exit_code, 0) << rewritten.output;
+  int fd = ::open((a + "/d/small").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "hello\n", 6), 6);
+  errno = 0;
+  EXPECT_EQ(::close(fd), -1);
+  EXPECT_EQ(errno, EIO);
+  // No mount shows a size whose bytes were not stored.
+  for (const auto& mount : {a, b}) {
+    EXPECT_EQ(sh("stat -c %s " + mount + "/d/svc " + mount + "/d/f " + mount + "/d/small").output,
+              "0\n0\n0\n")
+        << mount;
+  }
   EXPECT_EQ(readFile(cluster.dir() + "/master.log").find("did not answer a recall"),
             std::string::npos);
-  // The writer's mount shows what was stored too, and never publishes the lost bytes' size: an
-  // append once the chunkservers are back lands at 0.
-  EXPECT_EQ(sh("stat -c %s " + a + "/f").output, "0\n");
   cluster.startChunkserver(0);
   cluster.startChunkserver(1);
   ASSERT_TRUE(waitFor(
@@ -155,27 +165,39 @@ TEST(FailureTest, AWriteOutThatFailsAfterACloseIsLoggedAndHoldsNoReaderUp) {
                    .output.find("chunkservers: 3 up") != std::string::npos;
       },
       20s));
-  ASSERT_EQ(sh("echo again >> " + a + "/f").exit_code, 0);
-  EXPECT_EQ(readFile(b + "/f"), "again\n");
+  ASSERT_EQ(sh("echo again >> " + a + "/d/f").exit_code, 0);
+  EXPECT_EQ(readFile(b + "/d/f"), "again\n");
+  ASSERT_EQ(sh("cp /etc/services " + a + "/d/svc").exit_code, 0);
+  EXPECT_EQ(sh("cmp /etc/services " + b + "/d/svc").exit_code, 0);
+  EXPECT_EQ(readFile(b + "/d/first"), "first\n");
   ::close(kept);
 }
 
-TEST(FailureTest, SmallFilesWrittenOutTogetherLandWhenAChunkserverDiesUnderThem) {
+TEST(FailureTest, SmallFilesGoTheUsualWayWhenTheirReservedChunkLostAReplica) {
   Cluster cluster;  // goal 3: a write needs 2 of the 3 replicas
   std::string a = cluster.mount("a");
   std::string b = cluster.mount("b");
   ASSERT_EQ(sh("mkdir " + a + "/d && ls " + b + "/d").exit_code, 0);
-  cluster.pauseChunkservers();
-  for (int i = 0; i < 30; ++i)
-    writeFile(a + "/d/f" + std::to_string(i), "small " + std::to_string(i));
-  // The batched writes to this one fail; each file then goes the usual way, without it.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return readFile(cluster.dir() + "/mount-a.log").find("chunks reserved for small files") !=
+               std::string::npos;
+      },
+      20s));
+  // Placed on all three; the master does not know yet that one is gone.
   cluster.killChunkserver(2);
-  cluster.resumeChunkservers();
   for (int i = 0; i < 30; ++i) {
-    EXPECT_EQ(readFile(b + "/d/f" + std::to_string(i)), "small " + std::to_string(i)) << i;
+    ASSERT_EQ(sh("echo small " + std::to_string(i) + " > " + a + "/d/f" + std::to_string(i))
+                  .exit_code,
+              0)
+        << i;
   }
-  EXPECT_EQ(readFile(cluster.dir() + "/mount-a.log").find("writing out after close failed"),
-            std::string::npos);
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(readFile(b + "/d/f" + std::to_string(i)), "small " + std::to_string(i) + "\n") << i;
+  }
+  std::string log = readFile(cluster.dir() + "/mount-a.log");
+  EXPECT_NE(log.find("asking the master"), std::string::npos) << log;
+  EXPECT_EQ(log.find("committing after close failed"), std::string::npos) << log;
 }
 
 }  // namespace

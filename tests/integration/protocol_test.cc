@@ -75,9 +75,9 @@ TEST(ProtocolTest, GarbageClosesTheConnectionAndTheClusterKeepsWorking) {
   EXPECT_NE(status.output.find("chunkservers: 3 up of 3"), std::string::npos) << status.output;
 }
 
-// Well-framed batches whose parts do not add up: refused with a clear error, per entry where
-// the rest of the batch is fine, and both servers go on serving.
-TEST(ProtocolTest, BatchesThatDoNotAddUpAreRefusedAndTheServersKeepServing) {
+// Well-framed requests for more than the master gives at once: refused with a clear error, and
+// the master goes on serving.
+TEST(ProtocolTest, RequestsBeyondTheMastersBoundsAreRefusedAndItKeepsServing) {
   Cluster cluster;
   std::string m = cluster.mount("m");
   boost::asio::io_context io;
@@ -92,48 +92,20 @@ TEST(ProtocolTest, BatchesThatDoNotAddUpAreRefusedAndTheServersKeepServing) {
                boost::asio::use_future)
         .get();
   };
-  std::string chunkserver = cluster.chunkserverAddress(0);
-
-  proto::WriteChunksRequest writes;
-  writes.add_writes()->set_chunk_id(77);
-  writes.add_lengths(4);
-  writes.add_lengths(4);
-  auto uneven =
-      call(chunkserver, proto::WRITE_CHUNKS, writes, "abcdefgh", proto::WriteChunksReply{});
-  ASSERT_FALSE(uneven);
-  EXPECT_EQ(uneven.error().code(), Code::kInvalid);
-  writes.mutable_lengths()->RemoveLast();
-  auto short_payload =
-      call(chunkserver, proto::WRITE_CHUNKS, writes, "abc", proto::WriteChunksReply{});
-  ASSERT_FALSE(short_payload);
-  EXPECT_EQ(short_payload.error().code(), Code::kInvalid);
-  // A forwarded write has no place in a batch; an absent chunk is not created without create.
-  writes.mutable_writes(0)->add_chain(cluster.chunkserverAddress(1));
-  auto* absent = writes.add_writes();
-  absent->set_chunk_id(78);
-  absent->set_version(1);
-  writes.add_lengths(4);
-  auto answered =
-      call(chunkserver, proto::WRITE_CHUNKS, writes, "abcdefgh", proto::WriteChunksReply{});
-  ASSERT_TRUE(answered) << answered.error().toString();
-  ASSERT_EQ(answered->status_size(), 2);
-  EXPECT_EQ(answered->status(0), static_cast<int>(Code::kInvalid));
-  EXPECT_EQ(answered->status(1), static_cast<int>(Code::kNotFound));
-
-  proto::GetWriteChunksRequest locate;
   proto::CommitWritesRequest commits;
-  for (int i = 0; i < 300; ++i) {
-    locate.add_chunks()->set_ino(1);
-    commits.add_commits()->set_ino(1);
-  }
-  auto located = call(cluster.masterAddress(), proto::GET_WRITE_CHUNKS, locate, "",
-                      proto::GetWriteChunksReply{});
-  ASSERT_FALSE(located);
-  EXPECT_EQ(located.error().code(), Code::kInvalid);
+  for (int i = 0; i < 300; ++i) commits.add_commits()->set_ino(1);
   auto committed =
       call(cluster.masterAddress(), proto::COMMIT_WRITES, commits, "", proto::CommitWritesReply{});
   ASSERT_FALSE(committed);
   EXPECT_EQ(committed.error().code(), Code::kInvalid);
+  for (uint32_t count : {0u, 1025u, 4000000000u}) {
+    proto::ReserveChunksRequest reserve;
+    reserve.set_count(count);
+    auto reserved = call(cluster.masterAddress(), proto::RESERVE_CHUNKS, reserve, "",
+                         proto::ReserveChunksReply{});
+    ASSERT_FALSE(reserved) << count;
+    EXPECT_EQ(reserved.error().code(), Code::kInvalid) << count;
+  }
 
   work.reset();
   io.stop();
@@ -265,6 +237,107 @@ TEST(ProtocolTest, CreatesBehindOnlyTakeNumbersReservedToTheirSession) {
   EXPECT_EQ(sh("ls " + m + " | tr '\\n' ' '").output, "later made sub ");
   EXPECT_EQ(sh("stat -c %i " + m + "/made").output, std::to_string(first) + "\n");
   EXPECT_EQ(sh("stat -c '%a %Y' " + m + "/sub").output, "700 1000000000\n");
+}
+
+// A commit that names a reserved chunk makes it the file's first chunk: only a chunk reserved to
+// the committing session, once, and only in place of a hole. A retried commit is answered as
+// the first; a session's chunks nobody committed are released when it ends.
+TEST(ProtocolTest, CommitsTakeOnlyChunksReservedToTheirSession) {
+  Cluster cluster;
+  std::string m = cluster.mount("m");
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  auto master = rpc::Client::create(io.get_executor(), parseHostPort(cluster.masterAddress()).value());
+  uint64_t request_id = 1;
+  auto call = [&](const std::shared_ptr<rpc::Client>& to, proto::Method method,
+                  const google::protobuf::Message& request, uint64_t session_id, std::string payload,
+                  auto reply, uint64_t id = 0) -> Result<decltype(reply)> {
+    rpc::CallOptions options;
+    options.session_id = session_id;
+    options.request_id = id != 0 ? id : request_id++;
+    return boost::asio::co_spawn(
+               io, to->call<decltype(reply)>(method, request, options, std::move(payload)),
+               boost::asio::use_future)
+        .get();
+  };
+  proto::CreateSessionRequest hello;
+  hello.set_host("test");
+  auto session = call(master, proto::CREATE_SESSION, hello, 0, "", proto::CreateSessionReply{});
+  auto stranger = call(master, proto::CREATE_SESSION, hello, 0, "", proto::CreateSessionReply{});
+  ASSERT_TRUE(session && stranger);
+  uint64_t id = session->session_id();
+  proto::ReserveChunksRequest reserve;
+  reserve.set_count(4);
+  EXPECT_FALSE(call(master, proto::RESERVE_CHUNKS, reserve, 0, "", proto::ReserveChunksReply{}));
+  auto reserved = call(master, proto::RESERVE_CHUNKS, reserve, id, "", proto::ReserveChunksReply{});
+  ASSERT_TRUE(reserved) << reserved.error().toString();
+  ASSERT_EQ(reserved->chunks_size(), 4);
+  EXPECT_EQ(reserved->goal(), 3u);
+  const proto::ChunkLocation& first = reserved->chunks(0);
+  EXPECT_EQ(first.replicas_size(), 3);
+
+  auto create = [&](const std::string& name) -> uint64_t {
+    proto::MknodRequest mknod;
+    mknod.set_parent(client::kRootIno);
+    mknod.set_name(name);
+    mknod.set_mode(S_IFREG | 0644);
+    auto made = call(master, proto::MKNOD, mknod, id, "", proto::AttrReply{});
+    EXPECT_TRUE(made) << made.error().toString();
+    return made ? made->attr().ino() : 0;
+  };
+  uint64_t f = create("f");
+  uint64_t g = create("g");
+  // Written the way a close writes it, then committed naming it.
+  proto::WriteChunkRequest write;
+  write.set_chunk_id(reserved->chunks(1).chunk_id());
+  write.set_version(1);
+  write.set_create(true);
+  for (const auto& address : reserved->chunks(1).replicas()) {
+    auto chunkserver = rpc::Client::create(io.get_executor(), parseHostPort(address).value());
+    ASSERT_TRUE(call(chunkserver, proto::WRITE_CHUNK, write, 0, "stored", proto::WriteChunkReply{}));
+  }
+  auto commit = [&](uint64_t ino, uint64_t chunk, uint64_t session_id, uint64_t call_id = 0) {
+    proto::CommitWriteRequest request;
+    request.set_ino(ino);
+    request.set_min_size(6);
+    request.set_reserved_chunk_id(chunk);
+    return call(master, proto::COMMIT_WRITE, request, session_id, "", proto::AttrReply{}, call_id);
+  };
+  auto by_stranger = commit(f, reserved->chunks(1).chunk_id(), stranger->session_id());
+  ASSERT_FALSE(by_stranger);
+  EXPECT_EQ(by_stranger.error().code(), Code::kInvalid);
+  uint64_t first_commit_id = request_id++;
+  auto committed = commit(f, reserved->chunks(1).chunk_id(), id, first_commit_id);
+  ASSERT_TRUE(committed) << committed.error().toString();
+  EXPECT_EQ(committed->attr().size(), 6u);
+  auto retried = commit(f, reserved->chunks(1).chunk_id(), id, first_commit_id);
+  ASSERT_TRUE(retried) << retried.error().toString();
+  auto twice = commit(g, reserved->chunks(1).chunk_id(), id);  // used
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code(), Code::kInvalid);
+  auto passed_over = commit(g, first.chunk_id(), id);  // below a used one: released
+  ASSERT_FALSE(passed_over);
+  EXPECT_EQ(passed_over.error().code(), Code::kInvalid);
+  auto over_data = commit(f, reserved->chunks(2).chunk_id(), id);  // f has a chunk 0
+  ASSERT_FALSE(over_data);
+  EXPECT_EQ(over_data.error().code(), Code::kExists);
+  auto beyond = commit(g, reserved->chunks(3).chunk_id() + 1, id);
+  ASSERT_FALSE(beyond);
+  EXPECT_EQ(beyond.error().code(), Code::kInvalid);
+
+  for (uint64_t ended : {id, stranger->session_id()}) {
+    proto::CloseSessionRequest bye;
+    bye.set_session_id(ended);
+    EXPECT_TRUE(call(master, proto::CLOSE_SESSION, bye, ended, "", proto::CloseSessionReply{}));
+  }
+  work.reset();
+  io.stop();
+  runner.join();
+  EXPECT_EQ(readFile(m + "/f"), "stored");
+  EXPECT_EQ(sh("stat -c %s " + m + "/g").output, "0\n");
+  auto fsck = sh(Cluster::binary("tools/dfs") + " --master " + cluster.masterAddress() + " fsck");
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
 }
 
 }  // namespace

@@ -108,6 +108,8 @@ TEST(CheckpointTest, DecodedCheckpointEqualsTheState) {
   sessions.add(77, "host", 5, "/mnt", 0);
   sessions.reserveInodes(77, 5000, 5010);
   sessions.useReserved(77, 5003);
+  (void)sessions.reserveChunks(77, 900, 964);
+  (void)sessions.useReservedChunk(77, 910);
   auto bytes = encodeCheckpoint(ns, sessions, 1234);
   auto decoded = decodeCheckpoint(bytes, "test");
   ASSERT_TRUE(decoded) << decoded.error().toString();
@@ -122,6 +124,9 @@ TEST(CheckpointTest, DecodedCheckpointEqualsTheState) {
   ASSERT_EQ(decoded->sessions[0].reserved_inodes_size(), 1);
   EXPECT_EQ(decoded->sessions[0].reserved_inodes(0).next(), 5004u);
   EXPECT_EQ(decoded->sessions[0].reserved_inodes(0).end(), 5010u);
+  ASSERT_EQ(decoded->sessions[0].reserved_chunks_size(), 1);
+  EXPECT_EQ(decoded->sessions[0].reserved_chunks(0).next(), 911u);
+  EXPECT_EQ(decoded->sessions[0].reserved_chunks(0).end(), 964u);
   EXPECT_EQ(decoded->next_session_id, 78u);
 }
 

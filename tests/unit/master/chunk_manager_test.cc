@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 namespace dfs::master {
 namespace {
 
@@ -114,6 +117,55 @@ TEST(ChunkManagerTest, ReleasedChunksAreDeletedAfterTheGracePeriod) {
   EXPECT_TRUE(chunks.heartbeat(beat, 5999)->empty());
   chunks.releaseDue(6000);
   EXPECT_EQ(chunks.heartbeat(beat, 6000).value(), std::vector<uint64_t>{9});
+}
+
+// Chunks reserved ahead are spread over the chunkservers and weigh on no load until a commit
+// binds them; a block report's replica of one is kept as its placement, not collected as a
+// leftover; a released one is deleted where it was placed.
+TEST(ChunkManagerTest, ReservedChunksAreSpreadBoundOrDeletedWhereTheyWerePlaced) {
+  Namespace ns;
+  ChunkManager chunks(100000);
+  std::set<uint64_t> reserved = {900, 901, 902, 903, 904, 905};
+  chunks.setReservedCheck([&](uint64_t id) { return reserved.contains(id); });
+  uint32_t a = chunks.registerChunkserver(registration("h:1", 10), ns, 0);
+  uint32_t b = chunks.registerChunkserver(registration("h:2", 10), ns, 0);
+  uint32_t c = chunks.registerChunkserver(registration("h:3", 10), ns, 0);
+  auto placed = chunks.placeReserved(2, {900, 901, 902});
+  ASSERT_EQ(placed.size(), 3u);
+  std::map<uint32_t, int> per_server;
+  for (const auto& servers : placed) {
+    ASSERT_EQ(servers.size(), 2u);
+    EXPECT_NE(servers[0], servers[1]);
+    for (uint32_t server : servers) per_server[server]++;
+  }
+  EXPECT_EQ(per_server, (std::map<uint32_t, int>{{a, 2}, {b, 2}, {c, 2}}));
+  for (uint32_t server : {a, b, c}) EXPECT_EQ(chunks.server(server)->replica_count, 0u);
+  EXPECT_TRUE(chunks.replicas(900).empty());
+
+  chunks.bindReserved(900, {placed[0][0]});
+  EXPECT_EQ(chunks.replicas(900).size(), 2u);
+  EXPECT_TRUE(chunks.reservedPlacement(900).empty());
+
+  // A restarted master learns placements from block reports.
+  auto request = registration("h:1", 10);
+  auto* report = request.add_chunks();
+  report->set_chunk_id(904);
+  report->set_version(1);
+  EXPECT_EQ(chunks.registerChunkserver(request, ns, 10), a);
+  EXPECT_FALSE(chunks.isLeftover(904));
+  EXPECT_EQ(chunks.reservedPlacement(904), std::vector<uint32_t>{a});
+  EXPECT_EQ(chunks.collectUnreferenced(ns, 100000, 1000), 0u);
+
+  ChunkManager deleting(100000, /*deleted_grace_ms=*/0);
+  deleting.setReservedCheck([&](uint64_t id) { return reserved.contains(id); });
+  uint32_t x = deleting.registerChunkserver(registration("h:1", 10), ns, 0);
+  deleting.placeReserved(1, {905});
+  deleting.release(905, 0);
+  deleting.releaseDue(1);
+  proto::ChunkserverHeartbeatRequest beat;
+  beat.set_chunkserver_id(x);
+  EXPECT_EQ(deleting.heartbeat(beat, 2).value(), std::vector<uint64_t>{905});
+  EXPECT_TRUE(deleting.reservedPlacement(905).empty());
 }
 
 TEST(ChunkManagerTest, UnreferencedReplicasAreDeletedAfterTheGracePeriod) {

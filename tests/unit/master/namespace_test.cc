@@ -125,6 +125,39 @@ TEST_F(NamespaceTest, ReservedNumbersAreSkippedAndTakenOnlyByReservedCreates) {
   EXPECT_TRUE(ns_.checkConsistency().isOk());
 }
 
+// Chunk ids reserved ahead lie below the next id; a commit that names one makes it the file's
+// chunk 0 at version 1, once.
+TEST_F(NamespaceTest, AReservedChunkBecomesChunkZeroOfTheFileWhoseCommitNamesIt) {
+  uint64_t first = ns_.nextChunkId();
+  proto::MetaRecord reserve;
+  reserve.mutable_reserve_chunks()->set_first(first);
+  reserve.mutable_reserve_chunks()->set_count(4);
+  ASSERT_EQ(ns_.apply(reserve).value().ino, first);
+  EXPECT_EQ(ns_.nextChunkId(), first + 4);
+  EXPECT_EQ(errorOf(ns_.apply(reserve)), Code::kInternal);  // the same ids twice
+  uint64_t f = mkfile(kRootIno, "f");
+  proto::MetaRecord commit;
+  commit.mutable_commit_write()->set_ino(f);
+  commit.mutable_commit_write()->set_min_size(6);
+  commit.mutable_commit_write()->set_reserved_chunk_id(first + 1);
+  ASSERT_TRUE(ns_.apply(commit));
+  const Inode* inode = ns_.find(f);
+  ASSERT_EQ(inode->chunks.size(), 1u);
+  EXPECT_EQ(inode->chunks[0], first + 1);
+  EXPECT_EQ(inode->size, 6u);
+  EXPECT_EQ(ns_.chunk(first + 1)->version, 1u);
+  EXPECT_TRUE(ns_.holdsCommittedData(first + 1));
+  commit.mutable_commit_write()->set_reserved_chunk_id(first + 2);
+  EXPECT_EQ(errorOf(ns_.apply(commit)), Code::kExists);  // chunk 0 is there already
+  uint64_t g = mkfile(kRootIno, "g");
+  commit.mutable_commit_write()->set_ino(g);
+  commit.mutable_commit_write()->set_reserved_chunk_id(first + 1);
+  EXPECT_EQ(errorOf(ns_.apply(commit)), Code::kInternal);  // in use
+  commit.mutable_commit_write()->set_reserved_chunk_id(first + 4);
+  EXPECT_EQ(errorOf(ns_.apply(commit)), Code::kInternal);  // never reserved
+  EXPECT_TRUE(ns_.checkConsistency().isOk());
+}
+
 TEST_F(NamespaceTest, RenameOverExistingFileReplacesItAtomically) {
   uint64_t a = mkfile(kRootIno, "a");
   uint64_t b = mkfile(kRootIno, "b");

@@ -78,4 +78,33 @@ TEST(SessionsTest, ReservedInodeNumbersAreUsedOnceAndOnlyByTheirSession) {
 }
 
 }  // namespace
+// Chunk ids reserved for small files' first chunks are used in order; the ones passed over
+// (their write failed) and those of a range the session no longer keeps come back, to be
+// released, and every reserved id is known as reserved until then.
+TEST(SessionsTest, ReservedChunksPassedOverOrDroppedComeBackForRelease) {
+  SessionTable sessions(1000);
+  uint64_t a = sessions.create("h", 1, "", 0);
+  uint64_t b = sessions.create("h", 2, "", 0);
+  EXPECT_TRUE(sessions.reserveChunks(a, 10, 14).empty());
+  EXPECT_TRUE(sessions.reserveChunks(a, 20, 22).empty());
+  EXPECT_TRUE(sessions.mayUseReservedChunk(a, 12));
+  EXPECT_FALSE(sessions.mayUseReservedChunk(b, 12));
+  EXPECT_TRUE(sessions.isReservedChunk(21));
+  EXPECT_TRUE(sessions.useReservedChunk(a, 10).empty());
+  EXPECT_EQ(sessions.useReservedChunk(a, 12), std::vector<uint64_t>{11});
+  EXPECT_FALSE(sessions.isReservedChunk(11));
+  EXPECT_FALSE(sessions.mayUseReservedChunk(a, 12));  // once only
+  // Into the next range: what is left of the older one is passed over too.
+  EXPECT_EQ(sessions.useReservedChunk(a, 21), (std::vector<uint64_t>{13, 20}));
+  EXPECT_TRUE(sessions.find(a)->reserved_chunks.empty());
+  EXPECT_TRUE(sessions.useReservedChunk(b, 21).empty());  // not b's: nothing happens
+  for (uint64_t first = 100; first < 500; first += 100) {
+    EXPECT_TRUE(sessions.reserveChunks(a, first, first + 2).empty());
+  }
+  EXPECT_EQ(sessions.reserveChunks(a, 500, 502), (std::vector<uint64_t>{100, 101}));
+  EXPECT_EQ(idsOf(sessions.close(a)->reserved_chunks),
+            (std::vector<uint64_t>{200, 201, 300, 301, 400, 401, 500, 501}));
+  EXPECT_FALSE(sessions.isReservedChunk(500));
+}
+
 }  // namespace dfs::master
