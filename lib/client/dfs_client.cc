@@ -50,13 +50,7 @@ Result<std::unique_ptr<DfsClient>> DfsClient::connect(ClientOptions options) {
     // The first creates and small files' closes find inode numbers and chunks reserved already.
     asio::post(client->io_, [raw = client.get()] {
       raw->reserving_inodes_ = raw->reserving_chunks_ = true;
-      asio::co_spawn(
-          raw->io_,
-          [raw]() -> asio::awaitable<void> {
-            co_await raw->reserveInodes();
-            co_await raw->reserveChunks();
-          },
-          asio::detached);
+      asio::co_spawn(raw->io_, raw->reserveAhead(), asio::detached);
     });
   }
   return client;
@@ -427,6 +421,11 @@ uint64_t DfsClient::takeReservedIno() {
   }
   if (reserved_inodes_.empty()) return 0;
   return reserved_inodes_.front().next++;
+}
+
+awaitable<void> DfsClient::reserveAhead() {
+  co_await reserveInodes();
+  co_await reserveChunks();
 }
 
 awaitable<void> DfsClient::reserveInodes() {

@@ -408,6 +408,8 @@ class DfsClient {
   bool mayStoreInReservedChunk(const FileState& file) const;
   // False when a replica failed: the data is back in the file's buffer.
   boost::asio::awaitable<bool> storeInReservedChunk(FileState& file, proto::ChunkLocation chunk);
+  // Inode numbers, then chunks, reserved at the session's start.
+  boost::asio::awaitable<void> reserveAhead();
   std::optional<proto::ChunkLocation> takeReservedChunk();
   boost::asio::awaitable<void> reserveChunks();
   boost::asio::awaitable<void> commitBehindLoop();

@@ -162,7 +162,9 @@ Task<size_t> DfsClient::write(uint64_t ino, uint64_t offset, std::string data) {
   bool may_store_reserved = state->fresh && offset + length <= options_.close_behind_file_bytes &&
                             state->attr && state->attr->goal() == reserved_chunks_goal_ &&
                             !reserved_chunks_.empty();
-  if (!may_store_reserved && !state->write_chunks.contains(chunk_index) &&
+  // (Chunk 0 of a file stored in a reserved chunk is that chunk, once its store ends.)
+  bool reserved = chunk_index == 0 && state->reserved_chunk.chunk_id() != 0;
+  if (!may_store_reserved && !reserved && !state->write_chunks.contains(chunk_index) &&
       !state->locating.contains(chunk_index)) {
     asio::co_spawn(io_, locateAhead(state, chunk_index), asio::detached);
   }
@@ -276,12 +278,10 @@ Task<proto::ChunkLocation> DfsClient::writeLocation(FileState& state, uint64_t c
   while (state.locating.contains(chunk_index)) co_await state.changed.wait();
   auto cached = state.write_chunks.find(chunk_index);
   if (cached != state.write_chunks.end() &&
-      std::chrono::steady_clock::now() - cached->second.leased_at < std::chrono::seconds(20)) {
+      (std::chrono::steady_clock::now() - cached->second.leased_at < std::chrono::seconds(20) ||
+       (chunk_index == 0 && state.reserved_chunk.chunk_id() != 0))) {
+    // (A reserved chunk no commit has named yet is this client's alone: no lease to renew.)
     co_return cached->second.location;
-  }
-  if (chunk_index == 0 && state.reserved_chunk.chunk_id() != 0) {
-    // The master knows the chunk as the file's once a commit names it.
-    DFS_CO_RETURN_IF_ERROR(co_await commit(state));
   }
   proto::GetWriteChunkRequest request;
   request.set_ino(state.ino);
@@ -533,6 +533,7 @@ awaitable<bool> DfsClient::storeInReservedChunk(FileState& state, proto::ChunkLo
   // Reads and drains of the file wait until its bytes are out.
   state.fresh = false;
   state.writer_running = true;
+  state.reserved_chunk = chunk;
   auto data = std::make_shared<const std::string>(std::move(state.buffer.take().begin()->second));
   proto::WriteChunkRequest request;
   request.set_chunk_id(chunk.chunk_id());
@@ -547,12 +548,12 @@ awaitable<bool> DfsClient::storeInReservedChunk(FileState& state, proto::ChunkLo
     // passed over; the master releases it with the next one used).
     spdlog::info("inode {}: reserved chunk {:#x}: {}; asking the master", state.ino,
                  chunk.chunk_id(), written.error().toString());
-    auto newer = state.buffer.take();  // written meanwhile through another descriptor
+    state.reserved_chunk.Clear();
+    auto newer = state.buffer.take();  // written meanwhile
     state.buffer.insert(0, std::string(*data));
     for (auto& [offset, bytes] : newer) state.buffer.insert(offset, std::move(bytes));
     co_return false;
   }
-  state.reserved_chunk = chunk;
   state.unsynced_chunks.insert(0);
   state.write_chunks[0] = WriteChunk{chunk, true};
   state.read_chunks[0] = std::move(chunk);

@@ -80,11 +80,19 @@ awaitable<void> Server::acceptLoop() {
 }
 
 void Server::onRequest(std::shared_ptr<Connection> connection, Message message) {
-  asio::co_spawn(handler_executor_, serve(std::move(connection), std::move(message)),
+  auto small = inline_below_.find(message.header.method());
+  if (small != inline_below_.end() && message.payload.size() <= small->second) {
+    auto strand = connection->strand();
+    asio::co_spawn(strand, serve(std::move(connection), std::move(message), true),
+                   asio::detached);
+    return;
+  }
+  asio::co_spawn(handler_executor_, serve(std::move(connection), std::move(message), false),
                  asio::detached);
 }
 
-awaitable<void> Server::serve(std::shared_ptr<Connection> connection, Message message) {
+awaitable<void> Server::serve(std::shared_ptr<Connection> connection, Message message,
+                              bool on_network_thread) {
   Message reply;
   reply.header.set_call_id(message.header.call_id());
   reply.header.set_method(message.header.method());
@@ -93,6 +101,8 @@ awaitable<void> Server::serve(std::shared_ptr<Connection> connection, Message me
   context.header = &message.header;
   context.peer = connection->peer();
   context.payload = std::move(message.payload);
+  context.on_network_thread = on_network_thread;
+  context.handler_executor = handler_executor_;
 
   auto route = routes_.find(message.header.method());
   Result<std::string> outcome;

@@ -30,6 +30,15 @@ struct CallContext {
   // Not on the wire: a time the call's own request chose for the change it makes (a client's
   // change behind), for the handler's records.
   int64_t chosen_time_ns = 0;
+  // Started on the network thread that read the request (Server::serveInline): work that may
+  // wait runs on the handler executor instead (offNetworkThread).
+  bool on_network_thread = false;
+  asio::any_io_executor handler_executor;
+  template <class T>
+  awaitable<T> offNetworkThread(awaitable<T> work) {
+    if (!on_network_thread) co_return co_await std::move(work);
+    co_return co_await asio::co_spawn(handler_executor, std::move(work), asio::use_awaitable);
+  }
   std::chrono::milliseconds deadline() const {
     return std::chrono::milliseconds(header->deadline_ms() ? header->deadline_ms() : 10000);
   }
@@ -61,6 +70,15 @@ class Server {
     };
   }
 
+  // Requests of method with at most max_payload_bytes of payload are served on the network
+  // thread that read them, with no hand-over to the handler executor and back (two thread
+  // wake-ups, which cost a small write more than the write itself): for a handler that does
+  // little for such a request, and leaves the thread (CallContext::offNetworkThread) before
+  // anything that may wait.
+  void serveInline(proto::Method method, size_t max_payload_bytes) {
+    inline_below_[method] = max_payload_bytes;
+  }
+
   // Binds and starts accepting; port 0 picks a free port. Returns the bound address.
   Result<HostPort> listen(const HostPort& address);
   // listen, then writes the bound address to address_file (how launchers and tests learn a
@@ -75,12 +93,14 @@ class Server {
 
   awaitable<void> acceptLoop();
   void onRequest(std::shared_ptr<Connection> connection, Message message);
-  awaitable<void> serve(std::shared_ptr<Connection> connection, Message message);
+  awaitable<void> serve(std::shared_ptr<Connection> connection, Message message,
+                        bool on_network_thread);
 
   asio::io_context& io_;
   asio::any_io_executor handler_executor_;
   tcp::acceptor acceptor_;
   std::unordered_map<uint32_t, RawHandler> routes_;
+  std::unordered_map<uint32_t, size_t> inline_below_;  // serveInline
   std::mutex connections_mutex_;  // guards connections_ (accept and stop run on different threads)
   std::vector<std::weak_ptr<Connection>> connections_;
 };

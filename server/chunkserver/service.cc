@@ -69,6 +69,16 @@ awaitable<Result<void>> ChunkService::forward(proto::WriteChunkRequest request,
 
 awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunk(
     Ctx& ctx, proto::WriteChunkRequest& request) {
+  // A small buffered write is served where it was read (main.cc); one that waits for the disk
+  // or for a peer is not.
+  if (request.sync() || request.chain_size() > 0) {
+    co_return co_await ctx.offNetworkThread(writeChunkHere(ctx, request));
+  }
+  co_return co_await writeChunkHere(ctx, request);
+}
+
+awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunkHere(
+    Ctx& ctx, proto::WriteChunkRequest& request) {
   Result<void> local, forwarded;
   if (request.chain_size() == 0) {
     local = store_.write(request.chunk_id(), request.version(), request.offset(), ctx.payload,

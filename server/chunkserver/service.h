@@ -1,7 +1,8 @@
 // The chunkserver's RPC handlers: chunk reads and writes from clients and peers (a write is
 // forwarded down its chain while it is written locally), version changes and deletions from the
 // master. Handlers run on threads of their own (not the network threads that read connections)
-// and do their disk I/O in place.
+// and do their disk I/O in place; a small buffered write is served on the network thread that
+// read it (rpc::Server::serveInline).
 #pragma once
 
 #include <boost/asio.hpp>
@@ -53,6 +54,7 @@ class ChunkService {
   boost::asio::awaitable<void> paceReplication(uint64_t bytes);
   Reply<proto::ReadChunkReply> readChunk(Ctx&, proto::ReadChunkRequest&);
   Reply<proto::WriteChunkReply> writeChunk(Ctx&, proto::WriteChunkRequest&);
+  Reply<proto::WriteChunkReply> writeChunkHere(Ctx&, proto::WriteChunkRequest&);
   Reply<proto::SetChunkVersionReply> setChunkVersion(Ctx&, proto::SetChunkVersionRequest&);
   Reply<proto::TruncateChunkReply> truncateChunk(Ctx&, proto::TruncateChunkRequest&);
   Reply<proto::DeleteChunkReply> deleteChunk(Ctx&, proto::DeleteChunkRequest&);

@@ -1,5 +1,5 @@
-// Closes-behind: closes that returned to the program before the file's data was written and
-// committed (lib/client flushOnClose). A client that may close a file behind says so when it
+// Closes-behind: closes that returned to the program once the file's data was stored on its
+// replicas, before the commit that makes it part of the file (lib/client flushOnClose). A client that may close a file behind says so when it
 // opens the file for writing: from then until it releases its last open of the file, it *holds*
 // the file. Closes themselves cost no call. When another session opens or stats a held file,
 // the master *recalls* it from each holder (delivered by the holder's WATCH_RECALLS call) and

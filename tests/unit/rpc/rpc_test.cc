@@ -317,6 +317,56 @@ TEST(RpcServerTest, AHandlerThatWaitsHoldsUpNoRequestBehindItOnItsConnection) {
   handler_threads.join();
 }
 
+// serveInline: a small request runs on the network thread that read it, a larger one on the
+// handler executor, and a handler that leaves the network thread continues on the executor.
+TEST(RpcServerTest, SmallRequestsOfAnInlineMethodRunOnTheNetworkThread) {
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  asio::thread_pool handler_threads(1);
+  Server server(io, handler_threads.get_executor());
+  server.serveInline(proto::LOOKUP, 4);
+  std::thread network([&io] { io.run(); });
+  std::thread::id network_id = network.get_id();
+  // The reply's inode: 1 where the handler began on the network thread, then 2 where its work
+  // ran there.
+  // (Outlives every call: its capture is safe in the coroutines it starts.)
+  auto onNetwork = [&]() -> awaitable<uint64_t> {
+    co_return std::this_thread::get_id() == network_id;
+  };
+  server.route<proto::LookupRequest, proto::AttrReply>(
+      proto::LOOKUP,
+      [&](CallContext& ctx, proto::LookupRequest& request) -> awaitable<Result<proto::AttrReply>> {
+        proto::AttrReply reply;
+        uint64_t began = std::this_thread::get_id() == network_id && ctx.on_network_thread;
+        uint64_t worked = request.name() == "leave" ? co_await ctx.offNetworkThread(onNetwork())
+                                                    : co_await onNetwork();
+        reply.mutable_attr()->set_ino(began + 2 * worked);
+        co_return reply;
+      });
+  auto bound = server.listen({"127.0.0.1", 0});
+  ASSERT_TRUE(bound);
+  auto client = Client::create(io.get_executor(), *bound);
+  auto ran = [&](const std::string& name, std::string payload) -> uint64_t {
+    proto::LookupRequest request;
+    request.set_name(name);
+    auto reply = asio::co_spawn(io, client->call<proto::AttrReply>(proto::LOOKUP, request, {},
+                                                                   std::move(payload)),
+                                asio::use_future)
+                     .get();
+    EXPECT_TRUE(reply) << reply.error().toString();
+    return reply ? reply->attr().ino() : 99;
+  };
+  EXPECT_EQ(ran("stay", "abcd"), 3u);   // within the bound: on the network thread throughout
+  EXPECT_EQ(ran("stay", "abcde"), 0u);  // over it: on the handler executor
+  EXPECT_EQ(ran("leave", "ab"), 1u);    // began inline, moved off
+
+  asio::post(io, [&] { server.stop(); });
+  work.reset();
+  io.stop();
+  network.join();
+  handler_threads.join();
+}
+
 TEST_F(RpcTest, ClientReconnectsWhenTheServerComesBack) {
   auto client = Client::create(io_.get_executor(), address_);
   ASSERT_TRUE(run(lookup(client, 1, "a")));
