@@ -35,6 +35,7 @@ int toErrno(const Status& status) {
     case Code::kProtocol:
     case Code::kInternal:
     case Code::kWrongCluster:
+    case Code::kSessionExpired:
       return EIO;
   }
   return EIO;

@@ -33,6 +33,7 @@ const char* codeName(Code code) {
     case Code::kCancelled: return "cancelled";
     case Code::kInternal: return "internal error";
     case Code::kWrongCluster: return "another cluster";
+    case Code::kSessionExpired: return "session expired";
   }
   return "unknown error";
 }
@@ -58,6 +59,7 @@ Code codeFromWire(int value) {
     case Code::kIo:
     case Code::kTimeout: case Code::kUnavailable: case Code::kCorrupt: case Code::kStale:
     case Code::kProtocol: case Code::kCancelled: case Code::kInternal: case Code::kWrongCluster:
+    case Code::kSessionExpired:
       return static_cast<Code>(value);
   }
   return Code::kInternal;

@@ -41,6 +41,7 @@ enum class Code : int {
   kCancelled = 36,
   kInternal = 37,
   kWrongCluster = 38,  // the peer belongs to another cluster (its identity differs)
+  kSessionExpired = 39,  // the caller's session ended or is unknown: it opens a new one
 };
 
 const char* codeName(Code code);

@@ -136,7 +136,7 @@ awaitable<void> DfsClient::keepAliveLoop() {
       wrong_cluster_ = true;
     }
     if (reply) wrong_cluster_ = false;  // this cluster's master is back at the address
-    if (!reply && reply.error().code() == Code::kNotFound) (void)co_await openSession();
+    if (!reply && reply.error().code() == Code::kSessionExpired) (void)co_await openSession();
     if (reply) co_await noticeMasterInstance(reply->master_instance());
   }
 }
@@ -344,7 +344,7 @@ std::string describe(const proto::ChangeBehind& change) {
 }  // namespace
 
 awaitable<void> DfsClient::sendChangesBehind() {
-  // Like small files' write-outs (writeOutSmallFiles): a batch waits a little for more, and
+  // Like closes' commits (commitBehindLoop): a batch waits a little for more, and
   // changes made while one is under way go with the next.
   if (!hurry_changes_ && !stopping_ && options_.changes_behind_linger.count() > 0 &&
       changes_behind_.size() < kMaxChangesBatch) {
@@ -374,7 +374,7 @@ awaitable<void> DfsClient::sendChangesBehind() {
           !sent                       ? sent.error()
           : i >= sent->results_size() ? Status(Code::kProtocol, "no answer")
           : sent->results(i).status() != 0
-              ? Status(static_cast<Code>(sent->results(i).status()), sent->results(i).message())
+              ? Status(codeFromWire(sent->results(i).status()), sent->results(i).message())
               : Status::ok();
       if (failed.isOk()) {
         // A held directory with more changes of this client still to come is as this client

@@ -178,9 +178,9 @@ class DfsClient {
   // keep the rest for reads nearby.
   Task<ReadExtent> readAround(uint64_t ino, uint64_t offset, uint32_t size);
   Task<void> flush(uint64_t ino);
-  // The flush of a close (FUSE): a small file's write-out and commit may finish after it
-  // returns (ClientOptions::close_behind); their errors are logged, and reported by the next
-  // write, flush or fsync if the file is still open here.
+  // The flush of a close (FUSE): returns once the data is on every replica, or fails. A held
+  // small file's commit may land after it returns (ClientOptions::close_behind); a commit that
+  // fails is logged, and reported by the next write, flush or fsync if the file is open here.
   Task<void> flushOnClose(uint64_t ino);
   // flush, then every replica of every chunk written since the last fsync syncs to disk.
   Task<void> fsync(uint64_t ino);
@@ -416,9 +416,9 @@ class DfsClient {
   boost::asio::awaitable<void> commitTogether(std::vector<std::shared_ptr<FileState>> batch);
   // The commit of a close that has returned, the usual way (written again since).
   boost::asio::awaitable<void> finishCloseBehind(std::shared_ptr<FileState> file);
-  // The end of a close-behind: logs a failure, which the next write, flush or fsync reports.
-  // A write-out failed: what it carried is dropped, with the size it would have given the file.
+  // A write failed: what it carried is dropped, with the size it would have given the file.
   void forgetUnstoredWrites(FileState& state);
+  // The end of a close-behind: logs a failure, which the next write, flush or fsync reports.
   void landCloseBehind(const std::shared_ptr<FileState>& file, Result<void> landed);
   // Whether an open for these flags tells the master this client may close the file behind
   // (server/master/closes_behind.h); starts watching for recalls on the first such open.
@@ -430,7 +430,7 @@ class DfsClient {
   // A master that says a different instance restarted: registers open files and locks again.
   boost::asio::awaitable<void> noticeMasterInstance(uint64_t instance);
   // Until this file's closes-behind have landed: what a flush or fsync commits comes after them.
-  // With hurry, a write-out waiting for more files goes at once.
+  // With hurry, a commit waiting for more files goes at once.
   boost::asio::awaitable<void> awaitClosesBehind(FileState& file, bool hurry = true);
   // Until every close-behind of this client has landed (unmount).
   boost::asio::awaitable<void> awaitAllClosesBehind();

@@ -128,7 +128,7 @@ Task<void> DfsClient::release(uint64_t ino) {
           state->closes_behind == 0) {
         files_.erase(ino);
       }
-      co_return Result<void>{};  // a failed write-out was logged, and it failed no release
+      co_return Result<void>{};  // a failed commit was logged, and it failed no release
     }
     it = files_.find(ino);
   }
@@ -641,7 +641,7 @@ awaitable<void> DfsClient::commitTogether(std::vector<std::shared_ptr<FileState>
     } else if (landed->results_size() != static_cast<int>(going.size())) {
       outcome = makeError(Code::kProtocol, "commit answers do not match the commits");
     } else if (const auto& result = landed->results(static_cast<int>(i)); result.status() != 0) {
-      outcome = makeError(static_cast<Code>(result.status()), result.message());
+      outcome = makeError(codeFromWire(result.status()), result.message());
     } else {
       committed(*file, result.reply(), sent[i].changes, sent[i].chunk);
       if (sent[i].with_release) file->released_with_commit = true;

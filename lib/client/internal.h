@@ -62,7 +62,7 @@ struct DfsClient::FileState {
   // later write of the same bytes must land last).
   std::map<uint64_t, uint64_t> pieces_in_flight;
   Status error;  // of a background write, reported by the next write/flush/fsync
-  uint32_t closes_behind = 0;     // closes whose write-out and commit are still under way
+  uint32_t closes_behind = 0;     // closes whose commit is still under way
   bool held = false;              // the master knows this client may close the file behind
   uint64_t changes_behind = 0;    // changes when the last close-behind began
   bool release_with_commit = false;   // a release waits: the close-behind's commit may carry it
@@ -127,8 +127,8 @@ Task<Reply> DfsClient::masterCall(proto::Method method, const google::protobuf::
     auto reply = co_await master_->call<Reply>(method, request, call_options);
     if (reply) co_return reply;
     Code code = reply.error().code();
-    if (code == Code::kStale && reply.error().message().starts_with("session") &&
-        method != proto::CREATE_SESSION && session_renewals++ < 3) {
+    if (code == Code::kSessionExpired && method != proto::CREATE_SESSION &&
+        session_renewals++ < 3) {
       auto renewed = co_await openSession();
       if (!renewed) co_return std::unexpected(renewed.error());
       continue;

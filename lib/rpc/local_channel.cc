@@ -120,7 +120,7 @@ Result<OwnedFd> openReplicaOverChannel(int channel, uint64_t chunk_id, uint64_t 
   OwnedFd replica;
   DFS_RETURN_IF_ERROR(receiveFrame(channel, &reply, sizeof reply, &replica));
   if (reply.code != 0) {
-    return makeError(static_cast<Code>(reply.code),
+    return makeError(codeFromWire(reply.code),
                      fmt::format("chunk {:#x} v{} not opened", chunk_id, version));
   }
   if (!replica) return makeError(Code::kProtocol, "no descriptor with the reply");

@@ -49,7 +49,7 @@ void LockService::tick(int64_t now_ms) {
 
 Result<uint64_t> LockService::sessionOf(const Ctx& ctx) {
   Session* session = sessions_.find(ctx.header->session_id());
-  if (!session) return makeError(Code::kStale, "session expired or unknown");
+  if (!session) return makeError(Code::kSessionExpired, "session expired or unknown");
   return session->id;
 }
 

@@ -481,7 +481,7 @@ void MasterService::fillParentAttr(uint64_t parent, proto::Attr* out) const {
 
 Result<Session*> MasterService::session(const Ctx& ctx) {
   Session* session = sessions_.find(ctx.header->session_id());
-  if (!session) return makeError(Code::kStale, "session expired or unknown");
+  if (!session) return makeError(Code::kSessionExpired, "session expired or unknown");
   return session;
 }
 

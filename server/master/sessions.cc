@@ -22,7 +22,7 @@ void SessionTable::add(uint64_t id, std::string host, uint32_t pid, std::string 
 
 Status SessionTable::renew(uint64_t id, int64_t now_ms) {
   auto it = sessions_.find(id);
-  if (it == sessions_.end()) return Status(Code::kNotFound, "session expired or unknown");
+  if (it == sessions_.end()) return Status(Code::kSessionExpired, "session expired or unknown");
   it->second.expiry_ms = now_ms + lease_ms_;
   return Status::ok();
 }

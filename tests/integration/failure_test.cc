@@ -200,5 +200,33 @@ TEST(FailureTest, SmallFilesGoTheUsualWayWhenTheirReservedChunkLostAReplica) {
   EXPECT_EQ(log.find("committing after close failed"), std::string::npos) << log;
 }
 
+// A mount stopped past its session lease finds its session ended (SESSION_EXPIRED, a code of
+// its own, not a message to read): it opens a new one and the program's next calls succeed.
+TEST(FailureTest, AMountWhoseSessionExpiredOpensANewOneAndGoesOn) {
+  ClusterOptions options;
+  options.master_flags = {"--session-lease-ms", "2000"};
+  Cluster cluster(options);
+  std::string a = cluster.mount("a");
+  writeFile(a + "/before", "before");
+  cluster.pauseMount(a);
+  bool expired = waitFor(
+      [&] {
+        return readFile(cluster.dir() + "/master.log").find("expired") != std::string::npos;
+      },
+      20s);
+  cluster.resumeMount(a);
+  ASSERT_TRUE(expired) << readFile(cluster.dir() + "/master.log");
+  writeFile(a + "/after", "after");
+  EXPECT_EQ(readFile(a + "/before"), "before");
+  EXPECT_EQ(readFile(a + "/after"), "after");
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return readFile(cluster.dir() + "/mount-a.log").find("was lost; now session") !=
+               std::string::npos;
+      },
+      10s))
+      << readFile(cluster.dir() + "/mount-a.log");
+}
+
 }  // namespace
 }  // namespace dfs::testing

@@ -32,6 +32,7 @@ TEST(StatusTest, ContextIsPrepended) {
 
 TEST(StatusTest, UnknownWireCodesBecomeInternal) {
   EXPECT_EQ(codeFromWire(1), Code::kNotFound);
+  EXPECT_EQ(codeFromWire(39), Code::kSessionExpired);
   EXPECT_EQ(codeFromWire(12345), Code::kInternal);
   EXPECT_EQ(codeFromWire(-1), Code::kInternal);
 }
