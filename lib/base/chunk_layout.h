@@ -9,9 +9,12 @@
 
 namespace dfs {
 
+// Bytes of a file's data per chunk: the unit of placement, replication, leases and versions.
+inline constexpr uint64_t kChunkSize = 64ull << 20;
+
 inline constexpr uint64_t kReplicaHeaderSize = 4096;
 inline constexpr uint64_t kReplicaCrcTableOffset = 4096;
 inline constexpr uint64_t kReplicaDataOffset = 8192;
-inline constexpr uint64_t kReplicaMaxDataSize = 64ull << 20;  // a chunk
+inline constexpr uint64_t kReplicaMaxDataSize = kChunkSize;
 
 }  // namespace dfs

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "lib/base/address.h"
+#include "lib/base/chunk_layout.h"
 #include "lib/base/status.h"
 #include "lib/client/permissions.h"
 #include "lib/locks/lock_table.h"
@@ -43,7 +44,6 @@ namespace dfs::client {
 class LocalReplicas;
 
 inline constexpr uint64_t kRootIno = 1;
-inline constexpr uint64_t kChunkSize = 64ull << 20;
 
 struct ClientOptions {
   HostPort master;

@@ -29,7 +29,6 @@
 
 namespace dfs::chunkserver {
 
-inline constexpr uint64_t kChunkSize = 64ull << 20;
 inline constexpr uint64_t kBlockSize = kChecksumBlockSize;
 inline constexpr uint64_t kBlocksPerChunk = kChunkSize / kBlockSize;
 inline constexpr uint64_t kHeaderSize = kReplicaHeaderSize;

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lib/base/chunk_layout.h"
 #include "lib/base/status.h"
 #include "proto/common.pb.h"
 #include "proto/master.pb.h"
@@ -18,7 +19,6 @@
 namespace dfs::master {
 
 inline constexpr uint64_t kRootIno = 1;
-inline constexpr uint64_t kChunkSize = 64ull << 20;
 inline constexpr size_t kMaxNameLength = 255;
 inline constexpr uint32_t kRenameNoReplace = 1;
 inline constexpr uint32_t kRenameExchange = 2;

@@ -431,8 +431,8 @@ Result<void> fsckFile(DfsClient& client, const std::string& path, const proto::A
                                         chunk.replicas_size(), attr.goal()));
     }
     if (!verify) continue;
-    uint64_t start = chunk.chunk_index() * client::kChunkSize;
-    uint64_t length = chunks.size() > start ? std::min(chunks.size() - start, client::kChunkSize) : 0;
+    uint64_t start = chunk.chunk_index() * kChunkSize;
+    uint64_t length = chunks.size() > start ? std::min(chunks.size() - start, kChunkSize) : 0;
     std::string first_digest;
     for (const auto& replica : chunk.replicas()) {
       Sha256 digest;
