@@ -523,6 +523,7 @@ class DfsClient {
   std::deque<proto::ChunkLocation> reserved_chunks_;
   uint32_t reserved_chunks_goal_ = 0;
   bool reserving_chunks_ = false;
+  std::chrono::steady_clock::time_point reserve_chunks_again_at_;  // after a refused reservation
   // Creates and removals in held directories answered here and not yet sent, in order.
   static constexpr size_t kMaxChangesBatch = 256;  // the master's limit
   std::deque<proto::ChangeBehind> changes_behind_;

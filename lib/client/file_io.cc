@@ -561,7 +561,8 @@ awaitable<bool> DfsClient::storeInReservedChunk(FileState& state, proto::ChunkLo
 }
 
 std::optional<proto::ChunkLocation> DfsClient::takeReservedChunk() {
-  if (reserved_chunks_.size() < kReservedChunks / 4 && !reserving_chunks_) {
+  if (reserved_chunks_.size() < kReservedChunks / 4 && !reserving_chunks_ &&
+      std::chrono::steady_clock::now() >= reserve_chunks_again_at_) {
     reserving_chunks_ = true;
     asio::co_spawn(io_, reserveChunks(), asio::detached);
   }
@@ -577,6 +578,9 @@ awaitable<void> DfsClient::reserveChunks() {
   auto reply = co_await masterCall<proto::ReserveChunksReply>(proto::RESERVE_CHUNKS, request);
   reserving_chunks_ = false;
   if (!reply) {
+    // Not asked again by every close while the cluster cannot place chunks (too few
+    // chunkservers, full): those closes go the usual way meanwhile.
+    reserve_chunks_again_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     spdlog::warn("reserving chunks: {}", reply.error().toString());
     co_return;
   }
