@@ -586,6 +586,19 @@ proto::Attr newInodeAttr(uint64_t ino, uint32_t mode, uint32_t uid, uint32_t gid
 }
 }  // namespace
 
+bool DfsClient::inheritFromDir(uint64_t dir, uint32_t* mode, uint32_t* gid) const {
+  auto fresh = fresh_dirs_.find(dir);
+  if (fresh == fresh_dirs_.end()) return false;
+  const proto::Attr& parent = fresh->second.first;
+  if (parent.mode() & S_ISGID) {
+    // As the master makes it (Namespace::create): the directory's group, and setgid for a
+    // directory.
+    *gid = parent.gid();
+    if (S_ISDIR(*mode)) *mode |= S_ISGID;
+  }
+  return true;
+}
+
 uint32_t DfsClient::knownGoal(uint64_t dir) const {
   // What is made in a directory inherits its goal (0: not known here).
   auto fresh = fresh_dirs_.find(dir);
@@ -609,10 +622,12 @@ uint64_t DfsClient::claimNameBehind(uint64_t parent, const std::string& name, ui
 
 std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::string& name,
                                                    uint32_t mode, uint32_t uid, uint32_t gid) {
+  mode = S_IFREG | (mode & 07777);
+  if (!inheritFromDir(parent, &mode, &gid)) return std::nullopt;
   uint64_t ino = claimNameBehind(parent, name, S_IFREG);
   if (ino == 0) return std::nullopt;
   int64_t t = stampFor(parent);
-  proto::Attr attr = newInodeAttr(ino, S_IFREG | (mode & 07777), uid, gid, t);
+  proto::Attr attr = newInodeAttr(ino, mode, uid, gid, t);
   attr.set_goal(knownGoal(parent));
   proto::ChangeBehind change;
   change.set_time_ns(t);
@@ -640,10 +655,12 @@ std::optional<proto::Attr> DfsClient::createBehind(uint64_t parent, const std::s
 
 std::optional<proto::Attr> DfsClient::mkdirBehind(uint64_t parent, const std::string& name,
                                                   uint32_t mode, uint32_t uid, uint32_t gid) {
+  mode = S_IFDIR | (mode & 07777);
+  if (!inheritFromDir(parent, &mode, &gid)) return std::nullopt;
   uint64_t ino = claimNameBehind(parent, name, S_IFDIR);
   if (ino == 0) return std::nullopt;
   int64_t t = stampFor(parent);
-  proto::Attr attr = newInodeAttr(ino, S_IFDIR | (mode & 07777), uid, gid, t);
+  proto::Attr attr = newInodeAttr(ino, mode, uid, gid, t);
   attr.set_goal(knownGoal(parent));
   proto::ChangeBehind change;
   change.set_time_ns(t);

@@ -298,6 +298,9 @@ class DfsClient {
   // A new name of the given type in a directory this client holds, answered here: the inode
   // number it gets, or 0 when the change must go to the master.
   uint32_t knownGoal(uint64_t dir) const;
+  // What a new inode in dir takes from it (a setgid directory's group and, for a directory, its
+  // setgid bit) into *mode and *gid; false when dir's attributes are not known here.
+  bool inheritFromDir(uint64_t dir, uint32_t* mode, uint32_t* gid) const;
   uint64_t claimNameBehind(uint64_t parent, const std::string& name, uint32_t type);
   // An rmdir answered here; false when it must go to the master.
   bool rmdirBehind(uint64_t parent, const std::string& name);

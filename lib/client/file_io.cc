@@ -799,14 +799,19 @@ Task<void> DfsClient::allocate(uint64_t ino, int mode, uint64_t offset, uint64_t
     co_return makeError(Code::kNoSpace, fmt::format("{} bytes asked, {} free", length,
                                                     space.free_bytes()));
   }
-  if (mode & FALLOC_FL_KEEP_SIZE) co_return Result<void>{};
-  DFS_CO_TRY(auto attr, co_await getAttr(ino));
-  if (offset + length <= attr.size()) co_return Result<void>{};
-  proto::SetAttrRequest grow;
-  grow.set_ino(ino);
-  grow.set_valid(proto::SET_SIZE);
-  grow.set_size(offset + length);
-  DFS_CO_RETURN_IF_ERROR(co_await setAttr(std::move(grow)));
+  // The file changed (as ext4 and XFS count it, KEEP_SIZE too): its mtime and ctime move, and
+  // without KEEP_SIZE it grows to the end of the range.
+  proto::SetAttrRequest change;
+  change.set_ino(ino);
+  change.set_valid(proto::SET_MTIME_NOW);
+  if (!(mode & FALLOC_FL_KEEP_SIZE)) {
+    DFS_CO_TRY(auto attr, co_await getAttr(ino));
+    if (offset + length > attr.size()) {
+      change.set_valid(change.valid() | proto::SET_SIZE);
+      change.set_size(offset + length);
+    }
+  }
+  DFS_CO_RETURN_IF_ERROR(co_await setAttr(std::move(change)));
   co_return Result<void>{};
 }
 

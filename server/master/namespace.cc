@@ -170,6 +170,12 @@ Result<ApplyOutcome> Namespace::createInode(const proto::CreateInodeOp& op, int6
   }
   inode->uid = op.uid();
   inode->gid = op.gid();
+  if (dir->mode & S_ISGID) {
+    // A setgid directory gives what is made in it its group, and a new directory its setgid
+    // bit too (as Linux's inode_init_owner).
+    inode->gid = dir->gid;
+    if (S_ISDIR(op.mode())) inode->mode |= S_ISGID;
+  }
   inode->rdev = op.rdev();
   inode->symlink_target = op.symlink_target();
   inode->goal = op.goal();

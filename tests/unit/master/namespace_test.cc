@@ -80,6 +80,29 @@ TEST_F(NamespaceTest, CreateAndLookup) {
   EXPECT_EQ(ns_.lookup(dir, "nope").error().code(), Code::kNotFound);
 }
 
+TEST_F(NamespaceTest, ASetgidDirectoryGivesItsGroupAndSetgidToNewDirectories) {
+  proto::MetaRecord record;
+  record.set_time_ns(++clock_);
+  auto* op = record.mutable_create_inode();
+  op->set_parent(kRootIno);
+  op->set_name("shared");
+  op->set_ino(ns_.nextIno());
+  op->set_mode(S_IFDIR | 02775);
+  op->set_uid(1000);
+  op->set_gid(2000);
+  uint64_t shared = ns_.apply(record).value().ino;
+  uint64_t plain = mkdir(kRootIno, "plain");
+  // the creates below carry gid 0 (the caller's); the directory decides
+  uint64_t file = mkfile(shared, "f");
+  uint64_t dir = mkdir(shared, "d");
+  EXPECT_EQ(ns_.find(file)->gid, 2000u);
+  EXPECT_EQ(ns_.find(file)->mode & 07777, 0644u);
+  EXPECT_EQ(ns_.find(dir)->gid, 2000u);
+  EXPECT_EQ(ns_.find(dir)->mode & 07777, 02755u);
+  EXPECT_EQ(ns_.find(mkdir(dir, "deeper"))->mode & S_ISGID, S_ISGID);
+  EXPECT_EQ(ns_.find(mkfile(plain, "f"))->gid, 0u);
+}
+
 TEST_F(NamespaceTest, NamesAreChecked) {
   EXPECT_EQ(errorOf(create(kRootIno, std::string(256, 'n'), S_IFREG)), Code::kNameTooLong);
   EXPECT_TRUE(create(kRootIno, std::string(255, 'n'), S_IFREG));
