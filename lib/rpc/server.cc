@@ -59,8 +59,12 @@ size_t Server::connectionCount() {
 
 awaitable<void> Server::acceptLoop() {
   for (;;) {
-    auto [ec, socket] =
-        co_await acceptor_.async_accept(asio::make_strand(io_), asio::as_tuple(asio::use_awaitable));
+    asio::any_io_executor executor =
+        connection_executors_.empty()
+            ? io_.get_executor()
+            : connection_executors_[accepted_++ % connection_executors_.size()];
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(executor),
+                                                        asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       spdlog::warn("accept failed: {}", ec.message());
@@ -129,6 +133,7 @@ awaitable<void> Server::serve(std::shared_ptr<Connection> connection, Message me
   } else {
     reply.header.set_status(static_cast<int>(outcome.error().code()));
     reply.header.set_message(outcome.error().message());
+    reply.header.set_error_origin(outcome.error().origin());
   }
   connection->send(std::move(reply));
 }

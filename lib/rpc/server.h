@@ -49,8 +49,8 @@ bool parseStrict(const std::string& body, google::protobuf::Message* message);
 
 class Server {
  public:
-  // Connections run on strands of io; handlers run on handler_executor (the master's single
-  // state thread, or a chunkserver's pool).
+  // Connections run on strands of io (or see spreadConnectionsOver); handlers run on
+  // handler_executor (the master's single state thread, or a chunkserver's pool).
   Server(asio::io_context& io, asio::any_io_executor handler_executor);
   ~Server();
 
@@ -79,6 +79,14 @@ class Server {
     inline_below_[method] = max_payload_bytes;
   }
 
+  // Accepted connections run on strands of these executors, taken in turn, instead of io's:
+  // with one io_context per network thread, a connection's reads, requests served inline and
+  // replies stay on one thread, and no thread wakes another to share an io_context's events.
+  // Call before listen.
+  void spreadConnectionsOver(std::vector<asio::any_io_executor> executors) {
+    connection_executors_ = std::move(executors);
+  }
+
   // Binds and starts accepting; port 0 picks a free port. Returns the bound address.
   Result<HostPort> listen(const HostPort& address);
   // listen, then writes the bound address to address_file (how launchers and tests learn a
@@ -101,6 +109,8 @@ class Server {
   tcp::acceptor acceptor_;
   std::unordered_map<uint32_t, RawHandler> routes_;
   std::unordered_map<uint32_t, size_t> inline_below_;  // serveInline
+  std::vector<asio::any_io_executor> connection_executors_;  // spreadConnectionsOver
+  size_t accepted_ = 0;
   std::mutex connections_mutex_;  // guards connections_ (accept and stop run on different threads)
   std::vector<std::weak_ptr<Connection>> connections_;
 };

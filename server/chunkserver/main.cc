@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "lib/base/address.h"
 #include "lib/base/buffer.h"
@@ -100,7 +102,17 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  boost::asio::io_context io(static_cast<int>(network_threads));
+  // One io_context per network thread: io (the first, run by this thread) carries the services,
+  // timers and the acceptor; accepted connections are spread over all of them. A shared
+  // io_context would have its threads wake each other for every event (measured: 2.6 more
+  // thread switches per small file's write).
+  boost::asio::io_context io(1);
+  std::vector<std::unique_ptr<boost::asio::io_context>> connection_io;
+  std::vector<boost::asio::any_io_executor> connection_executors{io.get_executor()};
+  for (unsigned i = 1; i < network_threads; ++i) {
+    connection_io.push_back(std::make_unique<boost::asio::io_context>(1));
+    connection_executors.push_back(connection_io.back()->get_executor());
+  }
   dfs::chunkserver::ChunkService service(io, **store, replication_mib_per_s << 20);
   // Requests are served on threads of their own: a handler that waits for the disk would
   // otherwise hold up its connection's reads, and with them the requests queued behind it
@@ -111,6 +123,7 @@ int main(int argc, char** argv) {
   // A small file's write (what its close waits for) costs less than the hand-over to a request
   // thread and back; the writes the client fans out to every replica are 64 KiB at most.
   server.serveInline(dfs::proto::WRITE_CHUNK, 64 << 10);
+  server.spreadConnectionsOver(connection_executors);
   auto bound = server.listenAndPublish(*address, data_dir + "/chunkserver.addr");
   if (!bound) {
     spdlog::error("{}", bound.error().toString());
@@ -170,8 +183,14 @@ int main(int argc, char** argv) {
     shut_down();
   });
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < network_threads; ++i) pool.emplace_back([&io] { io.run(); });
+  for (auto& more : connection_io) {
+    pool.emplace_back([more = more.get()] {
+      auto busy = boost::asio::make_work_guard(*more);
+      more->run();
+    });
+  }
   io.run();
+  for (auto& more : connection_io) more->stop();
   for (auto& thread : pool) thread.join();
   request_threads.stop();
   request_threads.join();
