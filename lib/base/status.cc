@@ -46,7 +46,7 @@ std::string Status::toString() const {
 
 Status Status::withContext(const std::string& context) const {
   if (isOk()) return *this;
-  return Status(code_, message_.empty() ? context : context + ": " + message_);
+  return Status(code_, message_.empty() ? context : context + ": " + message_).withOrigin(origin_);
 }
 
 Code codeFromWire(int value) {

@@ -60,9 +60,21 @@ class [[nodiscard]] Status {
   // Adds outer context: "open /a: not found: ..."
   Status withContext(const std::string& context) const;
 
+  // For an error that came over the network: the peer it belongs to ("HOST:PORT"), the server
+  // that answered it or one that server names (a chain write's replica further down). Empty
+  // for errors made here. Callers branch on it (which replica failed), so it is data, not
+  // words in the message.
+  const std::string& origin() const { return origin_; }
+  Status withOrigin(std::string origin) const {
+    Status named = *this;
+    named.origin_ = std::move(origin);
+    return named;
+  }
+
  private:
   Code code_ = Code::kOk;
   std::string message_;
+  std::string origin_;
 };
 
 template <class T>

@@ -382,7 +382,7 @@ class DfsClient {
   Task<proto::ChunkLocation> readLocation(FileState& file, uint64_t chunk_index, bool refresh);
   Task<void> writePiece(std::shared_ptr<FileState> file, uint64_t offset, std::string data);
   // One write of a piece to every replica of its chunk: through a chain, or side by side when
-  // it is small. Errors name the replica that failed ("replica HOST:PORT: ...").
+  // it is small. Errors name the replica that failed (Status::origin).
   // The piece's bytes are shared by every send and kept for a retry, never copied.
   Task<void> writeReplicas(const proto::ChunkLocation& location, proto::WriteChunkRequest request,
                            rpc::SharedPayload data);

@@ -48,18 +48,12 @@ awaitable<Result<void>> runAll(asio::any_io_executor executor,
   co_return toResult(join->first_error);
 }
 
-// The replica a chain write failed on: chunkservers name it ("replica HOST:PORT: ..."); an
-// error without a name (no answer at all) is the first replica's.
+// The replica a write failed on: the error's origin (the chunkserver that answered it, or the
+// one further down a chain it names); one that names none of the location's is the first
+// replica's.
 std::string failedReplica(const Status& error, const proto::ChunkLocation& location) {
-  const std::string& message = error.message();
-  if (message.starts_with("replica ")) {
-    auto end = message.find(": ", 8);
-    if (end != std::string::npos) {
-      std::string address = message.substr(8, end - 8);
-      for (const auto& replica : location.replicas()) {
-        if (replica == address) return address;
-      }
-    }
+  for (const auto& replica : location.replicas()) {
+    if (replica == error.origin()) return replica;
   }
   return location.replicas(0);
 }
@@ -333,10 +327,11 @@ Task<void> DfsClient::writeReplicas(const proto::ChunkLocation& location,
 Task<void> DfsClient::writeNamedReplica(std::string address, proto::WriteChunkRequest request,
                                         rpc::SharedPayload data) {
   auto written = co_await writeReplica(address, std::move(request), std::move(data));
-  if (written || written.error().message().starts_with("replica ")) co_return written;
-  // Named as a chunkserver names its own failures, for failedReplica().
-  co_return makeError(written.error().code(),
-                      "replica " + address + ": " + written.error().message());
+  // An error the call made without reaching the replica (no connection) belongs to it too.
+  if (!written && written.error().origin().empty()) {
+    co_return makeError(written.error().withOrigin(address));
+  }
+  co_return written;
 }
 
 Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offset,

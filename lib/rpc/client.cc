@@ -39,12 +39,15 @@ awaitable<Result<Message>> Client::callRaw(proto::Method method, std::string bod
 awaitable<Result<Message>> Client::callOnStrand(Message request,
                                                 std::chrono::milliseconds timeout) {
   auto self = shared_from_this();
+  // Every error of the call belongs to this peer unless its answer names another.
   auto connection = co_await this->connection(timeout);
-  if (!connection) co_return std::unexpected(std::move(connection).error());
+  if (!connection) co_return makeError(connection.error().withOrigin(target_.toString()));
   auto reply = co_await (*connection)->call(std::move(request), timeout);
-  if (!reply) co_return reply;
+  if (!reply) co_return makeError(reply.error().withOrigin(target_.toString()));
   if (reply->header.status() != 0) {
-    co_return makeError(codeFromWire(reply->header.status()), reply->header.message());
+    const std::string& named = reply->header.error_origin();
+    co_return makeError(Status(codeFromWire(reply->header.status()), reply->header.message())
+                            .withOrigin(named.empty() ? target_.toString() : named));
   }
   co_return reply;
 }

@@ -58,12 +58,9 @@ awaitable<Result<void>> ChunkService::forward(proto::WriteChunkRequest request,
   options.timeout = timeout;
   auto reply = co_await client->callShared<proto::WriteChunkReply>(proto::WRITE_CHUNK, request,
                                                                    options, std::move(payload));
-  if (!reply) {
-    // Write errors name the replica that failed ("replica HOST:PORT: ..."), so the client can
-    // report exactly that one; an error from further down the chain already does.
-    if (reply.error().message().starts_with("replica ")) co_return std::unexpected(reply.error());
-    co_return makeError(reply.error().code(), "replica " + next + ": " + reply.error().message());
-  }
+  // The error names the replica that failed (Status::origin: next, or one further down the
+  // chain), so the client can report exactly that one.
+  if (!reply) co_return makeError(reply.error().withContext("forwarded to " + next));
   co_return Result<void>{};
 }
 
@@ -95,9 +92,7 @@ awaitable<Result<proto::WriteChunkReply>> ChunkService::writeChunkHere(
     forwarded = std::move(std::get<0>(both));
     local = std::move(std::get<1>(both));
   }
-  if (!local) {
-    co_return makeError(local.error().code(), "replica " + address_ + ": " + local.error().message());
-  }
+  if (!local) co_return makeError(local.error().withOrigin(address_));
   if (!forwarded) co_return std::unexpected(forwarded.error());
   co_return proto::WriteChunkReply{};
 }

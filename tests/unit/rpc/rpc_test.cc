@@ -31,6 +31,10 @@ class RpcTest : public ::testing::Test {
         proto::LOOKUP, [this](CallContext& ctx, proto::LookupRequest& request)
                            -> awaitable<Result<proto::AttrReply>> {
           if (request.name() == "missing") co_return makeError(Code::kNotFound, "missing thing");
+          if (request.name() == "further") {
+            // an error this server passes on from a peer of its own
+            co_return makeError(Status(Code::kIo, "disk").withOrigin("127.0.0.1:9"));
+          }
           asio::steady_timer timer(io_, std::chrono::milliseconds(request.name().size()));
           co_await timer.async_wait(asio::use_awaitable);
           ctx.reply_payload.assign(ctx.payload.rbegin(), ctx.payload.rend());
@@ -231,6 +235,23 @@ TEST_F(RpcTest, RemoteErrorsArriveAsStatus) {
   ASSERT_FALSE(reply);
   EXPECT_EQ(reply.error().code(), Code::kNotFound);
   EXPECT_EQ(reply.error().message(), "missing thing");
+}
+
+TEST_F(RpcTest, AnErrorBelongsToThePeerThatAnsweredItOrTheOneItNames) {
+  auto client = Client::create(io_.get_executor(), address_);
+  auto own = run(lookup(client, 1, "missing"));
+  ASSERT_FALSE(own);
+  EXPECT_EQ(own.error().origin(), address_.toString());
+  auto passed_on = run(lookup(client, 1, "further"));
+  ASSERT_FALSE(passed_on);
+  EXPECT_EQ(passed_on.error().code(), Code::kIo);
+  EXPECT_EQ(passed_on.error().origin(), "127.0.0.1:9");
+  // No answer at all: the peer that did not answer.
+  HostPort nobody{"127.0.0.1", 1};
+  auto unreachable = run(lookup(Client::create(io_.get_executor(), nobody), 1, "x"));
+  ASSERT_FALSE(unreachable);
+  EXPECT_EQ(unreachable.error().origin(), nobody.toString());
+  EXPECT_EQ(unreachable.error().withContext("outer").origin(), nobody.toString());
 }
 
 TEST_F(RpcTest, CallPastItsDeadlineTimesOut) {
