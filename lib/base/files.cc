@@ -9,6 +9,11 @@
 
 namespace dfs {
 
+void OwnedFd::reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
 Result<void> writeFileAtomically(const std::string& path, const std::string& content, bool sync) {
   std::string temporary = path + ".tmp";
   auto fail = [&](const char* what) {

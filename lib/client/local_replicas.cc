@@ -74,40 +74,10 @@ Result<void> checkIdentity(int fd, uint64_t chunk_id, uint64_t version) {
 
 }  // namespace
 
-LocalReplicas::LocalReplicas(size_t threads) {
-  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
-}
+LocalReplicas::LocalReplicas(size_t threads)
+    : workers_(BackgroundWorker::Options{.name = "local-reads", .threads = threads}) {}
 
-LocalReplicas::~LocalReplicas() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  for (auto& thread : threads_) thread.join();
-}
-
-void LocalReplicas::run() {
-  for (;;) {
-    std::move_only_function<void()> job;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    job();
-  }
-}
-
-void LocalReplicas::submit(std::move_only_function<void()> job) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(job));
-  }
-  wake_.notify_one();
-}
+void LocalReplicas::submit(std::move_only_function<void()> job) { workers_.post(std::move(job)); }
 
 bool LocalReplicas::usable(const std::string& address) {
   std::lock_guard lock(mutex_);
@@ -189,7 +159,7 @@ Result<std::shared_ptr<LocalReplicas::ReplicaFile>> LocalReplicas::replicaFile(
     if (found == connected_.end()) return makeError(Code::kUnavailable, "not connected");
     chunkserver = found->second;
   }
-  Result<rpc::OwnedFd> opened;
+  Result<OwnedFd> opened;
   {
     std::lock_guard channel_lock(chunkserver->channel_mutex);
     opened = rpc::openReplicaOverChannel(chunkserver->channel.get(), chunk_id, version);
@@ -219,7 +189,7 @@ int LocalReplicas::ReplicaFile::directFd() {
     // The same file again (not the handed-out descriptor, whose reads of the header and
     // checksums stay buffered): its own open file description, with O_DIRECT.
     std::string reopen = fmt::format("/proc/self/fd/{}", buffered.get());
-    direct = rpc::OwnedFd(::open(reopen.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+    direct = OwnedFd(::open(reopen.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
   });
   return direct.get();
 }

@@ -12,21 +12,19 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "lib/base/status.h"
+#include "lib/base/background_worker.h"
 #include "lib/rpc/local_channel.h"
 
 namespace dfs::client {
@@ -39,7 +37,7 @@ class LocalReplicas {
   static constexpr std::chrono::seconds kRecheckAfter{10};
 
   explicit LocalReplicas(size_t threads = 2);
-  ~LocalReplicas();  // runs what is queued, then joins
+  ~LocalReplicas() = default;  // runs what is queued, then joins
   LocalReplicas(const LocalReplicas&) = delete;
   LocalReplicas& operator=(const LocalReplicas&) = delete;
 
@@ -63,15 +61,15 @@ class LocalReplicas {
  private:
   struct Chunkserver {
     std::mutex channel_mutex;  // one open request at a time on the channel
-    rpc::OwnedFd channel;
+    OwnedFd channel;
   };
   using ReplicaKey = std::tuple<std::string, uint64_t, uint64_t>;  // address, chunk, version
   // A replica's file as the chunkserver handed it, and the same file opened again with
   // O_DIRECT on its first large read (absent where the file system takes none).
   struct ReplicaFile {
-    rpc::OwnedFd buffered;
+    OwnedFd buffered;
     std::once_flag direct_opened;
-    rpc::OwnedFd direct;
+    OwnedFd direct;
     int directFd();
   };
   struct OpenReplica {
@@ -79,7 +77,6 @@ class LocalReplicas {
     std::list<ReplicaKey>::iterator lru;
   };
 
-  void run();
   void submit(std::move_only_function<void()> job);
   Result<std::string> readNow(const std::string& address, uint64_t chunk_id, uint64_t version,
                               uint64_t offset, uint32_t length);
@@ -93,17 +90,14 @@ class LocalReplicas {
   // The channel broke (the chunkserver stopped or restarted): forget it and its descriptors.
   void lose(const std::string& address);
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::move_only_function<void()>> queue_;
-  bool stopping_ = false;
+  std::mutex mutex_;  // guards what follows, up to workers_
   std::unordered_map<std::string, std::shared_ptr<Chunkserver>> connected_;
   // Addresses being probed (time_point max) or found remote (when to ask again).
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> not_local_;
   std::map<ReplicaKey, OpenReplica> open_;
   std::list<ReplicaKey> lru_;  // most recently used first
   std::atomic<uint64_t> bytes_read_{0};
-  std::vector<std::thread> threads_;
+  BackgroundWorker workers_;  // last: stopped before the rest goes
 };
 
 }  // namespace dfs::client

@@ -12,11 +12,6 @@
 
 namespace dfs::rpc {
 
-void OwnedFd::reset() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 Result<void> sendFrame(int socket, const void* frame, size_t size, int fd) {
   iovec part{const_cast<void*>(frame), size};
   msghdr message{};

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 
+#include "lib/base/files.h"
 #include "lib/base/status.h"
 
 namespace dfs::rpc {
@@ -41,33 +42,6 @@ struct LocalOpenReply {
 };
 static_assert(sizeof(LocalHello) == 24 && sizeof(LocalOpenRequest) == 24 &&
               sizeof(LocalOpenReply) == 8);
-
-// A descriptor closed when it goes out of scope.
-class OwnedFd {
- public:
-  OwnedFd() = default;
-  explicit OwnedFd(int fd) : fd_(fd) {}
-  ~OwnedFd() { reset(); }
-  OwnedFd(OwnedFd&& other) noexcept : fd_(other.release()) {}
-  OwnedFd& operator=(OwnedFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = other.release();
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset();
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 // One sendmsg of a whole frame, with fd attached when it is not -1. kBusy: the socket's buffer is
 // full (a non-blocking socket), nothing was sent.

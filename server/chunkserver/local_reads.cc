@@ -105,9 +105,9 @@ awaitable<void> LocalReadServer::serve(Socket socket) {
     }
     if (!received || request.reserved != 0) co_return;  // closed, or a bad frame: hang up
     rpc::LocalOpenReply reply;
-    rpc::OwnedFd replica;
+    OwnedFd replica;
     if (auto opened = store_.openForReader(request.chunk_id, request.version)) {
-      replica = rpc::OwnedFd(*opened);
+      replica = OwnedFd(*opened);
     } else {
       reply.code = static_cast<int32_t>(opened.error().code());
     }

@@ -7,13 +7,9 @@
 // a newer copy of the chunk installed meanwhile (a repair) stays. Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <mutex>
-#include <thread>
-#include <utility>
 
+#include "lib/base/background_worker.h"
 #include "server/chunkserver/chunk_store.h"
 
 namespace dfs::chunkserver {
@@ -21,7 +17,8 @@ namespace dfs::chunkserver {
 class ReplicaRemover {
  public:
   explicit ReplicaRemover(ChunkStore& store);
-  ~ReplicaRemover();  // drops what is still queued (the master asks again after its next report)
+  ~ReplicaRemover() = default;  // drops what is still queued (the master asks again after its
+                                // next report)
   ReplicaRemover(const ReplicaRemover&) = delete;
   ReplicaRemover& operator=(const ReplicaRemover&) = delete;
 
@@ -29,14 +26,8 @@ class ReplicaRemover {
   void add(uint64_t chunk_id);
 
  private:
-  void run();
-
   ChunkStore& store_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::pair<uint64_t, uint64_t>> queue_;  // chunk, version
-  bool stopping_ = false;
-  std::thread thread_;
+  BackgroundWorker worker_;
 };
 
 }  // namespace dfs::chunkserver

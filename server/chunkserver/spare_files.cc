@@ -10,14 +10,20 @@
 #include <cstring>
 #include <filesystem>
 
-#include "lib/base/priority.h"
 
 namespace dfs::chunkserver {
 
 namespace fs = std::filesystem;
 
 SpareFiles::SpareFiles(std::string dir, size_t target, size_t max_recycled)
-    : dir_(std::move(dir)), target_(target), max_(std::max(target, max_recycled)) {
+    : dir_(std::move(dir)),
+      target_(target),
+      max_(std::max(target, max_recycled)),
+      // Only on CPU time nobody else wants: the pool is made while the machine idles, and under
+      // load new replicas are created directly (what the pool saves them is what it would cost).
+      worker_(BackgroundWorker::Options{.name = "spare-files",
+                                        .at_stop = BackgroundWorker::AtStop::kDropQueued,
+                                        .only_when_idle = true}) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
@@ -30,16 +36,10 @@ SpareFiles::SpareFiles(std::string dir, size_t target, size_t max_recycled)
     next_name_ = std::max<uint64_t>(next_name_, std::strtoull(entry.path().filename().c_str(),
                                                               nullptr, 10) + 1);
   }
-  if (target_ > 0) thread_ = std::thread([this] { refill(); });
-}
-
-SpareFiles::~SpareFiles() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
+  if (target_ > 0) {
+    refilling_ = true;
+    worker_.post([this] { refill(); });
   }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
 }
 
 std::optional<std::string> SpareFiles::take() {
@@ -47,7 +47,9 @@ std::optional<std::string> SpareFiles::take() {
   if (ready_.empty()) return std::nullopt;
   std::string path = std::move(ready_.back());
   ready_.pop_back();
-  if (ready_.size() < target_ / 2) wake_.notify_one();
+  if (ready_.size() < target_ / 2 && !refilling_) {
+    refilling_ = worker_.post([this] { refill(); });
+  }
   return path;
 }
 
@@ -60,7 +62,7 @@ bool SpareFiles::recycle(const std::string& path) {
   std::string spare;
   {
     std::lock_guard lock(mutex_);
-    if (ready_.size() >= max_ || stopping_) return false;
+    if (ready_.size() >= max_ || worker_.stopping()) return false;
     spare = dir_ + "/" + std::to_string(next_name_++);
   }
   if (::rename(path.c_str(), spare.c_str()) != 0) return false;
@@ -81,15 +83,8 @@ bool SpareFiles::recycle(const std::string& path) {
 }
 
 void SpareFiles::refill() {
-  // Only on CPU time nobody else wants: the pool is made while the machine idles, and under
-  // load new replicas are created directly (what the pool saves them is what it would cost).
-  runOnlyWhenIdle();
   std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    if (ready_.size() >= target_) {
-      wake_.wait(lock, [this] { return stopping_ || ready_.size() < target_ / 2; });
-      continue;
-    }
+  while (ready_.size() < target_ && !worker_.stopping()) {
     std::string path = dir_ + "/" + std::to_string(next_name_++);
     lock.unlock();
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -98,11 +93,13 @@ void SpareFiles::refill() {
     if (fd < 0) {
       spdlog::warn("spare file {}: {}", path, std::strerror(errno));
       // Full disk or similar: try again later rather than spin.
-      wake_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; });
-      continue;
+      refilling_ = worker_.post([this] { refill(); },
+                                BackgroundWorker::Clock::now() + std::chrono::seconds(5));
+      return;
     }
     ready_.push_back(std::move(path));
   }
+  refilling_ = false;
 }
 
 }  // namespace dfs::chunkserver

@@ -8,14 +8,14 @@
 // Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "lib/base/background_worker.h"
 
 namespace dfs::chunkserver {
 
@@ -24,7 +24,7 @@ class SpareFiles {
   // Reuses the spare files a previous run left in dir and keeps about target of them, and up
   // to max_recycled when removed replicas come back (empty files cost an inode, no space).
   SpareFiles(std::string dir, size_t target, size_t max_recycled = 0);
-  ~SpareFiles();  // stops the refill thread
+  ~SpareFiles() = default;  // stops the refill
   SpareFiles(const SpareFiles&) = delete;
   SpareFiles& operator=(const SpareFiles&) = delete;
 
@@ -38,17 +38,18 @@ class SpareFiles {
   bool recycle(const std::string& path);
 
  private:
+  // Makes files until the pool holds target_ (a task of worker_, queued when the pool falls
+  // below half of it).
   void refill();
 
   std::string dir_;
   size_t target_;
   size_t max_;  // recycled files kept at most
-  std::mutex mutex_;
-  std::condition_variable wake_;
+  std::mutex mutex_;  // guards ready_, next_name_ and refilling_
   std::vector<std::string> ready_;
   uint64_t next_name_ = 0;
-  bool stopping_ = false;
-  std::thread thread_;
+  bool refilling_ = false;
+  BackgroundWorker worker_;  // last: stopped before the rest goes
 };
 
 }  // namespace dfs::chunkserver

@@ -8,12 +8,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <mutex>
-#include <thread>
+
+#include "lib/base/background_worker.h"
 
 namespace dfs::chunkserver {
 
@@ -24,31 +22,18 @@ class WriteBehind {
   // writes next to them.
   explicit WriteBehind(size_t max_queued = 1024,
                        std::chrono::milliseconds delay = std::chrono::milliseconds(0));
-  ~WriteBehind();  // starts what is queued, then joins
+  ~WriteBehind() = default;  // starts what is queued, then joins
   WriteBehind(const WriteBehind&) = delete;
   WriteBehind& operator=(const WriteBehind&) = delete;
 
   // Takes over fd (a descriptor of its own, closed once the write-back has started). When too
   // much is queued the range is left to the kernel.
   void add(int fd, uint64_t offset, uint64_t length);
-  size_t queued();
+  size_t queued() { return worker_.queued(); }
 
  private:
-  struct Range {
-    int fd;
-    uint64_t offset;
-    uint64_t length;
-    std::chrono::steady_clock::time_point due;
-  };
-  void run();
-
-  size_t max_queued_;
   std::chrono::milliseconds delay_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Range> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
+  BackgroundWorker worker_;
 };
 
 }  // namespace dfs::chunkserver
