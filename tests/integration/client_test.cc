@@ -232,7 +232,9 @@ TEST(ClientTest, ListingsOfHeldDirectoriesAreKeptThroughTheClientsOwnRemovals) {
   // b's entry in a's listing carries b's attributes as they are now.
   ASSERT_TRUE(seen.a_after.has_value()) << seen.a_after.error().toString();
   for (const auto& entry : *seen.a_after) {
-    if (entry.name() == "b") EXPECT_GE(entry.attr().mtime_ns(), b->mtime_ns());
+    if (entry.name() == "b") {
+      EXPECT_GE(entry.attr().mtime_ns(), b->mtime_ns());
+    }
   }
 
   // Any change made through the master (a file's mode here) is listed by the master again.

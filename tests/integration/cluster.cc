@@ -330,6 +330,20 @@ void Cluster::killChunkserver(int index) {
   chunkserver_pids_[index] = -1;
 }
 
+std::string Cluster::log(const std::string& process) const {
+  return readFile(dir_ + "/" + process + ".log");
+}
+
+bool Cluster::waitForLog(const std::string& process, const std::string& text,
+                         std::chrono::milliseconds deadline) const {
+  if (waitFor([&] { return log(process).find(text) != std::string::npos; }, deadline)) {
+    return true;
+  }
+  std::fprintf(stderr, "---- %s.log has no \"%s\":\n%s\n", process.c_str(), text.c_str(),
+               log(process).c_str());
+  return false;
+}
+
 std::string Cluster::mount(const std::string& name, const std::string& options) {
   std::string mount_point = dir_ + "/" + name;
   fs::create_directories(mount_point);

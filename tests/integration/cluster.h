@@ -71,6 +71,13 @@ class Cluster {
 
   static std::string binary(const std::string& relative_path);
 
+  // What a process of this cluster has logged so far: "master", "cs<index>" or
+  // "mount-<name>" (the name given to mount()).
+  std::string log(const std::string& process) const;
+  // Waits until that log holds text; false at the deadline, the log then printed.
+  bool waitForLog(const std::string& process, const std::string& text,
+                  std::chrono::milliseconds deadline = std::chrono::seconds(20)) const;
+
   pid_t masterPid() const { return master_pid_; }
   pid_t chunkserverPid(int index) const { return chunkserver_pids_.at(index); }
   pid_t mountPid(const std::string& mount_point) const { return mounts_.at(mount_point); }

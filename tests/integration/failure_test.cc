@@ -126,12 +126,7 @@ TEST(FailureTest, ACloseWhoseDataCannotBeStoredFailsAndPublishesNoSize) {
   std::string b = cluster.mount("b");
   ASSERT_EQ(sh("mkdir " + a + "/d && echo first > " + a + "/d/first").exit_code, 0);
   // The chunks the mount reserved ahead were placed on all three.
-  ASSERT_TRUE(waitFor(
-      [&] {
-        return readFile(cluster.dir() + "/mount-a.log").find("chunks reserved for small files") !=
-               std::string::npos;
-      },
-      20s));
+  ASSERT_TRUE(cluster.waitForLog("mount-a", "chunks reserved for small files", 20s));
   // Kept open, so that no release ends what the close left pending: only its landing does.
   int kept = ::open((a + "/d/f").c_str(), O_RDONLY | O_CREAT, 0644);
   ASSERT_GE(kept, 0);
@@ -155,7 +150,7 @@ TEST(FailureTest, ACloseWhoseDataCannotBeStoredFailsAndPublishesNoSize) {
               "0\n0\n0\n")
         << mount;
   }
-  EXPECT_EQ(readFile(cluster.dir() + "/master.log").find("did not answer a recall"),
+  EXPECT_EQ(cluster.log("master").find("did not answer a recall"),
             std::string::npos);
   cluster.startChunkserver(0);
   cluster.startChunkserver(1);
@@ -178,12 +173,7 @@ TEST(FailureTest, SmallFilesGoTheUsualWayWhenTheirReservedChunkLostAReplica) {
   std::string a = cluster.mount("a");
   std::string b = cluster.mount("b");
   ASSERT_EQ(sh("mkdir " + a + "/d && ls " + b + "/d").exit_code, 0);
-  ASSERT_TRUE(waitFor(
-      [&] {
-        return readFile(cluster.dir() + "/mount-a.log").find("chunks reserved for small files") !=
-               std::string::npos;
-      },
-      20s));
+  ASSERT_TRUE(cluster.waitForLog("mount-a", "chunks reserved for small files", 20s));
   // Placed on all three; the master does not know yet that one is gone.
   cluster.killChunkserver(2);
   for (int i = 0; i < 30; ++i) {
@@ -195,7 +185,7 @@ TEST(FailureTest, SmallFilesGoTheUsualWayWhenTheirReservedChunkLostAReplica) {
   for (int i = 0; i < 30; ++i) {
     EXPECT_EQ(readFile(b + "/d/f" + std::to_string(i)), "small " + std::to_string(i) + "\n") << i;
   }
-  std::string log = readFile(cluster.dir() + "/mount-a.log");
+  std::string log = cluster.log("mount-a");
   EXPECT_NE(log.find("asking the master"), std::string::npos) << log;
   EXPECT_EQ(log.find("committing after close failed"), std::string::npos) << log;
 }
@@ -211,21 +201,15 @@ TEST(FailureTest, AMountWhoseSessionExpiredOpensANewOneAndGoesOn) {
   cluster.pauseMount(a);
   bool expired = waitFor(
       [&] {
-        return readFile(cluster.dir() + "/master.log").find("expired") != std::string::npos;
+        return cluster.log("master").find("expired") != std::string::npos;
       },
       20s);
   cluster.resumeMount(a);
-  ASSERT_TRUE(expired) << readFile(cluster.dir() + "/master.log");
+  ASSERT_TRUE(expired) << cluster.log("master");
   writeFile(a + "/after", "after");
   EXPECT_EQ(readFile(a + "/before"), "before");
   EXPECT_EQ(readFile(a + "/after"), "after");
-  EXPECT_TRUE(waitFor(
-      [&] {
-        return readFile(cluster.dir() + "/mount-a.log").find("was lost; now session") !=
-               std::string::npos;
-      },
-      10s))
-      << readFile(cluster.dir() + "/mount-a.log");
+  EXPECT_TRUE(cluster.waitForLog("mount-a", "was lost; now session", 10s));
 }
 
 }  // namespace

@@ -152,10 +152,7 @@ TEST(MasterRestartTest, UnlinkedOpenFileSurvivesARestartAndGoesAfterClose) {
   cluster.killMaster();
   cluster.restartMaster();
   // Past the point where the master purges unlinked files nobody re-registered as open.
-  EXPECT_TRUE(waitFor([&] {
-    return readFile(cluster.dir() + "/master.log").find("after restart: purged 0") !=
-           std::string::npos;
-  }, 20s)) << readFile(cluster.dir() + "/master.log");
+  EXPECT_TRUE(cluster.waitForLog("master", "after restart: purged 0", 20s));
   std::string data(100000, '\0');
   EXPECT_EQ(::pread(fd, data.data(), data.size(), 0), 100000);
   EXPECT_EQ(data, std::string(100000, 'z'));
@@ -182,14 +179,8 @@ TEST(MasterRestartTest, AFileHeldBackBeforeARestartIsStillRecalledAfterIt) {
   ASSERT_EQ(::fsync(fd), 0);
   cluster.killMaster();
   cluster.restartMaster();
-  ASSERT_TRUE(waitFor(
-      [&] {
-        return readFile(cluster.dir() + "/mount-a.log")
-                   .find("open files and locks registered with the restarted master") !=
-               std::string::npos;
-      },
-      20s))
-      << readFile(cluster.dir() + "/mount-a.log");
+  ASSERT_TRUE(cluster.waitForLog(
+      "mount-a", "open files and locks registered with the restarted master", 20s));
 
   ASSERT_EQ(::write(fd, "two", 3), 3);
   ASSERT_EQ(::close(fd), 0);
@@ -210,7 +201,7 @@ TEST(MasterRestartTest, CleanShutdownWritesACheckpointThatRestartLoads) {
   EXPECT_EQ(checkpoints, 1);
   cluster.restartMaster();
   for (int i = 0; i < 20; ++i) EXPECT_EQ(readFile(m + "/f" + std::to_string(i)), std::to_string(i));
-  EXPECT_NE(readFile(cluster.dir() + "/master.log").find("checkpoint."), std::string::npos);
+  EXPECT_NE(cluster.log("master").find("checkpoint."), std::string::npos);
 }
 
 TEST(MasterRestartTest, FsyncWaitsForTheJournalWithSyncAlwaysToo) {

@@ -386,12 +386,7 @@ TEST_F(MountTest, AClosedFileIsSeenWholeElsewhereWhileItsCommitIsStillUnderWay) 
   std::string b = cluster_.mount("b");
   // Made by a, which holds them: creates in them make no master call either.
   run("mkdir " + a_ + "/d " + a_ + "/e");
-  ASSERT_TRUE(waitFor(
-      [&] {
-        return readFile(cluster_.dir() + "/mount-a.log").find("chunks reserved for small files") !=
-               std::string::npos;
-      },
-      20s));
+  ASSERT_TRUE(cluster_.waitForLog("mount-a", "chunks reserved for small files", 20s));
   cluster_.pauseMaster();
   auto written = std::async(std::launch::async, [&] { writeFile(a_ + "/d/f", "closed early"); });
   bool closed = written.wait_for(5s) == std::future_status::ready;
@@ -681,7 +676,7 @@ TEST_F(MountTest, AFileStillOpenForWritingElsewhereIsSeenWithoutWaitingForItsClo
   ASSERT_EQ(::write(fd, "second\n", 7), 7);
   ASSERT_EQ(::close(std::exchange(closer.fd, -1)), 0);
   EXPECT_EQ(readFile(b + "/log"), "first\nsecond\n");
-  EXPECT_EQ(readFile(cluster_.dir() + "/master.log").find("did not answer a recall"),
+  EXPECT_EQ(cluster_.log("master").find("did not answer a recall"),
             std::string::npos);
 }
 

@@ -139,7 +139,7 @@ TEST(RealProgramsTest, AChunkserverOfAnotherClusterIsRefused) {
   EXPECT_NE(started.exit_code, 0) << started.output;
   EXPECT_NE(started.exit_code, 124) << "it went on serving: " << started.output;
   EXPECT_NE(started.output.find("refused this chunkserver"), std::string::npos) << started.output;
-  EXPECT_NE(readFile(ours.dir() + "/master.log").find("refused chunkserver"), std::string::npos);
+  EXPECT_NE(ours.log("master").find("refused chunkserver"), std::string::npos);
   auto status = sh(Cluster::binary("tools/dfs") + " --master " + ours.masterAddress() + " status");
   EXPECT_NE(status.output.find("chunkservers: 3 up of 3"), std::string::npos) << status.output;
   dropCaches();
@@ -170,12 +170,12 @@ TEST(RealProgramsTest, AMountAsksAMasterOfAnotherClusterNothing) {
   ASSERT_TRUE(waitFor([&] { return fs::exists(other_dir + "/master.addr"); }, 10s));
   EXPECT_TRUE(waitFor(
       [&] {
-        std::string log = readFile(ours.dir() + "/mount-m.log");
+        std::string log = ours.log("mount-m");
         return log.find("asks it nothing more") != std::string::npos ||
                log.find("refused") != std::string::npos;
       },
       20s))
-      << readFile(ours.dir() + "/mount-m.log");
+      << ours.log("mount-m");
   int fd = ::open((m + "/new").c_str(), O_CREAT | O_WRONLY, 0644);
   EXPECT_EQ(fd, -1);
   EXPECT_EQ(errno, EIO);

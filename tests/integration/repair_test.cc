@@ -162,7 +162,7 @@ TEST(RepairTest, AChunkPlacedButNeverWrittenIsAHoleNotARepair) {
                                    std::string::npos; },
                       20s));
   ASSERT_TRUE(waitFor([&] { return sh("stat -c %s " + b + "/f").output == "0\n"; }, 20s));
-  auto log = [&] { return readFile(cluster.dir() + "/master.log"); };
+  auto log = [&] { return cluster.log("master"); };
   // A few repair passes (one a second) go by: none tries to copy the chunk.
   std::string status;
   for (int pass = 0; pass < 4; ++pass) {
