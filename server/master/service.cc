@@ -24,7 +24,7 @@ MasterService::MasterService(asio::io_context& io, MasterOptions options)
     : io_(io),
       options_(options),
       chunks_(options.chunkserver_dead_ms, options.deleted_chunk_grace_ms),
-      sessions_(options.session_lease_ms),
+      state_(options.session_lease_ms),
       locks_(io.get_executor(), sessions_, ns_),
       closes_landed_(io.get_executor()),
       recalls_posted_(io.get_executor()),
@@ -113,7 +113,8 @@ awaitable<void> MasterService::tickLoop() {
         spdlog::warn("{} chunks have fewer than {} live replicas", under, options_.goal);
       }
     }
-    for (const Session& expired : sessions_.expire(now)) {
+    for (uint64_t id : sessions_.expired(now)) {
+      Session expired = *sessions_.find(id);
       spdlog::info("session {} of {} (pid {}) expired", expired.id, expired.host, expired.pid);
       proto::MetaRecord record;
       record.mutable_close_session()->set_session_id(expired.id);
@@ -216,21 +217,10 @@ Result<void> MasterService::recover() {
   int64_t started = monoNowMs();
   DFS_TRY(RecoveredMetadata recovered, recoverMetadata(options_.data_dir, RecoveryMode::kRepair));
   for (const auto& warning : recovered.warnings) spdlog::warn("{}", warning);
-  ns_ = std::move(*recovered.checkpoint.ns);
-  sessions_.restoreNextId(recovered.checkpoint.next_session_id);
-  int64_t now = monoNowMs();
   // Sessions come back with a fresh lease: their clients get that long to reconnect.
-  for (const auto& session : recovered.checkpoint.sessions) {
-    sessions_.add(session.id(), session.host(), session.pid(), session.mount_point(), now);
-    for (const auto& range : session.reserved_inodes()) {
-      sessions_.reserveInodes(session.id(), range.next(), range.end());
-    }
-    for (const auto& range : session.reserved_chunks()) {
-      (void)sessions_.reserveChunks(session.id(), range.next(), range.end());
-    }
-  }
+  state_.restore(std::move(recovered.checkpoint), monoNowMs());
   for (const auto& record : recovered.records) {
-    auto applied = applyRecord(record);
+    auto applied = state_.apply(record);
     if (!applied) {
       return makeError(Code::kCorrupt, fmt::format("journal record {} does not apply: {}",
                                                    record.seq(), applied.error().toString()));
@@ -280,7 +270,7 @@ bool MasterService::startCheckpoint() {
   uint64_t seq = journal_->lastSeq();
   // The state is serialized here, between two records; the journal moves to a new segment so
   // that everything after seq lands in segments the checkpoint does not replace.
-  auto bytes = std::make_shared<std::string>(encodeCheckpoint(ns_, sessions_, seq));
+  auto bytes = std::make_shared<std::string>(state_.encodeCheckpoint(seq));
   if (auto rotated = journal_->rotate(); !rotated) {
     spdlog::error("checkpoint: {}", rotated.error().toString());
     checkpoint_running_ = false;
@@ -318,7 +308,7 @@ Result<void> MasterService::checkpointNow() {
   if (journal_->lastSeq() == 0 && listCheckpoints(options_.data_dir).empty()) return {};
   uint64_t seq = journal_->lastSeq();
   int64_t started = monoNowMs();
-  auto bytes = encodeCheckpoint(ns_, sessions_, seq);
+  auto bytes = state_.encodeCheckpoint(seq);
   DFS_RETURN_IF_ERROR(journal_->rotate());
   auto written = writeFileAtomically(checkpointPath(options_.data_dir, seq), bytes, true);
   finishCheckpoint(seq, written, started);
@@ -346,50 +336,6 @@ void MasterService::endSession(const Session& session) {
   }
 }
 
-Result<ApplyOutcome> MasterService::applyRecord(const proto::MetaRecord& record) {
-  last_time_ns_ = std::max(last_time_ns_, record.time_ns());
-  Result<ApplyOutcome> outcome;
-  switch (record.op_case()) {
-    case proto::MetaRecord::kOpenSession: {
-      const auto& op = record.open_session();
-      sessions_.add(op.session_id(), op.host(), op.pid(), op.mount_point(), monoNowMs());
-      outcome = ApplyOutcome{};
-      break;
-    }
-    case proto::MetaRecord::kCloseSession:
-      sessions_.close(record.close_session().session_id());
-      answered_.erase(record.close_session().session_id());
-      outcome = ApplyOutcome{};
-      break;
-    default:
-      outcome = ns_.apply(record);
-      if (!outcome) break;
-      if (record.has_reserve_inodes()) {
-        const auto& op = record.reserve_inodes();
-        sessions_.reserveInodes(op.session_id(), op.first(), op.first() + op.count());
-      } else if (record.has_reserve_chunks()) {
-        const auto& op = record.reserve_chunks();
-        for (uint64_t id : sessions_.reserveChunks(op.session_id(), op.first(),
-                                                   op.first() + op.count())) {
-          outcome->freed_chunks.push_back(id);
-        }
-      } else if (record.has_commit_write() && record.commit_write().reserved_chunk_id() != 0) {
-        for (uint64_t id : sessions_.useReservedChunk(record.session_id(),
-                                                      record.commit_write().reserved_chunk_id())) {
-          outcome->freed_chunks.push_back(id);
-        }
-      } else if (record.has_create_inode() && record.create_inode().reserved()) {
-        sessions_.useReserved(record.session_id(), record.create_inode().ino());
-      }
-  }
-  if (outcome && record.session_id() != 0 && record.request_id() != 0) {
-    auto& answers = answered_[record.session_id()];
-    answers[record.request_id()] = outcome->ino;
-    if (answers.size() > 1024) answers.erase(answers.begin());
-  }
-  return outcome;
-}
-
 Status MasterService::checkChosenIno(const Ctx& ctx, uint64_t ino) const {
   // A retry of the call that used the number is answered as the first time (commit).
   if (sessions_.mayUseReserved(ctx.header->session_id(), ino) || answered(ctx)) {
@@ -400,14 +346,12 @@ Status MasterService::checkChosenIno(const Ctx& ctx, uint64_t ino) const {
 }
 
 bool MasterService::answered(const Ctx& ctx) const {
-  if (ctx.header->session_id() == 0 || ctx.header->request_id() == 0) return false;
-  auto session = answered_.find(ctx.header->session_id());
-  return session != answered_.end() && session->second.contains(ctx.header->request_id());
+  return state_.answerTo(ctx.header->session_id(), ctx.header->request_id()).has_value();
 }
 
 int64_t MasterService::changeTime(int64_t chosen_ns) {
   // Never back: a clock stepped back is waited out, not written into inodes.
-  int64_t now = last_time_ns_ = std::max(wallNowNs(), last_time_ns_);
+  int64_t now = last_stamp_ns_ = std::max({wallNowNs(), last_stamp_ns_, state_.lastTimeNs()});
   if (chosen_ns == 0) return now;
   // A client's time is its answer's: kept when it lies within a minute before now (the change
   // waited in the client's queue) and not ahead (no client moves the cluster's clock).
@@ -417,16 +361,13 @@ int64_t MasterService::changeTime(int64_t chosen_ns) {
 
 Result<ApplyOutcome> MasterService::commitNow(proto::MetaRecord record, const Ctx* ctx) {
   if (ctx && ctx->header->session_id() != 0 && ctx->header->request_id() != 0) {
-    auto session = answered_.find(ctx->header->session_id());
-    if (session != answered_.end()) {
-      auto answer = session->second.find(ctx->header->request_id());
-      if (answer != session->second.end()) return ApplyOutcome{.ino = answer->second};
-    }
+    auto answer = state_.answerTo(ctx->header->session_id(), ctx->header->request_id());
+    if (answer) return ApplyOutcome{.ino = *answer};
     record.set_session_id(ctx->header->session_id());
     record.set_request_id(ctx->header->request_id());
   }
   if (record.time_ns() == 0) record.set_time_ns(changeTime(ctx ? ctx->chosen_time_ns : 0));
-  DFS_TRY(ApplyOutcome outcome, applyRecord(record));
+  DFS_TRY(ApplyOutcome outcome, state_.apply(record));
   if (journal_) {
     auto appended = journal_->append(record);
     if (!appended) {

@@ -1,7 +1,7 @@
 // The master's RPC handlers. Every handler runs on the master's single state thread; a handler
 // that awaits a chunkserver re-validates what it read before the await. Every mutation is built
-// as one MetaRecord and goes through commit(), the single place where state changes (and where
-// the journal will hook in).
+// as one MetaRecord and goes through commit(), which journals it and applies it to the durable
+// state (MetaState::apply, the one place it changes).
 #pragma once
 
 #include <boost/asio.hpp>
@@ -20,6 +20,7 @@
 #include "server/master/closes_behind.h"
 #include "server/master/journal.h"
 #include "server/master/lock_service.h"
+#include "server/master/meta_state.h"
 #include "server/master/namespace.h"
 #include "server/master/sessions.h"
 
@@ -61,8 +62,6 @@ class MasterService {
   template <class T>
   using Reply = boost::asio::awaitable<Result<T>>;
 
-  // The one function every state change goes through, live and in replay.
-  Result<ApplyOutcome> applyRecord(const proto::MetaRecord& record);
   // Applies, journals and settles a record (or answers a retried call from the de-duplication
   // table); a journal that cannot be written stops the master.
   Result<ApplyOutcome> commitNow(proto::MetaRecord record, const Ctx* ctx = nullptr);
@@ -181,9 +180,11 @@ class MasterService {
 
   boost::asio::io_context& io_;
   MasterOptions options_;
-  Namespace ns_;
+  // Durable state, changed only by state_.apply (in commitNow and recover).
+  MetaState state_;
+  const Namespace& ns_ = state_.ns();
+  SessionTable& sessions_ = state_.sessions();
   ChunkManager chunks_;
-  SessionTable sessions_;
   LockService locks_;
   ClosesBehind closes_behind_;
   rpc::AsyncEvent closes_landed_;  // also rung by the tick, so waits can give up
@@ -194,14 +195,12 @@ class MasterService {
   boost::asio::steady_timer tick_;
   bool stopped_ = false;
   std::unique_ptr<Journal> journal_;
-  // (session, request id) -> inode of the outcome, for calls retried after a lost reply.
-  std::unordered_map<uint64_t, std::map<uint64_t, uint64_t>> answered_;
   uint64_t records_since_checkpoint_ = 0;
   int64_t last_checkpoint_ms_ = 0;
   bool checkpoint_running_ = false;
   std::thread checkpoint_thread_;
   int64_t started_ms_;
-  int64_t last_time_ns_ = 0;  // the latest record time: records never go back in time
+  int64_t last_stamp_ns_ = 0;  // the latest time changeTime gave: never going back
   uint64_t instance_;               // random per start, so clients notice a restart
   bool orphans_checked_ = false;    // unlinked files left open before a restart, purged once
   bool reported_under_goal_ = false;

@@ -32,18 +32,12 @@ Session* SessionTable::find(uint64_t id) {
   return it == sessions_.end() ? nullptr : &it->second;
 }
 
-std::vector<Session> SessionTable::expire(int64_t now_ms) {
-  std::vector<Session> expired;
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (it->second.expiry_ms <= now_ms) {
-      for (auto [ino, count] : it->second.open_inodes) dropOpen(ino, count);
-      expired.push_back(std::move(it->second));
-      it = sessions_.erase(it);
-    } else {
-      ++it;
-    }
+std::vector<uint64_t> SessionTable::expired(int64_t now_ms) const {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, session] : sessions_) {
+    if (session.expiry_ms <= now_ms) ids.push_back(id);
   }
-  return expired;
+  return ids;
 }
 
 std::optional<Session> SessionTable::close(uint64_t id) {

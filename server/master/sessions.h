@@ -56,8 +56,9 @@ class SessionTable {
   }
   Status renew(uint64_t id, int64_t now_ms);
   Session* find(uint64_t id);
-  // Removes expired sessions and returns them (their opens still listed) for cleanup.
-  std::vector<Session> expire(int64_t now_ms);
+  // The sessions whose lease ran out by now_ms. They stay until a CloseSession record is
+  // applied (the master journals one for each): sessions leave the table only by close.
+  std::vector<uint64_t> expired(int64_t now_ms) const;
   // Ends a session now, as if it had expired.
   std::optional<Session> close(uint64_t id);
 

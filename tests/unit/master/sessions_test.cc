@@ -11,9 +11,11 @@ TEST(SessionsTest, SessionsExpireWithoutKeepAlive) {
   uint64_t b = sessions.create("h", 2, "/n", 0);
   EXPECT_NE(a, b);
   ASSERT_TRUE(sessions.renew(b, 900).isOk());
-  auto expired = sessions.expire(1000);
+  auto expired = sessions.expired(1000);
   ASSERT_EQ(expired.size(), 1u);
-  EXPECT_EQ(expired[0].id, a);
+  EXPECT_EQ(expired[0], a);
+  EXPECT_NE(sessions.find(a), nullptr);  // until its close is applied
+  ASSERT_TRUE(sessions.close(a));
   EXPECT_EQ(sessions.find(a), nullptr);
   EXPECT_FALSE(sessions.renew(a, 1000).isOk());
   EXPECT_NE(sessions.find(b), nullptr);
@@ -41,7 +43,9 @@ TEST(SessionsTest, ExpiryAndCloseDropTheSessionsOpens) {
   sessions.open(*sessions.find(a), 7);
   sessions.open(*sessions.find(b), 8);
   ASSERT_TRUE(sessions.renew(b, 500).isOk());
-  EXPECT_EQ(sessions.expire(1000).size(), 1u);
+  ASSERT_EQ(sessions.expired(1000), std::vector<uint64_t>{a});
+  EXPECT_TRUE(sessions.isOpen(7));
+  ASSERT_TRUE(sessions.close(a));
   EXPECT_FALSE(sessions.isOpen(7));
   auto closed = sessions.close(b);
   ASSERT_TRUE(closed);
