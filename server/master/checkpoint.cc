@@ -37,7 +37,8 @@ std::vector<std::pair<uint64_t, std::string>> listCheckpoints(const std::string&
   return found;
 }
 
-std::string encodeCheckpoint(const Namespace& ns, const SessionTable& sessions, uint64_t seq) {
+std::string encodeCheckpoint(const Namespace& ns, const SessionTable& sessions, uint64_t seq,
+                             const AppliedCalls* applied_calls) {
   std::string out;
   LogWriter writer;
   proto::CheckpointEntry entry;
@@ -110,6 +111,15 @@ std::string encodeCheckpoint(const Namespace& ns, const SessionTable& sessions, 
       auto* reserved = record->add_reserved_chunks();
       reserved->set_next(range.next);
       reserved->set_end(range.end);
+    }
+    if (applied_calls) {
+      if (auto calls = applied_calls->find(session.id); calls != applied_calls->end()) {
+        for (const auto& [request_id, ino] : calls->second) {
+          auto* call = record->add_applied_calls();
+          call->set_request_id(request_id);
+          call->set_ino(ino);
+        }
+      }
     }
     add(entry, writer, &out);
   });

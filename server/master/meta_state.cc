@@ -61,11 +61,14 @@ void MetaState::restore(CheckpointState checkpoint, int64_t now_ms) {
     for (const auto& range : session.reserved_chunks()) {
       (void)sessions_.reserveChunks(session.id(), range.next(), range.end());
     }
+    for (const auto& call : session.applied_calls()) {
+      answered_[session.id()][call.request_id()] = call.ino();
+    }
   }
 }
 
 std::string MetaState::encodeCheckpoint(uint64_t seq) const {
-  return master::encodeCheckpoint(ns_, sessions_, seq);
+  return master::encodeCheckpoint(ns_, sessions_, seq, &answered_);
 }
 
 std::optional<uint64_t> MetaState::answerTo(uint64_t session_id, uint64_t request_id) const {

@@ -60,7 +60,7 @@ class MetaState {
  private:
   Namespace ns_;
   SessionTable sessions_;
-  std::unordered_map<uint64_t, std::map<uint64_t, uint64_t>> answered_;
+  AppliedCalls answered_;
   int64_t last_time_ns_ = 0;
 };
 

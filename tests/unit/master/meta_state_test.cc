@@ -119,6 +119,14 @@ TEST(MetaStateTest, ARetriedCallFindsItsAnswerUntilItsSessionCloses) {
   ASSERT_TRUE(state.apply(records[5]));  // session 8 closes
   EXPECT_FALSE(state.answerTo(8, 1));
   EXPECT_EQ(state.answerTo(7, 1), 100u);
+
+  // Kept across a checkpoint and restart: a call retried then is not applied a second time.
+  auto checkpoint = decodeCheckpoint(state.encodeCheckpoint(6), "test");
+  ASSERT_TRUE(checkpoint);
+  MetaState restarted(30000);
+  restarted.restore(std::move(*checkpoint), 0);
+  EXPECT_EQ(restarted.answerTo(7, 1), 100u);
+  EXPECT_FALSE(restarted.answerTo(8, 1));
 }
 
 TEST(MetaStateTest, ARecordThatDoesNotApplyChangesNothing) {
