@@ -15,7 +15,7 @@ BackgroundWorker::BackgroundWorker(Options options) : options_(std::move(options
 
 BackgroundWorker::~BackgroundWorker() { stop(); }
 
-bool BackgroundWorker::post(Task task, Clock::time_point not_before) {
+bool BackgroundWorker::post(Task&& task, Clock::time_point not_before) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || queue_.size() >= options_.max_queued) return false;

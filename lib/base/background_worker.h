@@ -45,9 +45,10 @@ class BackgroundWorker {
   BackgroundWorker(const BackgroundWorker&) = delete;
   BackgroundWorker& operator=(const BackgroundWorker&) = delete;
 
-  // Queues task. False when max_queued tasks wait already or the worker is stopping: the task
-  // is then destroyed unrun (what it owns is released by its destructor).
-  bool post(Task task, Clock::time_point not_before = {});
+  // Queues task (moved from only then). False when max_queued tasks wait already or the worker
+  // is stopping: the caller keeps the task (a temporary is destroyed unrun, what it owns
+  // released by its destructor).
+  bool post(Task&& task, Clock::time_point not_before = {});
   size_t queued() const;
   // True from stop() on: a long task checks it to end early.
   bool stopping() const;

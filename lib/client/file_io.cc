@@ -360,7 +360,8 @@ Task<void> DfsClient::writePiece(std::shared_ptr<FileState> state, uint64_t offs
       co_return makeError(written.error().withContext(
           fmt::format("write chunk {:#x} v{}", location.chunk_id(), location.version())));
     }
-    spdlog::warn("write chunk {:#x} v{}: {}", location.chunk_id(), location.version(),
+    spdlog::warn("write chunk {:#x} v{}: replica {}: {}", location.chunk_id(),
+                 location.version(), failedReplica(written.error(), location),
                  written.error().toString());
     state->write_chunks.erase(chunk_index);
     if (written.error().code() == Code::kStale || written.error().code() == Code::kNotFound) {
@@ -541,8 +542,9 @@ awaitable<bool> DfsClient::storeInReservedChunk(FileState& state, proto::ChunkLo
   if (!written) {
     // Placed a while ago: a replica may have gone since. The usual way takes over (the id is
     // passed over; the master releases it with the next one used).
-    spdlog::info("inode {}: reserved chunk {:#x}: {}; asking the master", state.ino,
-                 chunk.chunk_id(), written.error().toString());
+    spdlog::info("inode {}: reserved chunk {:#x}: replica {}: {}; asking the master", state.ino,
+                 chunk.chunk_id(), failedReplica(written.error(), chunk),
+                 written.error().toString());
     state.reserved_chunk.Clear();
     auto newer = state.buffer.take();  // written meanwhile
     state.buffer.insert(0, std::string(*data));

@@ -77,7 +77,10 @@ Result<void> checkIdentity(int fd, uint64_t chunk_id, uint64_t version) {
 LocalReplicas::LocalReplicas(size_t threads)
     : workers_(BackgroundWorker::Options{.name = "local-reads", .threads = threads}) {}
 
-void LocalReplicas::submit(std::move_only_function<void()> job) { workers_.post(std::move(job)); }
+void LocalReplicas::submit(std::move_only_function<void()> job) {
+  // Refused only while the workers stop: run here, so that whoever waits hears back.
+  if (!workers_.post(std::move(job))) job();
+}
 
 bool LocalReplicas::usable(const std::string& address) {
   std::lock_guard lock(mutex_);

@@ -59,17 +59,22 @@ size_t Server::connectionCount() {
 
 awaitable<void> Server::acceptLoop() {
   for (;;) {
-    asio::any_io_executor executor =
-        connection_executors_.empty()
-            ? io_.get_executor()
-            : connection_executors_[accepted_++ % connection_executors_.size()];
-    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(executor),
-                                                        asio::as_tuple(asio::use_awaitable));
+    // Accepted on io_ (no operation of io_ ever refers to another io_context), then moved to
+    // the connection's own executor.
+    auto [ec, accepted] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       spdlog::warn("accept failed: {}", ec.message());
       continue;
     }
+    asio::any_io_executor executor =
+        connection_executors_.empty()
+            ? io_.get_executor()
+            : connection_executors_[accepted_++ % connection_executors_.size()];
+    auto protocol = accepted.local_endpoint(ec).protocol();
+    if (ec) continue;  // gone already
+    tcp::socket socket(asio::make_strand(executor), protocol, accepted.release(ec));
+    if (ec) continue;
     auto connection = std::make_shared<Connection>(
         std::move(socket), [this](std::shared_ptr<Connection> c, Message m) {
           onRequest(std::move(c), std::move(m));

@@ -53,14 +53,24 @@ awaitable<Result<void>> ChunkService::forward(proto::WriteChunkRequest request,
   std::string next = request.chain(0);
   request.mutable_chain()->erase(request.mutable_chain()->begin());
   auto client = peers_.get(next);
-  if (!client) co_return makeError(Code::kInvalid, "bad chain address " + next);
+  if (!client) {
+    co_return makeError(Status(Code::kInvalid, "bad chain address " + next).withOrigin(next));
+  }
   rpc::CallOptions options;
   options.timeout = timeout;
   auto reply = co_await client->callShared<proto::WriteChunkReply>(proto::WRITE_CHUNK, request,
                                                                    options, std::move(payload));
   // The error names the replica that failed (Status::origin: next, or one further down the
   // chain), so the client can report exactly that one.
-  if (!reply) co_return makeError(reply.error().withContext("forwarded to " + next));
+  if (!reply) {
+    // A peer's malformed answer is this write's I/O failure, not a protocol error of the
+    // caller's (which would close the caller's connection).
+    Status error = reply.error().withContext("forwarded to " + next);
+    if (error.code() == Code::kProtocol) {
+      error = Status(Code::kIo, error.message()).withOrigin(error.origin());
+    }
+    co_return makeError(std::move(error));
+  }
   co_return Result<void>{};
 }
 

@@ -7,7 +7,6 @@
 namespace dfs::master {
 
 Result<ApplyOutcome> MetaState::apply(const proto::MetaRecord& record) {
-  last_time_ns_ = std::max(last_time_ns_, record.time_ns());
   Result<ApplyOutcome> outcome;
   switch (record.op_case()) {
     case proto::MetaRecord::kOpenSession: {
@@ -42,7 +41,9 @@ Result<ApplyOutcome> MetaState::apply(const proto::MetaRecord& record) {
         sessions_.useReserved(record.session_id(), record.create_inode().ino());
       }
   }
-  if (outcome && record.session_id() != 0 && record.request_id() != 0) {
+  if (!outcome) return outcome;
+  last_time_ns_ = std::max(last_time_ns_, record.time_ns());
+  if (record.session_id() != 0 && record.request_id() != 0) {
     auto& answers = answered_[record.session_id()];
     answers[record.request_id()] = outcome->ino;
     if (answers.size() > kAnswersPerSession) answers.erase(answers.begin());

@@ -10,7 +10,8 @@
 //     open files), which that master changes directly (sessions());
 //   - the de-duplication table: each session's recent request ids with their outcomes, so a
 //     call retried after a lost reply is answered as the first time;
-//   - the time of the latest record (records never go back in time).
+//   - the time of the latest record applied (records never go back in time). Not in
+//     checkpoints: after a restart the inodes' times and the wall clock are the floor.
 // Soft state (chunk locations, write leases, recalls, waiters) lives in the service, not here.
 // Not thread-safe: the master's state thread owns it.
 #pragma once

@@ -39,6 +39,9 @@ TEST(BackgroundWorkerTest, AFullQueueRefusesAndReleasesTheTask) {
   auto owned = std::make_shared<int>(1);
   EXPECT_FALSE(worker.post([owned] {}));
   EXPECT_EQ(owned.use_count(), 1);  // the refused task is gone, and what it held with it
+  BackgroundWorker::Task kept = [] {};
+  EXPECT_FALSE(worker.post(std::move(kept)));
+  EXPECT_TRUE(kept);  // a named task refused stays the caller's, to run or drop
   EXPECT_EQ(worker.queued(), 2u);
   release.set_value();
 }

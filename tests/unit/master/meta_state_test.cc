@@ -136,7 +136,9 @@ TEST(MetaStateTest, ARecordThatDoesNotApplyChangesNothing) {
   std::string before = canonical(state.encodeCheckpoint(1));
   proto::MetaRecord again = records[2];  // the same name and inode number a second time
   again.set_request_id(2);
+  again.set_time_ns(records.back().time_ns() + 1'000'000);
   EXPECT_FALSE(state.apply(again));
+  EXPECT_EQ(state.lastTimeNs(), records.back().time_ns());
   EXPECT_EQ(canonical(state.encodeCheckpoint(1)), before);
   EXPECT_FALSE(state.answerTo(7, 2));
 }
