@@ -23,8 +23,8 @@ using asio::awaitable;
 MasterService::MasterService(asio::io_context& io, MasterOptions options)
     : io_(io),
       options_(options),
-      chunks_(options.chunkserver_dead_ms, options.deleted_chunk_grace_ms),
       state_(options.session_lease_ms),
+      chunks_(options.chunkserver_dead_ms, options.deleted_chunk_grace_ms),
       locks_(io.get_executor(), sessions_, ns_),
       closes_landed_(io.get_executor()),
       recalls_posted_(io.get_executor()),
