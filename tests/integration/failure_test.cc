@@ -199,13 +199,9 @@ TEST(FailureTest, AMountWhoseSessionExpiredOpensANewOneAndGoesOn) {
   std::string a = cluster.mount("a");
   writeFile(a + "/before", "before");
   cluster.pauseMount(a);
-  bool expired = waitFor(
-      [&] {
-        return cluster.log("master").find("expired") != std::string::npos;
-      },
-      20s);
+  bool expired = cluster.waitForLog("master", "expired");
   cluster.resumeMount(a);
-  ASSERT_TRUE(expired) << cluster.log("master");
+  ASSERT_TRUE(expired);
   writeFile(a + "/after", "after");
   EXPECT_EQ(readFile(a + "/before"), "before");
   EXPECT_EQ(readFile(a + "/after"), "after");
